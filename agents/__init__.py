@@ -1,0 +1,1 @@
+"""Agents: feasibility, proposers, evaluator. Each takes one message and returns one."""

@@ -1,0 +1,1 @@
+"""Proposer agents behind one interface (see base.py)."""

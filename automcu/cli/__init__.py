@@ -1,0 +1,1 @@
+"""The automcu command line."""

@@ -1,0 +1,1 @@
+"""Hardware targets: board catalog, custom specs, the int8 deployment estimator."""

@@ -1,0 +1,114 @@
+"""Typed messages exchanged between the planner and its agents.
+
+Agents are state-isolated: each takes exactly one input message and returns one output
+message; the planner stores both (``agent_messages`` table), so any job can be replayed,
+audited and resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from automcu.hardware.spec import HardwareSpec
+
+Resource = Literal["flash", "sram", "latency"]
+
+
+# ----- feasibility ----------------------------------------------------------------------------
+class FeasibilityRequest(BaseModel):
+    arch: str
+    dataset: str = "cifar10"
+    hardware: HardwareSpec | None = None
+    max_latency_ms: float | None = Field(default=None, gt=0)
+    verify: Literal["none", "near", "all"] = "none"
+
+
+class Violation(BaseModel):
+    resource: Resource
+    value: float
+    limit: float
+    excess: float
+    unit: str
+    layer: str | None = None
+
+    def describe(self) -> str:
+        where = f" (peak at {self.layer})" if self.layer else ""
+        return f"{self.resource} {self.value:,.0f} {self.unit} > limit {self.limit:,.0f} by {self.excess:,.0f}{where}"
+
+
+class FeasibilityReport(BaseModel):
+    arch: str
+    index: int
+    feasible: bool
+    violations: list[Violation] = []
+    margins: dict[str, float] = {}  # resource -> (limit - value) / limit, for the constrained ones
+    flash_bytes: int
+    peak_sram_bytes: int
+    latency_ms: float
+    macs: int
+    params: int
+    verified: dict | None = None  # real-interpreter figures when the check ran
+
+
+# ----- proposer -------------------------------------------------------------------------------
+class EvaluatedCandidate(BaseModel):
+    arch: str
+    val_acc: float
+    flash_bytes: int | None = None
+    peak_sram_bytes: int | None = None
+    latency_ms: float | None = None
+    margins: dict[str, float] = {}
+
+
+class RejectedCandidate(BaseModel):
+    arch: str
+    violations: list[Violation]
+
+
+class ProposalRequest(BaseModel):
+    """Everything a proposer may know: the job's spec and its history so far."""
+
+    task: str | None = None
+    dataset: str
+    hardware: HardwareSpec | None = None
+    max_latency_ms: float | None = None
+    n: int = Field(default=1, ge=1, description="how many new archs are wanted")
+    seed: int = 0
+    step: int = Field(default=0, description="proposal round; proposers derive their randomness from (seed, step)")
+    evaluated: list[EvaluatedCandidate] = []  # in evaluation order
+    rejected: list[RejectedCandidate] = []  # recent infeasible proposals with their reasons
+    seen: list[str] = []  # every arch already proposed in this job (never propose them again)
+
+
+class Proposal(BaseModel):
+    arch: str
+    reason: str
+    parent: str | None = None
+
+
+class ProposalBatch(BaseModel):
+    proposer: str
+    proposals: list[Proposal]
+    notes: list[str] = []  # e.g. fallback reasons, repair rounds
+    usage: dict[str, float] = {}  # tokens / latency for LLM calls
+
+
+# ----- evaluator ------------------------------------------------------------------------------
+class EvaluationRequest(BaseModel):
+    arch: str
+    dataset: str
+    epochs: int = 200
+    seed: int = 0
+
+
+class EvaluationResult(BaseModel):
+    arch: str
+    index: int
+    val_acc: float
+    test_acc: float
+    train_seconds: float
+    params: float  # millions
+    flops: float  # millions
+    source: str

@@ -1,0 +1,1 @@
+"""Search spaces AutoMCU can search."""
