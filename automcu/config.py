@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 60.0
     llm_max_retries: int = 3
+    llm_retry_base_delay_s: float = 1.0  # backoff before retry k is base * 2**(k-1)
+    llm_temperature: float | None = None  # None: the server's default
 
     lease_seconds: float = 30.0  # a running job whose heartbeat is older than this is stale
 

@@ -1,0 +1,109 @@
+"""The LLM proposer: an OpenAI-compatible chat model proposes the next NAS-Bench-201 cells.
+
+One :meth:`LLMProposer.propose` call = one chat call, plus at most ONE repair round in the same
+conversation when the reply is not JSON, names an unknown op, is malformed, repeats an arch
+the job has already seen, or holds fewer valid proposals than asked. Entries still invalid
+after the repair round are dropped with a note. Transport failures (timeouts, connection
+errors, 5xx) are retried with backoff inside :class:`~agents.proposers.llm_client.ChatClient`;
+when the endpoint stays unusable, or no valid proposal remains, :class:`ProposerUnavailable`
+is raised and the planner falls back to evolution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from openai import OpenAI
+
+from agents.proposers.base import ProposerUnavailable
+from agents.proposers.llm_client import ChatClient, LLMUnavailable, UsageTotals
+from agents.proposers.llm_parse import (
+    ReplyFormatError,
+    normalise,
+    parse_reply,
+    proposal_schema,
+    validate_items,
+)
+from agents.proposers.llm_prompt import build_messages, repair_message
+from automcu.config import Settings
+from automcu.messages import Proposal, ProposalBatch, ProposalRequest
+
+
+class LLMProposer:
+    """Proposer backed by an OpenAI-compatible chat-completions endpoint."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: OpenAI | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        try:
+            self._chat = ChatClient(settings, client=client, sleep=sleep)
+        except LLMUnavailable as exc:
+            raise ProposerUnavailable(exc.reason) from exc
+
+    @property
+    def response_format(self) -> str:
+        """The response-format mode that the endpoint accepted last (remembered across calls)."""
+        return self._chat.format_mode
+
+    def _call(self, messages: list[dict[str, str]], usage: UsageTotals) -> str:
+        try:
+            reply = self._chat.chat(messages, schema_name="nb201_proposals", schema=proposal_schema())
+        except LLMUnavailable as exc:
+            raise ProposerUnavailable(exc.reason, usage=usage.as_dict()) from exc
+        usage.add(reply)
+        return reply.content
+
+    def _validate(self, text: str, seen: set[str], want: int) -> tuple[list[Proposal], list[str], list[str]]:
+        try:
+            reply = parse_reply(text)
+        except ReplyFormatError as exc:
+            return [], [str(exc)], []
+        return validate_items(reply.proposals, seen, want)
+
+    def propose(self, request: ProposalRequest) -> ProposalBatch:
+        started = time.perf_counter()
+        usage = UsageTotals()
+        seen = {s for s in (normalise(a) for a in request.seen) if s}
+        messages = build_messages(request)
+        content = self._call(messages, usage)
+        proposals, errors, notes = self._validate(content, seen, request.n)
+
+        repaired = 0
+        if len(proposals) < request.n:
+            missing = request.n - len(proposals)
+            if not errors:
+                errors = [f"only {len(proposals)} of the {request.n} requested proposals were given"]
+            notes.append(f"repair round: {'; '.join(errors)}")
+            messages = [
+                *messages,
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": repair_message(errors, missing)},
+            ]
+            repaired = 1
+            content = self._call(messages, usage)
+            more, errors2, notes2 = self._validate(content, seen, missing)
+            proposals += more
+            notes += notes2
+            errors = errors2 or (["the repaired reply held no new proposal"] if not more else [])
+            for err in errors2:
+                notes.append(f"dropped after repair: {err}")
+
+        usage_dict = usage.as_dict()
+        usage_dict["repair_rounds"] = float(repaired)
+        usage_dict["wall_s"] = round(time.perf_counter() - started, 4)
+        notes = [*usage.per_call, *notes]
+        if not proposals:
+            raise ProposerUnavailable(
+                "the LLM gave no valid proposal after one repair round: " + "; ".join(errors)[:300],
+                usage=usage_dict,
+            )
+        if len(proposals) < request.n:
+            notes.append(f"returned {len(proposals)} of {request.n} requested proposals")
+        return ProposalBatch(proposer=self.name, proposals=proposals, notes=notes, usage=usage_dict)
