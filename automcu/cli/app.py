@@ -16,6 +16,9 @@ app = typer.Typer(
 
 #: Command modules under automcu.cli, each exposing ``register(app)``.
 COMMAND_MODULES: list[str] = [
+    "search_cmd",
+    "batch_cmd",
+    "jobs_cmd",
 ]
 
 

@@ -1,0 +1,59 @@
+"""`automcu search`: one feasibility-first search, printed as the contract's JSON with --json."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from automcu.cli.common import emit_json, guarded
+from automcu.cli.render import print_summary
+from automcu.cli.search_run import prepare_job, run_with_progress
+from automcu.jobspec import CustomHardware, JobSpec
+
+
+def build_spec(
+    dataset: str, board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
+    core: str | None, max_latency_ms: float | None, task: str | None, budget: int, proposer: str, seed: int,
+    epochs: int = 200, verify: str = "none",
+) -> JobSpec:
+    spec: dict = {"dataset": dataset, "board": board, "max_latency_ms": max_latency_ms, "task": task,
+                  "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify}
+    custom = {"sram_kb": sram_kb, "flash_kb": flash_kb, "clock_mhz": clock_mhz, "core": core}
+    if any(v is not None for v in custom.values()):
+        spec["hardware"] = CustomHardware(**custom)
+    return JobSpec(**spec)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guarded
+    def search(
+        dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120")],
+        board: Annotated[Optional[str], typer.Option(help="catalog board name or a board YAML file")] = None,
+        sram_kb: Annotated[Optional[float], typer.Option(help="custom spec: usable SRAM (KiB)")] = None,
+        flash_kb: Annotated[Optional[float], typer.Option(help="custom spec: Flash (KiB)")] = None,
+        clock_mhz: Annotated[Optional[float], typer.Option(help="custom spec: core clock (MHz)")] = None,
+        core: Annotated[Optional[str], typer.Option(help="custom spec: core, e.g. cortex-m7")] = None,
+        max_latency_ms: Annotated[Optional[float], typer.Option(help="latency limit (ms)")] = None,
+        task: Annotated[Optional[str], typer.Option(help="the task in words")] = None,
+        budget: Annotated[int, typer.Option(help="evaluations (accuracy queries)")] = 100,
+        proposer: Annotated[str, typer.Option(help="auto | llm | evolution | random")] = "auto",
+        seed: Annotated[int, typer.Option()] = 0,
+        epochs: Annotated[int, typer.Option(help="NB201 training schedule looked up: 200 or 12")] = 200,
+        verify: Annotated[str, typer.Option(help="check near-limit candidates in TFLite Micro: none|near|all")] = "none",
+        db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    ) -> None:
+        """Search NAS-Bench-201 for the most accurate network that fits the target."""
+        spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
+                          proposer, seed, epochs, verify)
+        database, job = prepare_job(spec, db)
+        summary = run_with_progress(database, job, quiet=quiet)
+        if json_out:
+            emit_json(summary)
+        else:
+            print_summary(summary)
+        if summary["status"] == "failed":
+            raise typer.Exit(1)

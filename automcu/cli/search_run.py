@@ -1,0 +1,63 @@
+"""Shared by `search`, `batch` and `resume`: validate a spec, create the job, run it with progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from automcu.cli.common import UserError, console
+from automcu.config import get_settings
+from automcu.jobspec import JobSpec
+from automcu.storage.db import Database, StorageError, open_database
+from automcu.storage.models import Job
+from automcu.storage.repository import candidates_of, create_job, job_summary
+
+
+def open_db(url: str | None) -> Database:
+    try:
+        return open_database(url)
+    except StorageError as exc:
+        raise UserError(str(exc)) from None
+
+
+def prepare_job(spec: JobSpec, db_url: str | None, owner: str | None = None) -> tuple[Database, Job]:
+    """Validate everything that can be wrong before anything is stored, then store the queued job."""
+    try:
+        hardware = spec.resolve_hardware()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    task_spec: dict[str, Any] | None = None
+    settings = get_settings()
+    if spec.task and settings.llm_configured:
+        from automcu.task_spec import derive_job_spec
+
+        spec, hardware, task_spec = derive_job_spec(spec, hardware, settings)
+    db = open_db(db_url)
+    return db, create_job(db, spec, hardware, owner=owner, task_spec=task_spec)
+
+
+def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False) -> dict[str, Any]:
+    from automcu.planner import JobBusy, run_job
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(), console=console, transient=True, disable=quiet,
+    ) as bar:
+        task = bar.add_task(f"job {job.id}", total=job.budget, best="")
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "evaluated":
+                best = f"val {data['val_acc']:.2f}" if data.get("improved") else None
+                bar.update(task, completed=data["n_evaluated"], **({"best": best} if best else {}))
+            elif kind == "proposer_fallback":
+                console.print(f"[yellow]proposer fallback:[/] {data['reason']}")
+
+        try:
+            run_job(db, job.id, progress=on_event, allow_failed=allow_failed)
+        except JobBusy as exc:
+            raise UserError(str(exc)) from None
+    from automcu.storage.repository import get_job
+
+    final = get_job(db, job.id)
+    return job_summary(final, candidates_of(db, job.id), get_settings().lease_seconds)

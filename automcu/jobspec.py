@@ -1,0 +1,72 @@
+"""The validated description of one search: what the CLI flags, the REST body and batch files say."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from automcu.hardware.spec import HardwareSpec
+from search_spaces.nb201.table import DATASETS
+
+ProposerName = Literal["auto", "llm", "evolution", "random"]
+
+
+class CustomHardware(BaseModel):
+    """Custom limits; alone they need sram/flash/clock, next to a board they override its figures."""
+
+    model_config = {"extra": "forbid"}
+
+    sram_kb: float | None = Field(default=None, gt=0)
+    flash_kb: float | None = Field(default=None, gt=0)
+    clock_mhz: float | None = Field(default=None, gt=0)
+    core: str | None = None
+
+
+class JobSpec(BaseModel):
+    """One search. ``board`` or ``hardware`` (custom limits) or neither (unconstrained)."""
+
+    model_config = {"extra": "forbid"}
+
+    dataset: str
+    board: str | None = None
+    hardware: CustomHardware | None = None
+    max_latency_ms: float | None = Field(default=None, gt=0)
+    task: str | None = Field(default=None, max_length=4000)
+    budget: int = Field(default=100, gt=0, le=15625, description="evaluations (accuracy queries)")
+    proposer: ProposerName = "auto"
+    seed: int = Field(default=0, ge=0)
+    epochs: Literal[12, 200] = 200
+    verify: Literal["none", "near", "all"] = "none"
+    max_sim_seconds: float | None = Field(default=None, gt=0)
+    max_wall_seconds: float | None = Field(default=None, gt=0)
+    patience: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        for name in DATASETS:
+            if value.lower() == name.lower():
+                return name
+        raise ValueError(f"unknown dataset {value!r}; NAS-Bench-201 lookups know {', '.join(DATASETS)}")
+
+    @model_validator(mode="after")
+    def _custom_is_complete(self) -> JobSpec:
+        hw = self.hardware
+        if hw is not None and self.board is None and None in (hw.sram_kb, hw.flash_kb, hw.clock_mhz):
+            raise ValueError("a custom hardware spec needs sram_kb, flash_kb and clock_mhz (core is optional)")
+        return self
+
+    def resolve_hardware(self) -> HardwareSpec | None:
+        """The target the search must fit (None = unconstrained). Raises ValueError for unknown boards."""
+        from automcu.hardware.catalog import resolve_hardware
+
+        custom = self.hardware
+        return resolve_hardware(
+            self.board,
+            custom.sram_kb if custom else None,
+            custom.flash_kb if custom else None,
+            custom.clock_mhz if custom else None,
+            custom.core if custom else None,
+        )

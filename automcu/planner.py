@@ -1,0 +1,297 @@
+"""The job loop: propose → feasibility → evaluate → record, until the budget or a stop rule ends it.
+
+Every agent call is one typed message in and one out, both stored. All state lives in the
+database: a job killed at any point resumes from it (feasible candidates not yet evaluated are
+evaluated first; nothing is proposed, stored or paid twice).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from agents.proposers.base import Proposer, ProposerUnavailable
+from agents.proposers.factory import make_proposer, resolve_name
+from automcu.config import Settings, get_settings
+from automcu.hardware.spec import HardwareSpec
+from automcu.messages import (
+    EvaluatedCandidate,
+    EvaluationRequest,
+    FeasibilityRequest,
+    ProposalBatch,
+    ProposalRequest,
+    RejectedCandidate,
+    Violation,
+)
+from automcu.storage.db import Database
+from automcu.storage.models import AgentMessage, Candidate, Job, utcnow
+from automcu.storage.repository import add_event, best_candidate, claim_job, get_job, heartbeat
+from search_spaces.nb201.index import index_of
+from search_spaces.nb201.space import ArchError, parse_arch
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+MAX_IDLE_ROUNDS = 20  # proposal rounds in a row that add no new feasible candidate → stop
+RECENT_REJECTED = 20
+
+
+class JobBusy(RuntimeError):
+    """The job is held by a live process, or already finished."""
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Planner:
+    def __init__(self, db: Database, job_id: str, settings: Settings | None = None,
+                 progress: ProgressFn | None = None) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.settings = settings or get_settings()
+        self.progress = progress or (lambda _kind, _data: None)
+        self.worker = worker_id()
+        self._started = time.monotonic()
+        self._wall_mark = time.monotonic()
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+    def run(self, allow_failed: bool = False) -> Job:
+        job = get_job(self.db, self.job_id)
+        if not claim_job(self.db, self.job_id, self.worker, self.settings.lease_seconds, allow_failed):
+            job = get_job(self.db, self.job_id)
+            if job.status == "running":
+                raise JobBusy(f"job {job.id} is running in another process (lease held by {job.lease_owner})")
+            raise JobBusy(f"job {job.id} is {job.status}; nothing to run")
+        stop_beat = self._start_heartbeat()
+        try:
+            job = get_job(self.db, self.job_id)
+            with self.db.session() as s:
+                add_event(s, job.id, "started", worker=self.worker)
+            self.progress("started", {"job_id": job.id, "budget": job.budget})
+            reason, status = self._loop(job)
+            self._finish(status, reason)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise  # the lease lapses; the job shows as stale and can be resumed
+            self._finish("failed", "error", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            stop_beat.set()
+        return get_job(self.db, self.job_id)
+
+    def _start_heartbeat(self) -> threading.Event:
+        stop = threading.Event()
+        period = max(0.5, self.settings.lease_seconds / 3)
+
+        def beat() -> None:
+            while not stop.wait(period):
+                heartbeat(self.db, self.job_id, self.worker)
+
+        threading.Thread(target=beat, name=f"heartbeat-{self.job_id}", daemon=True).start()
+        return stop
+
+    def _finish(self, status: str, reason: str, error: str | None = None) -> None:
+        with self.db.session() as s:
+            job = s.get(Job, self.job_id)
+            assert job is not None
+            job.status = status
+            job.stop_reason = reason
+            job.error = error
+            job.finished_at = utcnow()
+            job.wall_seconds += time.monotonic() - self._wall_mark
+            self._wall_mark = time.monotonic()
+            add_event(s, job.id, "finished", status=status, reason=reason, error=error)
+        self.progress("finished", {"status": status, "reason": reason})
+
+    # ----- the loop ----------------------------------------------------------------------------
+    def _loop(self, job: Job) -> tuple[str, str]:
+        hardware = HardwareSpec(**job.hardware) if job.hardware else None
+        proposer = self._proposer(job)
+        from agents.evaluator import LookupEvaluator
+        from agents.feasibility import FeasibilityAgent
+
+        feasibility = FeasibilityAgent()
+        evaluator = LookupEvaluator(job.benchmark)
+        idle_rounds = 0
+        while True:
+            cands = self._candidates()
+            stop = self._stop_rule(job, cands)
+            if stop:
+                return stop
+            pending = [c for c in cands if c.status == "proposed"]
+            if pending:
+                self._evaluate(job, evaluator, pending[0], cands)
+                continue
+            step = self._next_step()
+            remaining = job.budget - sum(c.status == "evaluated" for c in cands)
+            request = self._proposal_request(job, hardware, cands, step, min(job.batch_size, remaining))
+            batch, proposer = self._propose(job, proposer, request)
+            added = self._record_proposals(job, hardware, feasibility, step, request, batch, cands)
+            idle_rounds = 0 if added else idle_rounds + 1
+            if idle_rounds >= MAX_IDLE_ROUNDS:
+                return "no new feasible candidates (the reachable feasible space is exhausted)", "succeeded"
+
+    def _proposer(self, job: Job) -> Proposer:
+        name = job.proposer_used or resolve_name(job.proposer, self.settings)
+        try:
+            proposer = make_proposer(name, self.settings)
+        except ValueError as exc:
+            if job.proposer != "auto" and name == job.proposer:
+                raise
+            proposer = make_proposer("evolution", self.settings)
+            self._note_fallback(str(exc))
+        with self.db.session() as s:
+            s.execute(update(Job).where(Job.id == job.id).values(proposer_used=proposer.name))
+        return proposer
+
+    def _note_fallback(self, why: str) -> None:
+        with self.db.session() as s:
+            s.execute(update(Job).where(Job.id == self.job_id).values(proposer_used="evolution"))
+            add_event(s, self.job_id, "proposer_fallback", to="evolution", reason=why)
+        self.progress("proposer_fallback", {"reason": why})
+
+    def _propose(self, job: Job, proposer: Proposer, request: ProposalRequest) -> tuple[ProposalBatch, Proposer]:
+        try:
+            return proposer.propose(request), proposer
+        except ProposerUnavailable as exc:
+            self._note_fallback(f"{proposer.name} proposer failed: {exc}")
+            fallback = make_proposer("evolution", self.settings)
+            return fallback.propose(request), fallback
+
+    def _stop_rule(self, job: Job, cands: list[Candidate]) -> tuple[str, str] | None:
+        with self.db.sessions() as s:
+            fresh = s.get(Job, job.id)
+            assert fresh is not None
+            if fresh.cancel_requested:
+                return "cancelled by user", "cancelled"
+            if fresh.lease_owner != self.worker:
+                raise JobBusy(f"job {job.id} was taken over by {fresh.lease_owner}")
+            wall = fresh.wall_seconds + (time.monotonic() - self._wall_mark)
+        evaluated = [c for c in cands if c.status == "evaluated"]
+        if len(evaluated) >= job.budget:
+            return f"budget of {job.budget} evaluations spent", "succeeded"
+        sim = sum(c.train_seconds or 0.0 for c in evaluated)
+        if job.max_sim_seconds is not None and sim >= job.max_sim_seconds:
+            return f"simulated training budget of {job.max_sim_seconds:.0f} s spent", "succeeded"
+        if job.max_wall_seconds is not None and wall >= job.max_wall_seconds:
+            return f"wall-clock budget of {job.max_wall_seconds:.0f} s spent", "succeeded"
+        if job.patience is not None and evaluated:
+            best = best_candidate(evaluated)
+            assert best is not None and best.eval_order is not None
+            if len(evaluated) - best.eval_order >= job.patience:
+                return f"no improvement in {job.patience} evaluations", "succeeded"
+        return None
+
+    # ----- steps ---------------------------------------------------------------------------------
+    def _candidates(self) -> list[Candidate]:
+        with self.db.sessions() as s:
+            return list(s.scalars(select(Candidate).where(Candidate.job_id == self.job_id).order_by(Candidate.id)))
+
+    def _next_step(self) -> int:
+        with self.db.sessions() as s:
+            q = select(AgentMessage.step).where(AgentMessage.job_id == self.job_id, AgentMessage.agent == "proposer")
+            steps = list(s.scalars(q))
+        return max(steps) + 1 if steps else 0
+
+    def _proposal_request(self, job: Job, hardware: HardwareSpec | None, cands: list[Candidate],
+                          step: int, n: int) -> ProposalRequest:
+        evaluated = sorted((c for c in cands if c.status == "evaluated"), key=lambda c: c.eval_order or 0)
+        rejected = [c for c in cands if c.status == "infeasible"][-RECENT_REJECTED:]
+        return ProposalRequest(
+            task=job.task, dataset=job.dataset, hardware=hardware, max_latency_ms=job.max_latency_ms,
+            n=max(1, n), seed=job.seed, step=step,
+            evaluated=[EvaluatedCandidate(arch=c.arch, val_acc=c.val_acc or 0.0, flash_bytes=c.flash_bytes,
+                                          peak_sram_bytes=c.peak_sram_bytes, latency_ms=c.latency_ms,
+                                          margins=c.margins or {}) for c in evaluated],
+            rejected=[RejectedCandidate(arch=c.arch, violations=[Violation(**v) for v in c.violations or []])
+                      for c in rejected],
+            seen=[c.arch for c in cands],
+        )
+
+    def _record_proposals(self, job: Job, hardware: HardwareSpec | None, feasibility: Any, step: int,
+                          request: ProposalRequest, batch: ProposalBatch, cands: list[Candidate]) -> int:
+        """Check each proposal's feasibility and store it, with all messages, in one transaction."""
+        seen = {c.arch for c in cands}
+        added = 0
+        rows: list[Any] = [
+            AgentMessage(job_id=job.id, step=step, agent="proposer", direction="in", payload=request.model_dump()),
+            AgentMessage(job_id=job.id, step=step, agent="proposer", direction="out", payload=batch.model_dump()),
+        ]
+        events: list[tuple[str, dict[str, Any]]] = []
+        for p in batch.proposals:
+            try:
+                arch = parse_arch(p.arch)
+            except ArchError as exc:
+                events.append(("invalid_proposal", {"arch": p.arch, "error": str(exc)}))
+                continue
+            text = arch.to_string()
+            if text in seen:
+                events.append(("duplicate_proposal", {"arch": text}))
+                continue
+            seen.add(text)
+            freq = FeasibilityRequest(arch=text, dataset=job.dataset, hardware=hardware,
+                                      max_latency_ms=job.max_latency_ms, verify=job.verify)  # type: ignore[arg-type]
+            report = feasibility.check(freq)
+            rows += [
+                AgentMessage(job_id=job.id, step=step, agent="feasibility", direction="in", payload=freq.model_dump()),
+                AgentMessage(job_id=job.id, step=step, agent="feasibility", direction="out",
+                             payload=report.model_dump()),
+            ]
+            rows.append(Candidate(
+                job_id=job.id, arch=text, index=index_of(arch), iso_key=arch.canonical_key(),
+                status="proposed" if report.feasible else "infeasible", step=step, proposer=batch.proposer,
+                reason=p.reason, parent=p.parent, violations=[v.model_dump() for v in report.violations],
+                margins=report.margins, flash_bytes=report.flash_bytes, peak_sram_bytes=report.peak_sram_bytes,
+                latency_ms=report.latency_ms, macs=report.macs, params=report.params, verified=report.verified,
+            ))
+            if report.feasible:
+                added += 1
+            else:
+                events.append(("infeasible", {"arch": text, "violations": [v.describe() for v in report.violations]}))
+        with self.db.session() as s:
+            s.add_all(rows)
+            for kind, payload in events:
+                add_event(s, job.id, kind, **payload)
+        for kind, payload in events:
+            self.progress(kind, payload)
+        return added
+
+    def _evaluate(self, job: Job, evaluator: Any, cand: Candidate, cands: list[Candidate]) -> None:
+        req = EvaluationRequest(arch=cand.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed)
+        try:
+            result = evaluator.evaluate(req)
+        except Exception as exc:  # a failed evaluation is recorded, not retried forever
+            with self.db.session() as s:
+                s.execute(update(Candidate).where(Candidate.id == cand.id).values(status="failed", error=str(exc)))
+                add_event(s, job.id, "evaluation_failed", arch=cand.arch, error=str(exc))
+            return
+        order = 1 + sum(c.status == "evaluated" for c in cands)
+        prev_best = best_candidate(cands)
+        improved = prev_best is None or result.val_acc > (prev_best.val_acc or 0.0)
+        with self.db.session() as s:
+            res = s.execute(update(Candidate).where(Candidate.id == cand.id, Candidate.status == "proposed").values(
+                status="evaluated", val_acc=result.val_acc, test_acc=result.test_acc,
+                train_seconds=result.train_seconds, eval_order=order, evaluated_at=utcnow()))
+            if res.rowcount != 1:
+                raise JobBusy(f"candidate {cand.arch} was evaluated by another worker")
+            s.add(AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
+                               payload=req.model_dump()))
+            s.add(AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="out",
+                               payload=result.model_dump()))
+            now = time.monotonic()
+            s.execute(update(Job).where(Job.id == job.id).values(
+                wall_seconds=Job.wall_seconds + (now - self._wall_mark), heartbeat_at=utcnow()))
+            self._wall_mark = now
+            payload = {"arch": cand.arch, "index": cand.index, "n_evaluated": order, "budget": job.budget,
+                       "val_acc": result.val_acc, "test_acc": result.test_acc, "improved": improved}
+            add_event(s, job.id, "evaluated", **payload)
+        self.progress("evaluated", payload)
+
+
+def run_job(db: Database, job_id: str, progress: ProgressFn | None = None, allow_failed: bool = False) -> Job:
+    return Planner(db, job_id, progress=progress).run(allow_failed=allow_failed)

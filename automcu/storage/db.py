@@ -1,0 +1,108 @@
+"""Engine and sessions. SQLite gets WAL, a busy timeout and foreign keys; other URLs pass through."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from automcu.storage.models import Base
+
+
+class StorageError(RuntimeError):
+    """The database can't be opened or written; the message says which and why."""
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _check_sqlite_writable(path: Path) -> None:
+    parent = path.expanduser().resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create database folder {parent}: {exc.strerror or exc}") from None
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK):
+        raise StorageError(f"database path {path} is not writable")
+
+
+class Database:
+    """One engine + session factory for a URL."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise StorageError(f"not a database URL: {url!r} (e.g. sqlite:///path/automcu.db)") from None
+        sqlite_path = _sqlite_path(url)
+        if sqlite_path is not None:
+            _check_sqlite_writable(sqlite_path)
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict = {"future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except Exception as exc:  # missing driver, bad options
+            raise StorageError(f"cannot open database {url!r}: {exc}") from None
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StorageError(f"cannot write database {self.url}: {exc.orig}") from None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A short transaction: commit on success, roll back on error."""
+        with self.sessions() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+_cache: dict[str, Database] = {}
+
+
+def open_database(url: str | None = None) -> Database:
+    """The database at ``url`` (default: settings), schema created; cached per URL."""
+    from automcu.config import get_settings
+
+    url = url or get_settings().database_url
+    if url not in _cache:
+        db = Database(url)
+        db.create_schema()
+        _cache[url] = db
+    return _cache[url]
