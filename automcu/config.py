@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     llm_temperature: float | None = None  # None: the server's default
 
     lease_seconds: float = 30.0  # a running job whose heartbeat is older than this is stale
+    # Lookups are instant; with a scale > 0 the evaluator sleeps train_seconds × scale, so a search
+    # takes wall time like a real one would (demos, scheduler tests, load benchmarks). 0 = off.
+    simulated_time_scale: float = 0.0
 
     @property
     def database_url(self) -> str:

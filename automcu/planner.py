@@ -112,11 +112,12 @@ class Planner:
     def _loop(self, job: Job) -> tuple[str, str]:
         hardware = HardwareSpec(**job.hardware) if job.hardware else None
         proposer = self._proposer(job)
-        from agents.evaluator import LookupEvaluator
         from agents.feasibility import FeasibilityAgent
 
+        from agents.evaluator import LookupEvaluator
+
         feasibility = FeasibilityAgent()
-        evaluator = LookupEvaluator(job.benchmark)
+        evaluator = LookupEvaluator(job.benchmark, time_scale=self.settings.simulated_time_scale)
         idle_rounds = 0
         while True:
             cands = self._candidates()

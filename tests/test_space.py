@@ -50,7 +50,7 @@ def test_mutation_and_neighbours() -> None:
     a = Arch.from_string(C10_OPT)
     nbrs = a.neighbours()
     assert len(nbrs) == 24 and len(set(nbrs)) == 24 and a not in nbrs
-    assert all(sum(x != y for x, y in zip(a.ops, n.ops)) == 1 for n in nbrs)
+    assert all(sum(x != y for x, y in zip(a.ops, n.ops, strict=True)) == 1 for n in nbrs)
     child, how = a.mutate(random.Random(1))
     assert child in nbrs and "->" in how
 

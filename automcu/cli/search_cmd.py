@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,19 +30,19 @@ def register(app: typer.Typer) -> None:
     @guarded
     def search(
         dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120")],
-        board: Annotated[Optional[str], typer.Option(help="catalog board name or a board YAML file")] = None,
-        sram_kb: Annotated[Optional[float], typer.Option(help="custom spec: usable SRAM (KiB)")] = None,
-        flash_kb: Annotated[Optional[float], typer.Option(help="custom spec: Flash (KiB)")] = None,
-        clock_mhz: Annotated[Optional[float], typer.Option(help="custom spec: core clock (MHz)")] = None,
-        core: Annotated[Optional[str], typer.Option(help="custom spec: core, e.g. cortex-m7")] = None,
-        max_latency_ms: Annotated[Optional[float], typer.Option(help="latency limit (ms)")] = None,
-        task: Annotated[Optional[str], typer.Option(help="the task in words")] = None,
+        board: Annotated[str | None, typer.Option(help="catalog board name or a board YAML file")] = None,
+        sram_kb: Annotated[float | None, typer.Option(help="custom spec: usable SRAM (KiB)")] = None,
+        flash_kb: Annotated[float | None, typer.Option(help="custom spec: Flash (KiB)")] = None,
+        clock_mhz: Annotated[float | None, typer.Option(help="custom spec: core clock (MHz)")] = None,
+        core: Annotated[str | None, typer.Option(help="custom spec: core, e.g. cortex-m7")] = None,
+        max_latency_ms: Annotated[float | None, typer.Option(help="latency limit (ms)")] = None,
+        task: Annotated[str | None, typer.Option(help="the task in words")] = None,
         budget: Annotated[int, typer.Option(help="evaluations (accuracy queries)")] = 100,
         proposer: Annotated[str, typer.Option(help="auto | llm | evolution | random")] = "auto",
         seed: Annotated[int, typer.Option()] = 0,
         epochs: Annotated[int, typer.Option(help="NB201 training schedule looked up: 200 or 12")] = 200,
-        verify: Annotated[str, typer.Option(help="check near-limit candidates in TFLite Micro: none|near|all")] = "none",
-        db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
+        verify: Annotated[str, typer.Option(help="TFLite Micro check of candidates: none|near|all")] = "none",
+        db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:

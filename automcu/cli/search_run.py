@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from automcu.cli.common import UserError, console
 from automcu.config import get_settings
+from automcu.hardware.spec import HardwareSpec
 from automcu.jobspec import JobSpec
 from automcu.storage.db import Database, StorageError, open_database
 from automcu.storage.models import Job
@@ -30,11 +31,31 @@ def prepare_job(spec: JobSpec, db_url: str | None, owner: str | None = None) -> 
     task_spec: dict[str, Any] | None = None
     settings = get_settings()
     if spec.task and settings.llm_configured:
-        from automcu.task_spec import derive_job_spec
-
-        spec, hardware, task_spec = derive_job_spec(spec, hardware, settings)
+        spec, hardware, task_spec = apply_task_text(spec, hardware)
     db = open_db(db_url)
     return db, create_job(db, spec, hardware, owner=owner, task_spec=task_spec)
+
+
+def apply_task_text(spec: JobSpec, hardware: HardwareSpec | None) -> tuple[JobSpec, HardwareSpec | None, dict]:
+    """First planner step with an LLM: task text → typed spec; explicit flags always win."""
+    from automcu.task_spec import merge_task_spec, parse_task
+
+    derived = parse_task(spec.task)
+    if derived is None:
+        return spec, hardware, {}
+    custom = spec.hardware.model_dump() if spec.hardware else {}
+    explicit = {"dataset": spec.dataset, "board": spec.board, "max_latency_ms": spec.max_latency_ms, **custom}
+    merged = merge_task_spec(derived, explicit)
+    fields = spec.model_dump(exclude={"hardware", "board", "max_latency_ms", "dataset"})
+    hw = {k: merged[k] for k in ("sram_kb", "flash_kb", "clock_mhz", "core") if merged.get(k) is not None}
+    try:
+        new = JobSpec(**fields, dataset=merged["dataset"], board=merged["board"],
+                      max_latency_ms=merged["max_latency_ms"], hardware=hw or None)
+        new_hw = new.resolve_hardware()
+    except ValueError as exc:  # the text named limits that don't make a target: keep the explicit spec
+        derived.notes.append(f"derived spec ignored: {exc}")
+        return spec, hardware, derived.model_dump()
+    return new, new_hw, derived.model_dump()
 
 
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False) -> dict[str, Any]:
