@@ -141,7 +141,7 @@ class Planner:
         name = job.proposer_used or resolve_name(job.proposer, self.settings)
         try:
             proposer = make_proposer(name, self.settings)
-        except ValueError as exc:
+        except (ValueError, ProposerUnavailable) as exc:
             if job.proposer != "auto" and name == job.proposer:
                 raise
             proposer = make_proposer("evolution", self.settings)
