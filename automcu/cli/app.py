@@ -19,6 +19,9 @@ COMMAND_MODULES: list[str] = [
     "search_cmd",
     "batch_cmd",
     "jobs_cmd",
+    "serve_cmd",
+    "worker_cmd",
+    "token_cmd",
 ]
 
 

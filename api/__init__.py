@@ -1,0 +1,1 @@
+"""AutoMCU REST API (FastAPI) and web dashboard."""

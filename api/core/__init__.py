@@ -1,0 +1,1 @@
+"""Settings and security shared by the API and the token CLI."""

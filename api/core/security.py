@@ -1,0 +1,75 @@
+"""API tokens: random secrets shown once, stored as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from automcu.storage.db import Database
+from automcu.storage.models import ApiToken
+
+TOKEN_PREFIX = "amcu_"
+
+
+class TokenError(ValueError):
+    """A token name that is taken, unknown or malformed."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name (the owner of the jobs it creates) and whether it is an admin."""
+
+    name: str
+    admin: bool = False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise TokenError("a token name must be 1 to 128 characters")
+    return name
+
+
+def create_token(db: Database, name: str, admin: bool = False) -> str:
+    """Store a new token under ``name`` and return its secret (the only time it is seen)."""
+    name = _check_name(name)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    try:
+        with db.session() as s:
+            if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+                raise TokenError(f"a token named {name!r} exists already; revoke it first or pick another name")
+            s.add(ApiToken(name=name, token_hash=hash_token(token), admin=admin))
+    except IntegrityError:
+        raise TokenError(f"a token named {name!r} exists already; revoke it first or pick another name") from None
+    return token
+
+
+def list_tokens(db: Database) -> list[ApiToken]:
+    with db.sessions() as s:
+        return list(s.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)))
+
+
+def revoke_token(db: Database, name: str) -> None:
+    with db.session() as s:
+        res = s.execute(delete(ApiToken).where(ApiToken.name == name))
+        if not res.rowcount:
+            raise TokenError(f"no token named {name!r} (see `automcu token list`)")
+
+
+def authenticate(db: Database, token: str) -> Principal | None:
+    """The principal a presented token belongs to, or None."""
+    if not token or len(token) > 256:
+        return None
+    with db.sessions() as s:
+        row = s.execute(
+            select(ApiToken.name, ApiToken.admin).where(ApiToken.token_hash == hash_token(token))
+        ).first()
+    return Principal(name=row.name, admin=bool(row.admin)) if row else None

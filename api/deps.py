@@ -1,0 +1,62 @@
+"""Request dependencies: settings, database and the calling principal (Bearer token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.core.config import ApiSettings
+from api.core.security import Principal, authenticate
+from automcu.storage.db import Database
+
+bearer = HTTPBearer(auto_error=False, description="an API token from `automcu token create NAME`")
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _principal(db: Database, token: str | None) -> Principal:
+    if not token:
+        raise _unauthorized("missing Bearer token; create one with `automcu token create NAME`")
+    principal = authenticate(db, token)
+    if principal is None:
+        raise _unauthorized("invalid or revoked token")
+    return principal
+
+
+def current_principal(db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    return _principal(db, creds.credentials if creds else None)
+
+
+def stream_principal(
+    db: DbDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[str | None, Query(description="the API token, for clients (EventSource) that can't send headers")]
+    = None,
+) -> Principal:
+    """The event stream also takes ``?token=``; every other route needs the header."""
+    return _principal(db, creds.credentials if creds else token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+StreamPrincipalDep = Annotated[Principal, Depends(stream_principal)]
+
+
+def owner_filter(principal: Principal) -> str | None:
+    """The owner to restrict queries to: the token's own jobs, or all (None) for an admin."""
+    return None if principal.admin else principal.name

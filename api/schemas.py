@@ -1,0 +1,164 @@
+"""Response and request models of the REST API (the job body itself is :class:`automcu.jobspec.JobSpec`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from automcu.jobspec import CustomHardware
+
+EXAMPLE_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+JobStatus = Literal["queued", "running", "stale", "succeeded", "failed", "cancelled"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    database: str = Field(description="the storage backend (sqlite, postgresql, ...)")
+
+
+class JobAccepted(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class BestCandidate(BaseModel):
+    """The best evaluated candidate (highest validation accuracy), as `automcu search` prints it."""
+
+    arch: str
+    index: int
+    val_acc: float | None = None
+    test_acc: float | None = None
+    flash_bytes: int | None = None
+    peak_sram_bytes: int | None = None
+    latency_ms: float | None = None
+
+
+class Artifact(BaseModel):
+    name: str
+    url: str
+
+
+class JobCounts(BaseModel):
+    n_proposed: int = 0
+    n_infeasible: int = 0
+    n_evaluated: int = 0
+
+
+class JobBrief(JobCounts):
+    """A job as listed."""
+
+    id: str
+    status: JobStatus = Field(description="`stale`: running, but its worker's heartbeat lapsed (it will be resumed)")
+    dataset: str
+    board: str | None = None
+    budget: int
+    proposer: str
+    owner: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobOut(JobBrief):
+    """A job with its spec, progress and, once anything is evaluated, its best candidate."""
+
+    hardware: dict[str, Any] | None = None
+    max_latency_ms: float | None = None
+    task: str | None = None
+    task_spec: dict[str, Any] | None = None
+    proposer_used: str | None = None
+    seed: int
+    epochs: int
+    heartbeat_at: datetime | None = None
+    cancel_requested: bool = False
+    stop_reason: str | None = None
+    error: str | None = None
+    best: BestCandidate | None = None
+    simulated_train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    artifacts: list[Artifact] = []
+
+
+class JobList(BaseModel):
+    items: list[JobBrief]
+    total: int
+
+
+class CandidateOut(BaseModel):
+    id: int
+    arch: str
+    index: int
+    status: Literal["proposed", "infeasible", "evaluated", "failed"]
+    feasible: bool
+    step: int
+    proposer: str
+    reason: str | None = None
+    parent: str | None = None
+    violations: list[dict[str, Any]] = []
+    violation_text: list[str] = Field(default=[], description="each violation as a sentence")
+    flash_bytes: int | None = None
+    peak_sram_bytes: int | None = None
+    latency_ms: float | None = None
+    macs: int | None = None
+    params: int | None = None
+    eval_order: int | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    train_seconds: float | None = None
+    error: str | None = None
+    created_at: datetime
+    evaluated_at: datetime | None = None
+
+
+class CandidateList(BaseModel):
+    items: list[CandidateOut]
+    total: int
+
+
+class BoardOut(BaseModel):
+    name: str
+    core: str
+    clock_mhz: float
+    sram_kb: float
+    flash_kb: float
+    runtime_flash_kb: float = 0.0
+    runtime_sram_kb: float = 0.0
+    vendor: str = ""
+    datasheet: str = ""
+    notes: str = ""
+
+
+class BoardList(BaseModel):
+    items: list[BoardOut]
+    total: int
+
+
+class EstimateRequest(BaseModel):
+    """An arch (NB201 string or index 0-15624) checked against a board or a custom spec."""
+
+    model_config = {"extra": "forbid"}
+
+    arch: str | int = Field(examples=[EXAMPLE_ARCH, 1462])
+    dataset: str = "cifar10"
+    board: str | None = None
+    hardware: CustomHardware | None = None
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
+class EstimateOut(BaseModel):
+    arch: str
+    index: int
+    flash_bytes: int
+    peak_sram_bytes: int
+    latency_ms: float
+    macs: int
+    params: int
+    feasible: bool
+    violations: list[dict[str, Any]] = []
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,45 @@
+"""`automcu serve`: the REST API and dashboard (uvicorn) plus a pool of worker processes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from automcu.cli.common import console, guarded
+from automcu.cli.search_run import open_db
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guarded
+    def serve(
+        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
+        workers: Annotated[int, typer.Option(min=0, help="worker processes running jobs (0: run `automcu worker`"
+                                                         " elsewhere)")] = 1,
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")] = None,
+        poll: Annotated[float, typer.Option(min=0.05, help="workers' poll period (s)")] = 1.0,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    ) -> None:
+        """Serve the API under /api/v1, OpenAPI at /docs, the dashboard at /; jobs run in worker processes."""
+        import uvicorn
+
+        from api.main import create_app
+        from automcu.config import get_settings
+        from automcu.worker import WorkerPool
+
+        settings = get_settings()
+        if db:
+            settings = settings.model_copy(update={"db_url": db})
+        database = open_db(settings.database_url)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        pool = WorkerPool(workers, database.url, poll_seconds=poll).start() if workers else None
+        console.print(f"AutoMCU on http://{host}:{port}/ (API /api/v1, docs /docs), database {database.url}, "
+                      f"{workers} worker process(es)", highlight=False)
+        try:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        finally:
+            if pool is not None:
+                pool.stop()

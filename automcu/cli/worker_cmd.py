@@ -1,0 +1,33 @@
+"""`automcu worker`: run queued (and stale) jobs from the database until stopped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from automcu.cli.common import emit_json, guarded
+from automcu.cli.search_run import open_db
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guarded
+    def worker(
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")] = None,
+        poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls when idle")] = 1.0,
+        exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="stop when nothing is left")] = False,
+        max_jobs: Annotated[int | None, typer.Option(min=1, help="stop after this many jobs")] = None,
+        parent_pid: Annotated[int | None, typer.Option(hidden=True, help="exit when this process is gone")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="print {jobs_run} at the end")] = False,
+    ) -> None:
+        """Claim queued jobs, and running jobs whose worker died, and run them (workers may share a DB)."""
+        from automcu.worker import serve_forever
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(message)s")
+        database = open_db(db)
+        ran = serve_forever(database.url, poll_seconds=poll, exit_when_idle=exit_when_idle, max_jobs=max_jobs,
+                            parent_pid=parent_pid)
+        if json_out:
+            emit_json({"jobs_run": ran})
