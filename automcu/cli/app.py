@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "serve_cmd",
     "worker_cmd",
     "token_cmd",
+    "verify_cmd",
 ]
 
 
