@@ -23,6 +23,8 @@ COMMAND_MODULES: list[str] = [
     "worker_cmd",
     "token_cmd",
     "verify_cmd",
+    "boards_cmd",
+    "estimate_cmd",
 ]
 
 

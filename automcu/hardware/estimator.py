@@ -94,6 +94,7 @@ class Estimate:
     flash: dict[str, int] = field(default_factory=dict)
     sram: dict[str, int] = field(default_factory=dict)
     peak_layer: str | None = None
+    slowest_layer: str | None = None
     hardware: str | None = None
     left_out: list[str] = field(default_factory=list)
 
@@ -224,7 +225,10 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
         "persistent": tail,
         "runtime": runtime_sram,
     }
-    cycles = float(graph_features(g) @ core.weights()) if g.ops else 0.0
+    per_op = [float(_op_feat(g, op) @ core.weights()) for op in g.ops]
+    cycles = float(sum(per_op))
+    slow = int(np.argmax(per_op)) if per_op else 0
+    slowest = f"{g.ops[slow].name} ({g.ops[slow].kind}, {per_op[slow] / (clock * 1e3):.2f} ms)" if g.ops else None
     params_nb, macs_nb = nb201_counts(arch, macro)
     left = list(LEFT_OUT)
     if hardware is None:
@@ -250,6 +254,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
         flash=flash,
         sram=sram,
         peak_layer=peak_layer,
+        slowest_layer=slowest,
         hardware=hardware.name if hardware else None,
         left_out=left,
     )

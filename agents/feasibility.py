@@ -1,0 +1,128 @@
+"""Feasibility agent: arch + hardware + constraints → feasible, or rejected with reasons.
+
+State-isolated: :meth:`FeasibilityAgent.check` takes one :class:`FeasibilityRequest` and returns one
+:class:`FeasibilityReport`. Each violation names the resource, the value, the limit, the excess and
+the layer responsible (the op at the SRAM peak, the largest-weight layer for Flash, the slowest op
+class for latency). With ``verify`` = ``all`` (or ``near``: an estimate within 10 % of a limit) the
+arch is also exported and run in the real TFLite Micro interpreter, and the measured figures decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from automcu.hardware.estimator import Estimate, Macro, estimate, estimate_all
+from automcu.hardware.spec import HardwareSpec
+from automcu.messages import FeasibilityReport, FeasibilityRequest, Violation
+from search_spaces.nb201.space import Arch, parse_arch
+
+#: an estimate this close to a limit (fraction of the limit) counts as "near" for verify="near"
+NEAR_MARGIN = 0.10
+
+
+class VerificationUnavailable(RuntimeError):
+    """The real-interpreter check was asked for but its optional dependencies are missing."""
+
+
+def macro_for(dataset: str) -> Macro:
+    """The benchmark macro of a lookup dataset; other (real-data) names use the CIFAR-10 macro."""
+    try:
+        return Macro.for_dataset(dataset)
+    except ValueError:
+        return Macro()
+
+
+def _flash_layer(est: Estimate) -> str:
+    return f"model weights {est.flash.get('model_total', 0):,} B + runtime code {est.flash.get('runtime_code', 0):,} B"
+
+
+def _violations(est: Estimate, hw: HardwareSpec | None, max_latency_ms: float | None,
+                measured: dict[str, Any] | None) -> tuple[list[Violation], dict[str, float]]:
+    out: list[Violation] = []
+    margins: dict[str, float] = {}
+    checks: list[tuple[str, float, float, str, str | None]] = []
+    if hw is not None:
+        flash = float(measured["flash_bytes"]) + est.flash.get("runtime_code", 0) if measured else est.flash_bytes
+        sram = (float(measured["arena_bytes"]) + est.sram.get("runtime", 0)) if measured else est.peak_sram_bytes
+        checks.append(("flash", flash, hw.flash_bytes, "bytes", _flash_layer(est)))
+        checks.append(("sram", sram, hw.sram_bytes, "bytes", est.peak_layer))
+    if max_latency_ms is not None:
+        checks.append(("latency", est.latency_ms, max_latency_ms, "ms", est.slowest_layer))
+    for resource, value, limit, unit, layer in checks:
+        if value > limit:
+            out.append(Violation(resource=resource, value=value, limit=limit, excess=value - limit,  # type: ignore[arg-type]
+                                 unit=unit, layer=layer))
+        margins[resource] = (limit - value) / limit
+    return out, margins
+
+
+def _near(est: Estimate, hw: HardwareSpec | None, max_latency_ms: float | None) -> bool:
+    pairs: list[tuple[float, float]] = []
+    if hw is not None:
+        pairs += [(est.flash_bytes, hw.flash_bytes), (est.peak_sram_bytes, hw.sram_bytes)]
+    if max_latency_ms is not None:
+        pairs.append((est.latency_ms, max_latency_ms))
+    return any(abs(limit - value) <= NEAR_MARGIN * limit for value, limit in pairs)
+
+
+def _verify(arch: Arch, macro: Macro, hw: HardwareSpec | None) -> dict[str, Any]:
+    try:
+        from automcu.deploy.verify import verify_arch
+    except ImportError as exc:  # the module or its optional deps (torch, litert-torch, tflite_micro)
+        raise VerificationUnavailable(
+            "verification in TensorFlow Lite Micro needs the optional extras: "
+            "pip install 'automcu[train,tflite]' (torch CPU build first, see README) "
+            f"[{exc}]"
+        ) from exc
+    res = verify_arch(arch, macro, hw)
+    return {
+        "arena_bytes": int(res.arena_bytes),
+        "flash_bytes": int(res.flash_bytes),
+        "fits": bool(res.fits) if getattr(res, "fits", None) is not None else None,
+        "source": "tflite_micro",
+    }
+
+
+class FeasibilityAgent:
+    """Checks one arch against one hardware target and optional latency budget."""
+
+    name = "feasibility"
+
+    def check(self, req: FeasibilityRequest) -> FeasibilityReport:
+        from search_spaces.nb201.index import index_of
+
+        arch = parse_arch(req.arch)
+        macro = macro_for(req.dataset)
+        est = estimate(arch, req.hardware, macro)
+        verified: dict[str, Any] | None = None
+        if req.verify == "all" or (req.verify == "near" and _near(est, req.hardware, req.max_latency_ms)):
+            verified = _verify(arch, macro, req.hardware)
+        violations, margins = _violations(est, req.hardware, req.max_latency_ms, verified)
+        return FeasibilityReport(
+            arch=arch.to_string(),
+            index=index_of(arch),
+            feasible=not violations,
+            violations=violations,
+            margins=margins if not violations else {},
+            flash_bytes=int(est.flash_bytes),
+            peak_sram_bytes=int(est.peak_sram_bytes),
+            latency_ms=float(est.latency_ms),
+            macs=int(est.macs),
+            params=int(est.params),
+            verified=verified,
+        )
+
+
+def feasible_mask(hardware: HardwareSpec | None, max_latency_ms: float | None = None,
+                  dataset: str = "cifar10") -> np.ndarray:
+    """Boolean mask over the whole space (official index order): which archs fit."""
+    figures = estimate_all(hardware, macro_for(dataset))
+    mask = np.ones(len(figures["flash_bytes"]), dtype=bool)
+    if hardware is not None:
+        mask &= figures["flash_bytes"] <= hardware.flash_bytes
+        mask &= figures["peak_sram_bytes"] <= hardware.sram_bytes
+    if max_latency_ms is not None:
+        mask &= figures["latency_ms"] <= max_latency_ms
+    return mask

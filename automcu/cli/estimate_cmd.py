@@ -1,0 +1,158 @@
+"""`automcu estimate`: int8 Flash / peak SRAM / latency of one arch, or of the whole space to CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automcu.cli.common import UserError, emit_json, guarded
+
+CSV_FIELDS = ("arch", "index", "flash_bytes", "peak_sram_bytes", "latency_ms", "macs", "params", "feasible",
+              "violations")
+
+
+def _hardware(board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
+              core: str | None) -> Any:
+    from automcu.hardware.catalog import resolve_hardware
+
+    try:
+        return resolve_hardware(board, sram_kb, flash_kb, clock_mhz, core)
+    except ValueError as exc:  # UnknownBoardError, BoardFileError, bad numbers
+        raise UserError(str(exc)) from None
+
+
+def _dataset(name: str) -> str:
+    from automcu.hardware.estimator import DATASET_MACROS
+
+    for known in DATASET_MACROS:
+        if known.lower() == name.lower():
+            return known
+    raise UserError(f"unknown dataset {name!r}; estimate knows {', '.join(DATASET_MACROS)}")
+
+
+def _write_all(out: Path, hw: Any, dataset: str, max_latency_ms: float | None) -> int:
+    import numpy as np
+
+    from agents.feasibility import macro_for
+    from automcu.hardware.estimator import estimate_all
+    from search_spaces.nb201.index import all_ops
+    from search_spaces.nb201.space import Arch
+
+    fig = estimate_all(hw, macro_for(dataset))
+    n = len(fig["flash_bytes"])
+    flash_over = fig["flash_bytes"] > hw.flash_bytes if hw else np.zeros(n, bool)
+    sram_over = fig["peak_sram_bytes"] > hw.sram_bytes if hw else np.zeros(n, bool)
+    lat_over = fig["latency_ms"] > max_latency_ms if max_latency_ms is not None else np.zeros(n, bool)
+    ops = all_ops()
+    try:
+        fh = out.open("w", newline="")
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    with fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_FIELDS)
+        for i in range(n):
+            v = [name for name, bad in (("flash", flash_over[i]), ("sram", sram_over[i]), ("latency", lat_over[i]))
+                 if bad]
+            w.writerow((Arch(tuple(int(o) for o in ops[i])).to_string(), i, int(fig["flash_bytes"][i]),
+                        int(fig["peak_sram_bytes"][i]), f"{fig['latency_ms'][i]:.4f}", int(fig["macs"][i]),
+                        int(fig["params"][i]), not v, ";".join(v)))
+    return n
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guarded
+    def estimate(
+        arch: Annotated[str | None, typer.Option(help="NB201 arch string or official index 0..15624")] = None,
+        all_archs: Annotated[bool, typer.Option("--all", help="every arch of the space, to --out CSV")] = False,
+        board: Annotated[str | None, typer.Option(help="board name (automcu boards) or path of a board YAML")] = None,
+        dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120 (macro)")] = "cifar10",
+        sram_kb: Annotated[float | None, typer.Option(help="custom spec: usable SRAM (KB)")] = None,
+        flash_kb: Annotated[float | None, typer.Option(help="custom spec: Flash (KB)")] = None,
+        clock_mhz: Annotated[float | None, typer.Option(help="custom spec: clock (MHz)")] = None,
+        core: Annotated[str | None, typer.Option(help="custom spec: core, e.g. cortex-m7")] = None,
+        max_latency_ms: Annotated[float | None, typer.Option(help="latency budget (ms)")] = None,
+        out: Annotated[Path | None, typer.Option(help="CSV file for --all")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
+    ) -> None:
+        """Estimate int8 Flash, peak SRAM (TFLM arena) and latency; say what does not fit and by how much."""
+        if max_latency_ms is not None and not max_latency_ms > 0:
+            raise UserError(f"--max-latency-ms must be a positive number, got {max_latency_ms}")
+        dataset = _dataset(dataset)
+        hw = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
+        if all_archs:
+            if arch is not None:
+                raise UserError("give either --arch or --all, not both")
+            if out is None:
+                raise UserError("--all needs --out FILE.csv")
+            n = _write_all(out, hw, dataset, max_latency_ms)
+            if json_out:
+                emit_json({"out": str(out), "rows": n, "board": hw.name if hw else None, "dataset": dataset})
+            else:
+                Console(stderr=True).print(f"wrote {n} archs to {out}")
+            return
+        if arch is None:
+            raise UserError("give --arch ARCH (NB201 string or index) or --all --out FILE.csv")
+        report_dict = _one(arch, hw, dataset, max_latency_ms)
+        if json_out:
+            emit_json(report_dict)
+        else:
+            _print(report_dict)
+
+
+def _one(arch_text: str, hw: Any, dataset: str, max_latency_ms: float | None) -> dict[str, Any]:
+    from agents.feasibility import FeasibilityAgent, macro_for
+    from automcu.hardware.estimator import estimate
+    from automcu.messages import FeasibilityRequest
+    from search_spaces.nb201.space import parse_arch
+
+    arch = parse_arch(arch_text)
+    report = FeasibilityAgent().check(FeasibilityRequest(arch=arch.to_string(), dataset=dataset, hardware=hw,
+                                                         max_latency_ms=max_latency_ms))
+    est = estimate(arch, hw, macro_for(dataset))
+    return {
+        "arch": report.arch,
+        "index": report.index,
+        "flash_bytes": report.flash_bytes,
+        "peak_sram_bytes": report.peak_sram_bytes,
+        "latency_ms": round(report.latency_ms, 4),
+        "macs": report.macs,
+        "params": report.params,
+        "feasible": report.feasible,
+        "violations": [v.model_dump() | {"message": v.describe()} for v in report.violations],
+        "margins": report.margins,
+        "board": hw.name if hw else None,
+        "dataset": dataset,
+        "breakdown": {"flash": est.flash, "sram": est.sram, "peak_layer": est.peak_layer,
+                      "slowest_layer": est.slowest_layer, "nb201_params": est.nb201_params,
+                      "nb201_macs": est.nb201_macs, "n_ops": est.n_ops},
+        "left_out": est.left_out,
+    }
+
+
+def _print(r: dict[str, Any]) -> None:
+    con = Console()
+    con.print(f"[bold]{r['arch']}[/] (index {r['index']}) on {r['board'] or 'no board (unconstrained)'}")
+    t = Table(show_header=True)
+    t.add_column("region")
+    t.add_column("bytes", justify="right")
+    for k, v in r["breakdown"]["flash"].items():
+        t.add_row(f"flash: {k}", f"{v:,}")
+    for k, v in r["breakdown"]["sram"].items():
+        t.add_row(f"sram: {k}", f"{v:,}")
+    con.print(t)
+    con.print(f"flash {r['flash_bytes']:,} B · peak SRAM {r['peak_sram_bytes']:,} B (peak at "
+              f"{r['breakdown']['peak_layer']}) · latency {r['latency_ms']:.2f} ms · MACs {r['macs']:,} · "
+              f"params {r['params']:,}")
+    if r["feasible"]:
+        con.print("[green]fits[/] " + ", ".join(f"{k} margin {v:.0%}" for k, v in r["margins"].items()))
+    else:
+        for v in r["violations"]:
+            con.print(f"[red]does not fit:[/] {v['message']}")
+    con.print("[dim]not counted: " + "; ".join(r["left_out"]) + "[/]")
