@@ -90,7 +90,8 @@ def test_kill_9_then_resume_loses_and_repays_nothing(tmp_path: Path) -> None:
     db = open_database(db_url)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some evaluations are stored, then kill -9
-        jobs = db.engine.connect().exec_driver_sql("select id from jobs").fetchall()
+        with db.engine.connect() as conn:
+            jobs = conn.exec_driver_sql("select id from jobs").fetchall()
         if jobs and sum(c.status == "evaluated" for c in candidates_of(db, jobs[0][0])) >= 10:
             break
         time.sleep(0.05)

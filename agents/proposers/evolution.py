@@ -25,7 +25,7 @@ def hardware_screen(request: ProposalRequest) -> Screen:
     """Predicted violations from the same estimator the feasibility agent uses (vectorized, cached)."""
     if request.hardware is None and request.max_latency_ms is None:
         return lambda _arch: []
-    from agents.feasibility import violated_resources
+    from agents.proposers.hardware_screen import violated_resources
 
     return lambda arch: violated_resources(arch, request.hardware, request.max_latency_ms, request.dataset)
 

@@ -30,6 +30,9 @@ def prepare_job(spec: JobSpec, db_url: str | None, owner: str | None = None) -> 
         raise UserError(str(exc)) from None
     task_spec: dict[str, Any] | None = None
     settings = get_settings()
+    if spec.proposer == "llm" and not settings.llm_configured:
+        raise UserError("proposer 'llm' needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint); "
+                        "use --proposer evolution to search offline")
     if spec.task and settings.llm_configured:
         spec, hardware, task_spec = apply_task_text(spec, hardware)
     db = open_db(db_url)
