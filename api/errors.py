@@ -11,10 +11,22 @@ from fastapi.responses import JSONResponse
 
 from automcu.storage.repository import JobNotFound
 
+#: CLI flag names in shared messages → the JSON fields of the request body
+_FLAGS = {"--sram-kb/--flash-kb/--clock-mhz/--core": "hardware {sram_kb, flash_kb, clock_mhz, core}",
+          "--sram-kb": "sram_kb", "--flash-kb": "flash_kb", "--clock-mhz": "clock_mhz", "--core": "core",
+          "--board": "board", "--dataset": "dataset"}
+
+
+def api_words(message: str) -> str:
+    for flag, field in _FLAGS.items():
+        message = message.replace(flag, field)
+    return message
+
 
 def validation_error(field: Sequence[str | int], message: str) -> RequestValidationError:
     """A 422 for a value that passed the schema but not the domain checks (unknown board, bad arch)."""
-    return RequestValidationError([{"loc": tuple(field), "msg": message, "type": "value_error", "input": None}])
+    return RequestValidationError([{"loc": tuple(field), "msg": api_words(message), "type": "value_error",
+                                    "input": None}])
 
 
 def _sentence(errors: Sequence[Any]) -> str:

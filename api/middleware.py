@@ -22,6 +22,26 @@ class BodySizeLimit:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
+    async def _buffered(self, receive: Receive) -> Receive | None:
+        """A streamed body (no Content-Length) read up to the limit; None when it is larger."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return replay
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -35,6 +55,12 @@ class BodySizeLimit:
                 if too_big:
                     await self._reject(send)
                     return
+        if scope.get("method") in ("POST", "PUT", "PATCH") and not any(k == b"content-length" for k, _ in
+                                                                         scope.get("headers", [])):
+            receive = await self._buffered(receive)
+            if receive is None:
+                await self._reject(send)
+                return
         seen = 0
         started = False
 
