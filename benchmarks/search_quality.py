@@ -50,10 +50,12 @@ GENIUS_GPT4_AT_10 = {"cifar10": (93.84, 0.33), "cifar100": (70.58, 0.33), "Image
 class Scenario:
     dataset: str
     board: str | None
+    max_latency_ms: float | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.board or 'unconstrained'}"
+        lat = f"@{self.max_latency_ms:g}ms" if self.max_latency_ms else ""
+        return f"{self.dataset}/{self.board or 'unconstrained'}{lat}"
 
     def hardware(self) -> HardwareSpec | None:
         return get_board(self.board) if self.board else None
@@ -80,6 +82,7 @@ def run_one(method: Method, sc: Scenario, seed: int, mask: np.ndarray, evaluator
     """One search to ``budget`` evaluations; returns the state after each evaluation."""
     proposer = method.make()
     hw = sc.hardware() if method.feasibility_first else None
+    lat = sc.max_latency_ms if method.feasibility_first else None
     evaluated: list[EvaluatedCandidate] = []
     rejected: list[RejectedCandidate] = []
     seen: list[str] = []
@@ -89,7 +92,7 @@ def run_one(method: Method, sc: Scenario, seed: int, mask: np.ndarray, evaluator
     step = 0
     while len(evaluated) < budget:
         req = ProposalRequest.model_construct(
-            task=None, dataset=sc.dataset, hardware=hw, max_latency_ms=None, n=1, seed=seed, step=step,
+            task=None, dataset=sc.dataset, hardware=hw, max_latency_ms=lat, n=1, seed=seed, step=step,
             evaluated=evaluated, rejected=rejected[-20:], seen=seen)
         step += 1
         batch = proposer.propose(req)  # type: ignore[attr-defined]
@@ -138,21 +141,27 @@ def summarize(traces: list[list[dict]], budget: int, test: np.ndarray, mask: np.
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--boards", nargs="+", default=["STM32F746", "STM32F411"])
+    ap.add_argument("--targets", nargs="+", default=["STM32F746", "STM32F746@200", "STM32F411@500"],
+                    help="BOARD or BOARD@MAX_LATENCY_MS")
     ap.add_argument("--quick", action="store_true", help="3 seeds, CIFAR-10 only (a smoke run)")
     args = ap.parse_args()
     datasets = ["cifar10"] if args.quick else list(DATASETS)
     seeds = range(3 if args.quick else args.seeds)
     table = load_table().columns
     evaluator = LookupEvaluator("table")
-    scenarios = [Scenario(ds, b) for ds in datasets for b in (None, *args.boards)]
+    targets = [(t.split("@")[0], float(t.split("@")[1]) if "@" in t else None) for t in args.targets]
+    scenarios: list[Scenario] = []
+    for ds in datasets:
+        scenarios.append(Scenario(ds, None))
+        scenarios += [Scenario(ds, b, lat) for b, lat in targets]
     out: dict = {"budgets": BUDGETS, "seeds": len(seeds), "scenarios": []}
     t_all = time.perf_counter()
     for sc in scenarios:
-        mask = feasible_mask(sc.hardware(), None, sc.dataset) if sc.board else np.ones(len(table["cifar10_test"]), bool)
+        mask = feasible_mask(sc.hardware(), sc.max_latency_ms, sc.dataset)
         test = table[f"{DATASETS[sc.dataset]}_test"]
         opt = float(test[mask].max())
-        entry = {"scenario": sc.name, "dataset": sc.dataset, "board": sc.board, "feasible_frac": float(mask.mean()),
+        entry = {"scenario": sc.name, "dataset": sc.dataset, "board": sc.board, "max_latency_ms": sc.max_latency_ms,
+                 "feasible_frac": float(mask.mean()),
                  "optimum_test_acc": opt, "optimum_index": int(np.flatnonzero(mask)[test[mask].argmax()]),
                  "methods": {}}
         for m in METHODS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
     @guarded
     def batch(
         file: Annotated[Path, typer.Argument(help="YAML or JSON list of searches (same fields as the REST job body)")],
-        db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
+        db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
         """Run many searches one after another; a failed search does not stop the others."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from automcu.cli.common import UserError, emit_json, guarded
-from automcu.cli.render import print_jobs, print_summary, out
+from automcu.cli.render import out, print_jobs, print_summary
 from automcu.cli.search_run import open_db, run_with_progress
 from automcu.config import get_settings
 from automcu.storage.repository import (
@@ -21,7 +21,7 @@ from automcu.storage.repository import (
     request_cancel,
 )
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
 
 
