@@ -57,7 +57,7 @@ def _print_human(res: Any) -> None:
     if res.error_pct is not None:
         out.print(f"estimator error: SRAM {res.error_pct['sram']:+.2f} %, Flash {res.error_pct['flash']:+.2f} %")
     if res.tflite:
-        out.print(f"kept: {res.tflite}")
+        out.print(f".tflite: {res.tflite}")
 
 
 def register(app: typer.Typer) -> None:

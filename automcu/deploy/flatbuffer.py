@@ -35,7 +35,8 @@ def _aligned_buffer_cls(schema_fb: Any) -> type:
                 builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
                 builder.head = builder.head - len(payload)
                 builder.Bytes[builder.head : builder.head + len(payload)] = payload
-                data_off = builder.EndVector(len(payload))
+                builder.vectorNumElems = len(payload)
+                data_off = builder.EndVector()
             schema_fb.BufferStart(builder)
             if data_off is not None:
                 schema_fb.BufferAddData(builder, data_off)
