@@ -184,6 +184,11 @@ class TFLMModel:
             return (y.astype(np.float32) - ozp) * oscale
         return y.astype(np.float32)
 
+    def predict_many(self, x_float_nhwc: np.ndarray) -> np.ndarray:
+        """Dequantized outputs for a float NHWC batch, one TFLM inference per sample (batch, ...)."""
+        batch = np.asarray(x_float_nhwc, dtype=np.float32)
+        return np.stack([self.predict(sample[None]).reshape(self.output_details["shape"][1:]) for sample in batch])
+
     def allocations(self) -> ArenaBreakdown:
         """The recording allocator's report, after one inference on a zero input."""
         self.invoke(np.zeros(self.input_shape, self.input_dtype))

@@ -221,6 +221,13 @@ def cache_dir() -> Path:
 def export_arch(arch: Arch, macro: Macro, seed: int = 0, use_cache: bool = True) -> tuple[bytes, bool]:
     """Full-int8 ``.tflite`` of ``arch`` at ``macro`` with random, calibrated weights; (bytes, from cache)."""
     require_extra()
+    if not arch.output_connected:
+        from automcu.deploy.exporter import ExportError
+
+        raise ExportError(
+            f"{arch} never connects the cell output to its input: the network ignores its input and the "
+            "converter folds it to a constant, so there is no int8 model to run"
+        )
     folder = cache_dir()
     path = folder / f"{cache_key(arch, macro, seed)}.tflite"
     if use_cache and path.is_file():
