@@ -17,15 +17,16 @@ function kb(bytes) {
   if (bytes == null) return "–";
   return bytes >= 1024 * 1024 ? `${(bytes / 1048576).toFixed(2)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
 }
+const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3)).toString();
 const ms = (v) => (v == null ? "–" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
 const pct = (v) => (v == null ? "–" : v.toFixed(2));
 const shortArch = (a) => esc(a).replace(/\|\+\|/g, "|+<wbr>|");
 const AXES = {
-  flash_bytes: { label: "Flash (KB, int8 model + runtime)", fmt: (v) => (v / 1024).toFixed(0), unit: kb,
+  flash_bytes: { label: "Flash (KB: int8 model + runtime code)", scale: 1 / 1024, unit: kb,
     limit: (j) => (j.hardware ? j.hardware.flash_kb * 1024 : null) },
-  peak_sram_bytes: { label: "peak SRAM (KB, arena + runtime)", fmt: (v) => (v / 1024).toFixed(0), unit: kb,
+  peak_sram_bytes: { label: "peak SRAM (KB: tensor arena + runtime)", scale: 1 / 1024, unit: kb,
     limit: (j) => (j.hardware ? j.hardware.sram_kb * 1024 : null) },
-  latency_ms: { label: "latency (ms)", fmt: (v) => v.toFixed(v < 10 ? 1 : 0), unit: ms, limit: (j) => j.max_latency_ms },
+  latency_ms: { label: "latency (ms)", scale: 1, unit: ms, limit: (j) => j.max_latency_ms },
 };
 
 async function api(path, opts = {}) {
@@ -279,19 +280,19 @@ function drawPareto() {
   const ok = state.cands.filter((c) => c.status === "evaluated" && c.val_acc != null && c[key] != null);
   const bad = state.cands.filter((c) => c.status === "infeasible" && c[key] != null);
   const best = j.best ? ok.find((c) => c.arch === j.best.arch) : null;
-  const pts = ok.map((c) => ({ x: c[key], y: c.val_acc, tip: candTip(c) }));
+  const pts = ok.map((c) => ({ x: c[key] * ax.scale, y: c.val_acc, tip: candTip(c) }));
   const limit = ax.limit(j);
   Charts.draw($("pareto"), {
-    xLabel: ax.label, yLabel: "validation accuracy (%)", xFmt: ax.fmt, yFmt: (v) => v.toFixed(0),
+    xLabel: ax.label, yLabel: "validation accuracy (%)", xFmt: num, yFmt: (v) => v.toFixed(0),
     empty: "waiting for the first evaluation…",
     series: [
       { name: "feasible", color: "#1f77b4", points: pts, cls: "feasible" },
       { name: "Pareto front", color: "#333", points: paretoFront(pts), line: "step", markers: false, width: 1.2 },
       ...(best ? [{ name: "best", color: "#f1c40f", cls: "best",
-        points: [{ x: best[key], y: best.val_acc, marker: "star", r: 11, tip: `<b>best feasible</b><br>${candTip(best)}` }] }] : []),
+        points: [{ x: best[key] * ax.scale, y: best.val_acc, marker: "star", r: 11, tip: `<b>best feasible</b><br>${candTip(best)}` }] }] : []),
     ],
-    rug: bad.map((c) => ({ x: c[key], tip: candTip(c) })),
-    vlines: limit ? [{ x: limit, label: `limit ${ax.unit(limit)}` }] : [],
+    rug: bad.map((c) => ({ x: c[key] * ax.scale, tip: candTip(c) })),
+    vlines: limit ? [{ x: limit * ax.scale, label: `limit ${ax.unit(limit)}` }] : [],
   });
 }
 
@@ -420,10 +421,10 @@ function drawCompare() {
       points: bestSoFar(d.cands).line })),
   });
   Charts.draw($("cmp-pareto"), {
-    xLabel: ax.label, yLabel: "validation accuracy (%)", xFmt: ax.fmt, yFmt: (v) => v.toFixed(0),
+    xLabel: ax.label, yLabel: "validation accuracy (%)", xFmt: num, yFmt: (v) => v.toFixed(0),
     series: data.map((d, i) => ({ name: name(d), color: COLORS[i % COLORS.length], legend: true,
-      points: d.cands.filter((c) => c.status === "evaluated").map((c) => ({ x: c[key], y: c.val_acc, tip: `<b>${esc(d.job.id)}</b><br>${candTip(c)}` })) })),
-    rug: data.flatMap((d, i) => d.cands.filter((c) => c.status === "infeasible").map((c) => ({ x: c[key], color: COLORS[i % COLORS.length], tip: `<b>${esc(d.job.id)}</b><br>${candTip(c)}` }))),
+      points: d.cands.filter((c) => c.status === "evaluated").map((c) => ({ x: c[key] * ax.scale, y: c.val_acc, tip: `<b>${esc(d.job.id)}</b><br>${candTip(c)}` })) })),
+    rug: data.flatMap((d, i) => d.cands.filter((c) => c.status === "infeasible").map((c) => ({ x: c[key] * ax.scale, color: COLORS[i % COLORS.length], tip: `<b>${esc(d.job.id)}</b><br>${candTip(c)}` }))),
   });
   $("cmp-table").querySelector("tbody").innerHTML = data.map(({ job: j }, i) => `<tr>
     <td><i class="swatch" style="background:${COLORS[i % COLORS.length]}"></i><span class="mono">${esc(j.id)}</span></td>

@@ -146,7 +146,7 @@ const Charts = (() => {
     if (named.length) {
       const g = el("g", { class: "legend" }, svg);
       named.forEach((s, i) => {
-        const y = m.t + 10 + i * 16, x = m.l + pw - 8;
+        const y = m.t + ph - 8 - (named.length - 1 - i) * 16, x = m.l + pw - 8;
         el("rect", { x: x - 10, y: y - 8, width: 10, height: 10, fill: s.color }, g);
         el("text", { x: x - 14, y: y + 1, "text-anchor": "end" }, g).textContent = s.name;
       });
