@@ -12,12 +12,19 @@ from api import errors
 from api.core.config import ApiSettings, api_settings
 from api.middleware import BodySizeLimit
 from api.routes import boards, estimate, health, jobs
+from api.schemas import ErrorOut
 from automcu import __version__
 from automcu.config import Settings
 from automcu.storage.db import open_database
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "static"
+
+AUTH_RESPONSES: dict[int | str, dict] = {
+    400: {"model": ErrorOut, "description": "a body that is not JSON text (e.g. not UTF-8)"},
+    401: {"model": ErrorOut, "description": "missing, invalid or revoked token"},
+    413: {"model": ErrorOut, "description": "request body larger than the limit (64 KB by default)"},
+}
 
 DESCRIPTION = """Feasibility-first neural architecture search for microcontrollers.
 
@@ -37,8 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (health, jobs, boards, estimate):
-        v1.include_router(module.router)
+    v1.include_router(health.router)
+    for module in (jobs, boards, estimate):
+        v1.include_router(module.router, responses=AUTH_RESPONSES)
     app.include_router(v1)
     app.include_router(health.router, include_in_schema=False)  # also plain /health for probes
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from automcu.jobspec import CustomHardware
 
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive timestamps; they are UTC (the models store utcnow())."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 EXAMPLE_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 JobStatus = Literal["queued", "running", "stale", "succeeded", "failed", "cancelled"]
 
@@ -57,9 +64,9 @@ class JobBrief(JobCounts):
     budget: int
     proposer: str
     owner: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
 
 
 class JobOut(JobBrief):
@@ -72,7 +79,7 @@ class JobOut(JobBrief):
     proposer_used: str | None = None
     seed: int
     epochs: int
-    heartbeat_at: datetime | None = None
+    heartbeat_at: Timestamp | None = None
     cancel_requested: bool = False
     stop_reason: str | None = None
     error: str | None = None
@@ -109,8 +116,8 @@ class CandidateOut(BaseModel):
     test_acc: float | None = None
     train_seconds: float | None = None
     error: str | None = None
-    created_at: datetime
-    evaluated_at: datetime | None = None
+    created_at: Timestamp
+    evaluated_at: Timestamp | None = None
 
 
 class CandidateList(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timezone
 from typing import Any
 
 import anyio
@@ -18,8 +19,8 @@ BATCH = 500
 
 
 def format_event(ev: Event) -> str:
-    data = {"id": ev.id, "kind": ev.kind, "created_at": ev.created_at.isoformat() if ev.created_at else None,
-            **ev.payload}
+    ts = ev.created_at.replace(tzinfo=ev.created_at.tzinfo or timezone.utc).isoformat() if ev.created_at else None
+    data = {"id": ev.id, "kind": ev.kind, "created_at": ts, **ev.payload}
     return f"id: {ev.id}\nevent: {ev.kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
