@@ -93,3 +93,47 @@ def test_dead_edge_keeps_params_but_not_output() -> None:
 def test_bad_macro_rejected() -> None:
     with pytest.raises(ValueError):
         build_model(BEST, C=0)
+
+
+def _naive_cell(cell: Cell, x: torch.Tensor) -> torch.Tensor:
+    """The official InferCell: every edge evaluated on materialized tensors, zeros included."""
+    from search_spaces.nb201.space import EDGES
+
+    nodes = [x]
+    for j in range(1, 4):
+        acc = torch.zeros_like(x)
+        for e, (to, src) in enumerate(EDGES):
+            if to == j and str(e) in cell.edges:
+                acc = acc + cell.edges[str(e)](nodes[src])
+        nodes.append(acc)
+    return nodes[-1]
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_constant_nodes_equal_official_semantics(mode: str) -> None:
+    """Nodes that ignore the input are kept as per-channel constants, never as conv over zero maps;
+    outputs and BN running statistics equal the official all-tensor evaluation."""
+    import copy
+
+    from search_spaces.nb201.torch_model import _reaches_output
+
+    rng = random.Random(3)
+    archs = [Arch.from_string(s) for s in (
+        "|none~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+        "|none~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+        "|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
+    )] + [Arch.sample(rng) for _ in range(60)]
+    for arch in archs:
+        torch.manual_seed(1)
+        ours = randomize_batchnorm(Cell(arch, 4), seed=3)
+        ref = copy.deepcopy(ours)
+        ours.train(mode == "train")
+        ref.train(mode == "train")
+        x = torch.randn(3, 4, 6, 6)
+        assert torch.allclose(ours(x), _naive_cell(ref, x), atol=1e-5), arch
+        reach = _reaches_output(arch.ops)
+        for e in range(6):
+            if reach[e] and isinstance(ours.edges[str(e)], torch.nn.Sequential):
+                a, b = ours.edges[str(e)][2], ref.edges[str(e)][2]
+                assert torch.allclose(a.running_mean, b.running_mean, atol=1e-6), arch
+                assert torch.allclose(a.running_var, b.running_var, atol=1e-5), arch

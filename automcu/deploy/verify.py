@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from automcu.hardware.estimator import Macro
 
 #: bump when the export path changes in a way that changes the produced bytes
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 N_CALIBRATION = 32
 
 

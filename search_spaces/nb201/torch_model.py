@@ -12,8 +12,14 @@ Matches the official cell network (``TinyNetwork`` + ``InferCell`` of NAS-Bench-
 - head: BN + ReLU, global average pool, linear classifier.
 
 Every op of the cell owns its parameters (so the parameter count equals the benchmark's), but
-the forward pass only evaluates edges whose result reaches the cell output, which gives the
-same output and keeps dead ops out of exported graphs. Importing this module imports torch.
+the forward pass only evaluates edges whose result reaches the cell output, and a node that does
+not depend on the cell input (all its live inputs ``none``) is carried as a per-channel constant
+instead of a feature map: a ReLU-Conv-BN of a zero map is the BN's constant, skip/avg-pool keep a
+uniform map uniform, and the constant joins a node as one broadcast ``ADD``. Outputs and BN running
+statistics equal the all-tensor evaluation (tested), while the exported graph holds no
+convolutions over constant maps (which the converter would keep, with the constant padded map
+stored in Flash). Only a 3×3 conv of a non-zero constant map (0.3 % of the space) is materialized.
+Importing this module imports torch.
 """
 
 from __future__ import annotations
@@ -78,17 +84,71 @@ class Cell(nn.Module):
         ]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes: list[torch.Tensor] = [x]
+        # A node is a tensor, a spatially uniform per-channel constant (shape (C,)) or zero (None):
+        # nodes that do not depend on the input are never materialized as feature maps, so the
+        # exported graph carries no convolutions over constant maps (see ``_edge``).
+        nodes: list[torch.Tensor | None] = [x]
+        consts: list[torch.Tensor | None] = [None]
         for incoming in self._plan:
             acc: torch.Tensor | None = None
+            const: torch.Tensor | None = None
             for key, src in incoming:
-                y = self.edges[key](nodes[src])
-                acc = y if acc is None else acc + y
-            nodes.append(torch.zeros_like(x) if acc is None else acc)
-        return nodes[-1]
+                t, c = self._edge(key, nodes[src], consts[src], x)
+                if t is not None:
+                    acc = t if acc is None else acc + t
+                if c is not None:
+                    const = c if const is None else const + c
+            if acc is not None and const is not None:
+                acc, const = acc + const.view(1, -1, 1, 1), None
+            nodes.append(acc)
+            consts.append(const)
+        out, const = nodes[-1], consts[-1]
+        if out is None:  # the output ignores the input: a zero or constant map
+            out = torch.zeros_like(x) if const is None else torch.zeros_like(x) + const.view(1, -1, 1, 1)
+        return out
+
+    def _edge(
+        self, key: str, t: torch.Tensor | None, c: torch.Tensor | None, x: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """One edge on a node given as tensor ``t``, uniform constant ``c`` or zero (both None)."""
+        module = self.edges[key]
+        if t is not None:
+            return module(t), None
+        if not isinstance(module, ReLUConvBN):  # skip, avg_pool: zero stays zero, uniform stays uniform
+            return None, c
+        conv, bn = module[1], module[2]
+        if c is None:  # conv of zeros is zero; BN of a constant map is a per-channel constant
+            return None, _bn_of_uniform(bn, x.new_zeros(conv.out_channels))
+        if conv.kernel_size == (1, 1):
+            return None, _bn_of_uniform(bn, conv.weight[:, :, 0, 0] @ torch.relu(c))
+        # a 3x3 conv of a constant map is not uniform (zero padding at the border): materialize it
+        return module(x.new_zeros((1, *x.shape[1:])) + c.view(1, -1, 1, 1)), None
 
     def extra_repr(self) -> str:
         return str(self.arch)
+
+
+def _bn_of_uniform(bn: nn.BatchNorm2d, value: torch.Tensor) -> torch.Tensor:
+    """BatchNorm of a feature map that equals ``value[c]`` everywhere, as a (C,) vector.
+
+    Training mode: the batch mean is ``value`` and the variance 0, so the output is the BN bias; the
+    running statistics move exactly as ``nn.BatchNorm2d`` would move them. Eval mode: the affine
+    transform with the running statistics.
+    """
+    if bn.training and bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)  # type: ignore[union-attr]
+            momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            bn.running_mean.mul_(1 - momentum).add_(momentum * value.detach())
+            bn.running_var.mul_(1 - momentum)
+        return bn.bias if bn.bias is not None else torch.zeros_like(value)
+    if bn.training or bn.running_mean is None or bn.running_var is None:
+        return bn.bias if bn.bias is not None else torch.zeros_like(value)
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    out = (value - bn.running_mean) * scale
+    return out + bn.bias if bn.bias is not None else out
 
 
 class ResNetBasicBlock(nn.Module):
