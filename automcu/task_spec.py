@@ -32,8 +32,8 @@ HARDWARE_FIELDS: tuple[str, ...] = ("sram_kb", "flash_kb", "clock_mhz", "core")
 SPEC_FIELDS: tuple[str, ...] = ("dataset", "board", *HARDWARE_FIELDS, "max_latency_ms")
 
 
-class TaskSpec(BaseModel):
-    """What the task text says about the search; every field optional."""
+class _SpecReply(BaseModel):
+    """The fields an LLM reply may set (validated before any is used)."""
 
     dataset: str | None = None
     board: str | None = None
@@ -42,20 +42,15 @@ class TaskSpec(BaseModel):
     clock_mhz: float | None = Field(default=None, gt=0)
     core: str | None = None
     max_latency_ms: float | None = Field(default=None, gt=0)
+
+
+class TaskSpec(_SpecReply):
+    """What the task text says about the search; every field optional."""
+
     notes: list[str] = []
 
     def fields_set(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in SPEC_FIELDS if getattr(self, k) is not None}
-
-
-class _SpecReply(BaseModel):
-    dataset: str | None = None
-    board: str | None = None
-    sram_kb: float | None = Field(default=None, gt=0)
-    flash_kb: float | None = Field(default=None, gt=0)
-    clock_mhz: float | None = Field(default=None, gt=0)
-    core: str | None = None
-    max_latency_ms: float | None = Field(default=None, gt=0)
 
 
 def _schema() -> dict[str, Any]:
