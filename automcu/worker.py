@@ -156,8 +156,10 @@ def serve_forever(db_url: str | None = None, poll_seconds: float = 1.0, exit_whe
 class WorkerPool:
     """``n`` worker subprocesses (``automcu worker``) beside the API; dead ones are restarted."""
 
-    def __init__(self, n: int, db_url: str, poll_seconds: float = 1.0, check_seconds: float = 2.0) -> None:
+    def __init__(self, n: int, db_url: str, poll_seconds: float = 1.0, check_seconds: float = 2.0,
+                 nice: int = 10) -> None:
         self.n = n
+        self.nice = nice  # workers are batch work: the API beside them stays responsive on a busy machine
         self.db_url = db_url
         self.poll_seconds = poll_seconds
         self.check_seconds = check_seconds
@@ -169,7 +171,7 @@ class WorkerPool:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "automcu.cli.app", "worker", "--db", self.db_url,
-               "--poll", str(self.poll_seconds), "--parent-pid", str(os.getpid())]
+               "--poll", str(self.poll_seconds), "--parent-pid", str(os.getpid()), "--nice", str(self.nice)]
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
 
     def start(self) -> WorkerPool:

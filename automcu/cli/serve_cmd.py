@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
                                                          " elsewhere)")] = 1,
         db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         poll: Annotated[float, typer.Option(min=0.05, help="workers' poll period (s)")] = 1.0,
+        worker_nice: Annotated[int, typer.Option(min=0, max=19, help="workers' CPU priority below the API's")] = 10,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     ) -> None:
         """Serve the API under /api/v1, OpenAPI at /docs, the dashboard at /; jobs run in worker processes."""
@@ -35,11 +36,11 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"db_url": db})
         database = open_db(settings.database_url)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        pool = WorkerPool(workers, database.url, poll_seconds=poll).start() if workers else None
+        pool = WorkerPool(workers, database.url, poll_seconds=poll, nice=worker_nice).start() if workers else None
         console.print(f"AutoMCU on http://{host}:{port}/ (API /api/v1, docs /docs), database {database.url}, "
                       f"{workers} worker process(es)", highlight=False)
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, timeout_keep_alive=30)
         finally:
             if pool is not None:
                 pool.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -20,11 +21,14 @@ def register(app: typer.Typer) -> None:
         exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="stop when nothing is left")] = False,
         max_jobs: Annotated[int | None, typer.Option(min=1, help="stop after this many jobs")] = None,
         parent_pid: Annotated[int | None, typer.Option(hidden=True, help="exit when this process is gone")] = None,
+        nice: Annotated[int, typer.Option(min=0, max=19, help="lower this process's CPU priority by N")] = 0,
         json_out: Annotated[bool, typer.Option("--json", help="print {jobs_run} at the end")] = False,
     ) -> None:
         """Claim queued jobs, and running jobs whose worker died, and run them (workers may share a DB)."""
         from automcu.worker import serve_forever
 
+        if nice and hasattr(os, "nice"):
+            os.nice(nice)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(message)s")
         database = open_db(db)
         ran = serve_forever(database.url, poll_seconds=poll, exit_when_idle=exit_when_idle, max_jobs=max_jobs,
