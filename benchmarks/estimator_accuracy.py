@@ -8,7 +8,8 @@ calibrated weights) and run in ``tflite_micro``:
 
 1. ``benchmarks/results/tflm_measured.json``: per arch and macro the smallest working arena, TFLM's
    head/tail breakdown, the ``.tflite`` size and where its bytes go, and the op list in execution
-   order with shapes — the ground truth the estimator's graph model is calibrated on. Written after
+   order with shapes, and the planned (non-constant) tensors as ``[bytes, first_op, last_op,
+   tensor_index]`` — the ground truth the estimator's graph model and arena planner are calibrated on. Written after
    every model, so a partial run is usable.
 2. ``benchmarks/results/estimator_accuracy.json`` + ``.md``: estimated peak SRAM (arena) vs the
    measured arena, estimated Flash (model bytes) vs the ``.tflite`` size, MACs vs the table's FLOPs
@@ -123,8 +124,26 @@ def _atomic_json(path: Path, payload: Any) -> None:
     tmp.replace(path)
 
 
+def _write_measured(payload: dict[str, Any]) -> None:
+    """Pretty top level, one compact line per record (the op and tensor lists are long)."""
+    head = {k: v for k, v in payload.items() if k not in ("records", "errors")}
+    lines = ["{"] + [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
+    for key in ("records", "errors"):
+        items = payload[key]
+        lines.append(f' "{key}": [')
+        lines += [f"  {json.dumps(r, separators=(',', ':'))}{',' if i < len(items) - 1 else ''}" for i, r in
+                  enumerate(items)]
+        lines.append(" ]," if key == "records" else " ]")
+    lines.append("}")
+    MEASURED_JSON.parent.mkdir(parents=True, exist_ok=True)
+    tmp = MEASURED_JSON.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(MEASURED_JSON)
+
+
 def measure_one(label: str, arch: Any, macro: MacroSpec) -> dict[str, Any]:
     from automcu.deploy.flatbuffer import model_stats
+    from automcu.deploy.tflm import tensor_lifetimes
     from automcu.deploy.verify import _measured_cached, export_arch
     from search_spaces.nb201.index import index_of
     from search_spaces.nb201.table import load_table
@@ -149,12 +168,22 @@ def measure_one(label: str, arch: Any, macro: MacroSpec) -> dict[str, Any]:
         "arena": m["arena"],
         "op_count": m["op_count"],
         "ops": [{"op": o["op"], "inputs": o["inputs"], "output": o["output"]} for o in m["op_list"]],
+        "planned_tensors": [list(t) for t in tensor_lifetimes(data)],
         "export_seconds": None if cached else round(t1 - t0, 1),
         "measure_seconds": round(time.perf_counter() - t1, 2),
     }
 
 
+def _previous_export_seconds() -> dict[tuple[str, str], float]:
+    try:
+        old = json.loads(MEASURED_JSON.read_text())["records"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {(r["arch"], r["macro"]): r["export_seconds"] for r in old if r.get("export_seconds")}
+
+
 def measure_all(archs: list[tuple[str, Any]], macros: tuple[MacroSpec, ...]) -> list[dict[str, Any]]:
+    previous = _previous_export_seconds()
     records: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     for macro in macros:
@@ -162,6 +191,8 @@ def measure_all(archs: list[tuple[str, Any]], macros: tuple[MacroSpec, ...]) -> 
             t0 = time.perf_counter()
             try:
                 rec = measure_one(label, arch, macro)
+                if rec["export_seconds"] is None:  # from the export cache: keep the time it took then
+                    rec["export_seconds"] = previous.get((rec["arch"], rec["macro"]))
             except Exception as exc:  # a failed export is a result too
                 errors.append({"arch": arch.to_string(), "macro": macro.name, "error": f"{type(exc).__name__}: {exc}"})
                 print(f"[{macro.name}] {i + 1}/{len(archs)} FAILED {arch}: {exc}", file=sys.stderr, flush=True)
@@ -172,8 +203,8 @@ def measure_all(archs: list[tuple[str, Any]], macros: tuple[MacroSpec, ...]) -> 
                 f"{rec['tflite_bytes']:>9,} ops {rec['op_count']:>4} ({time.perf_counter() - t0:.1f}s) {label}",
                 file=sys.stderr, flush=True,
             )
-            _atomic_json(MEASURED_JSON, _measured_payload(records, errors))
-    _atomic_json(MEASURED_JSON, _measured_payload(records, errors))
+            _write_measured(_measured_payload(records, errors))
+    _write_measured(_measured_payload(records, errors))
     return records
 
 
@@ -181,7 +212,9 @@ def _measured_payload(records: list[dict[str, Any]], errors: list[dict[str, str]
     return {
         "description": "TFLite Micro measurements of full-int8 NB201 exports (litert-torch -> ai-edge-quantizer "
         "static_wi8_ai8 -> buffers inlined, names stripped); random calibrated weights; arena_min_bytes = "
-        "smallest arena (16-B steps) that allocates and runs; ops in execution order (NHWC shapes)",
+        "smallest arena (16-B steps) that allocates and runs; ops in execution order (NHWC shapes); "
+        "planned_tensors = [bytes, first_op, last_op, tensor_index] of the non-constant tensors (greedy "
+        "first-fit, largest first, ties by higher tensor_index first, reproduces arena.head on every record)",
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
         "macros": [asdict(m) for m in MACROS],

@@ -238,3 +238,28 @@ def test_verify_cli_json(tmp_path: Path) -> None:
 def test_missing_extra_names_install_command() -> None:
     with pytest.raises(MissingExtraError, match=r"pip install .*automcu\[tflite\]"):
         require_extra("tflite_micro", "surely_not_installed_module_xyz")
+
+
+def test_tensor_lifetimes_reproduce_tflm_head(exported) -> None:  # type: ignore[no-untyped-def]
+    """Greedy first-fit over the real lifetimes, largest first and ties by higher tensor index first,
+    gives exactly the head TFLM's planner reports."""
+    _, ex = exported
+    life = tflm.tensor_lifetimes(ex.tflite)
+
+    def align(n: int) -> int:
+        return -(-n // 16) * 16
+
+    offsets: dict[int, int] = {}
+    head = 0
+    for i in sorted(range(len(life)), key=lambda k: (-align(life[k][0]), -life[k][3])):
+        size, first, last, _ = life[i]
+        busy = sorted((offsets[j], offsets[j] + align(life[j][0])) for j in offsets
+                      if life[j][1] <= last and first <= life[j][2])
+        off = 0
+        for start, end in busy:
+            if start - off >= align(size):
+                break
+            off = max(off, end)
+        offsets[i] = off
+        head = max(head, off + align(size))
+    assert head == tflm.arena_breakdown(ex.tflite).head

@@ -106,6 +106,43 @@ def model_ops(data: bytes) -> list[OpInfo]:
     return out
 
 
+def tensor_lifetimes(data: bytes) -> list[tuple[int, int, int, int]]:
+    """``(bytes, first_op, last_op, tensor_index)`` of every tensor TFLM plans in the arena head.
+
+    Non-constant tensors, live from the op that writes them (0 for graph inputs) to the last op that
+    reads them (the end for graph outputs), as TFLM's allocation-info builder sees them. TFLM's
+    greedy planner places them largest first, ties broken by the *higher* tensor index first.
+    """
+    runtime = _runtime()
+    model = _parse(data)
+    type_names = _enum_names(runtime.schema_fb.TensorType)
+    sg = model.Subgraphs(0)
+    const = set()
+    for i in range(sg.TensorsLength()):
+        buf = model.Buffers(sg.Tensors(i).Buffer())
+        if buf is not None and buf.DataLength() > 0:
+            const.add(i)
+    first: dict[int, int] = {int(t): 0 for t in sg.InputsAsNumpy()}
+    last: dict[int, int] = {}
+    n_ops = sg.OperatorsLength()
+    for k in range(n_ops):
+        op = sg.Operators(k)
+        for t in (op.InputsAsNumpy() if op.InputsLength() else []):
+            if int(t) >= 0 and int(t) not in const:
+                last[int(t)] = k
+        for t in (op.OutputsAsNumpy() if op.OutputsLength() else []):
+            first.setdefault(int(t), k)
+            last.setdefault(int(t), k)
+    for t in sg.OutputsAsNumpy():
+        last[int(t)] = n_ops - 1
+    out = []
+    for t in sorted(first):
+        ten = sg.Tensors(t)
+        nbytes = int(np.prod(ten.ShapeAsNumpy())) * _DTYPE_BYTES.get(type_names.get(ten.Type(), ""), 1)
+        out.append((nbytes, first[t], last.get(t, first[t]), t))
+    return out
+
+
 def op_resolver_ops(data: bytes) -> list[str]:
     """Distinct ops to register in TFLM's op resolver, sorted."""
     return sorted({o.op for o in model_ops(data)})
