@@ -70,13 +70,14 @@ def _near(est: Estimate, hw: HardwareSpec | None, max_latency_ms: float | None) 
 def _verify(arch: Arch, macro: Macro, hw: HardwareSpec | None) -> dict[str, Any]:
     try:
         from automcu.deploy.verify import verify_arch
-    except ImportError as exc:  # the module or its optional deps (torch, litert-torch, tflite_micro)
+
+        res = verify_arch(arch, macro, hw)
+    except ImportError as exc:  # the module or its optional deps (raised on import or, lazily, on call)
         raise VerificationUnavailable(
             "verification in TensorFlow Lite Micro needs the optional extras: "
             "pip install 'automcu[train,tflite]' (torch CPU build first, see README) "
             f"[{exc}]"
         ) from exc
-    res = verify_arch(arch, macro, hw)
     return {
         "arena_bytes": int(res.arena_bytes),
         "flash_bytes": int(res.flash_bytes),
