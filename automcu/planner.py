@@ -112,9 +112,8 @@ class Planner:
     def _loop(self, job: Job) -> tuple[str, str]:
         hardware = HardwareSpec(**job.hardware) if job.hardware else None
         proposer = self._proposer(job)
-        from agents.feasibility import FeasibilityAgent
-
         from agents.evaluator import LookupEvaluator
+        from agents.feasibility import FeasibilityAgent
 
         feasibility = FeasibilityAgent()
         evaluator = LookupEvaluator(job.benchmark, time_scale=self.settings.simulated_time_scale)

@@ -20,7 +20,6 @@ router = APIRouter(tags=["estimate"])
 def estimate(body: EstimateRequest, _principal: PrincipalDep) -> EstimateOut:
     """Check one arch against the hardware (no hardware given: every figure, nothing to violate)."""
     from agents.feasibility import FeasibilityAgent
-
     from search_spaces.nb201.space import ArchError, parse_arch
 
     try:
