@@ -32,6 +32,7 @@ from automcu.messages import (
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Job, utcnow
 from automcu.storage.repository import add_event, best_candidate, claim_job, get_job, heartbeat
+from automcu.task_step import derive_job_spec
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import ArchError, parse_arch
 
@@ -72,6 +73,7 @@ class Planner:
             job = get_job(self.db, self.job_id)
             with self.db.session() as s:
                 add_event(s, job.id, "started", worker=self.worker)
+            job = derive_job_spec(self.db, job, self.settings)
             self.progress("started", {"job_id": job.id, "budget": job.budget})
             reason, status = self._loop(job)
             self._finish(status, reason)

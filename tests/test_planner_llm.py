@@ -58,3 +58,36 @@ def test_failing_endpoint_falls_back_to_evolution_and_says_why(monkeypatch: pyte
     fallback = [e for e in events_of(db, job.id) if e.kind == "proposer_fallback"]
     assert len(fallback) == 1 and "llm" in fallback[0].payload["reason"]
     assert sum(c.status == "evaluated" for c in candidates_of(db, job.id)) == 5
+
+
+def test_task_text_becomes_the_spec_in_the_planners_first_step(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    from automcu.cli.search_run import prepare_job
+
+    task_reply = json.dumps({"dataset": "cifar10", "board": "RP2040", "max_latency_ms": 900})
+    with FakeLLMServer([task_reply]) as srv:
+        _configure(monkeypatch, srv)
+        spec = JobSpec(dataset="cifar10", budget=3, proposer="evolution", task="keyword spotting on a Pico, < 0.9 s")
+        db, job = prepare_job(spec, db_url)
+        assert srv.requests == [] and job.task_spec is None  # submitting never waits for the LLM
+        run_job(db, job.id)
+        assert len(srv.requests) == 1
+    final = get_job(db, job.id)
+    assert final.status == "succeeded"
+    assert final.board == "RP2040" and final.max_latency_ms == 900 and final.hardware["name"] == "RP2040"
+    assert final.task_spec["board"] == "RP2040"
+    task_msgs = [m for m in messages_of(db, job.id) if m.agent == "task"]
+    assert [m.direction for m in task_msgs] == ["in", "out"]
+    assert any(e.kind == "task_spec" for e in events_of(db, job.id))
+
+
+def test_explicit_board_wins_over_the_task_text(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+    from automcu.cli.search_run import prepare_job
+
+    task_reply = json.dumps({"dataset": "cifar10", "board": "RP2040", "max_latency_ms": 900})
+    with FakeLLMServer([task_reply]) as srv:
+        _configure(monkeypatch, srv)
+        spec = JobSpec(dataset="cifar10", board="STM32H743", budget=2, proposer="evolution", task="on a Pico")
+        db, job = prepare_job(spec, db_url)
+        run_job(db, job.id)
+    final = get_job(db, job.id)
+    assert final.board == "STM32H743" and final.max_latency_ms == 900  # the latency was not given explicitly

@@ -37,7 +37,7 @@ def create_job(spec: JobSpec, principal: PrincipalDep, db: DbDep, request: Reque
     except ValueError as exc:
         raise validation_error(("body", "board" if spec.board else "hardware"), str(exc)) from None
     try:
-        _, job = prepare_job(spec, db.url, owner=principal.name)
+        _, job = prepare_job(spec, db, owner=principal.name)
     except UserError as exc:
         raise validation_error(("body",), str(exc)) from None
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))

@@ -22,43 +22,23 @@ def open_db(url: str | None) -> Database:
         raise UserError(str(exc)) from None
 
 
-def prepare_job(spec: JobSpec, db_url: str | None, owner: str | None = None) -> tuple[Database, Job]:
-    """Validate everything that can be wrong before anything is stored, then store the queued job."""
+def validate_spec(spec: JobSpec) -> HardwareSpec | None:
+    """Everything about a spec that can be wrong, checked before anything is stored; its hardware."""
     try:
         hardware = spec.resolve_hardware()
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    task_spec: dict[str, Any] | None = None
-    settings = get_settings()
-    if spec.proposer == "llm" and not settings.llm_configured:
+    if spec.proposer == "llm" and not get_settings().llm_configured:
         raise UserError("proposer 'llm' needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint); "
                         "use --proposer evolution to search offline")
-    if spec.task and settings.llm_configured:
-        spec, hardware, task_spec = apply_task_text(spec, hardware)
-    db = open_db(db_url)
-    return db, create_job(db, spec, hardware, owner=owner, task_spec=task_spec)
+    return hardware
 
 
-def apply_task_text(spec: JobSpec, hardware: HardwareSpec | None) -> tuple[JobSpec, HardwareSpec | None, dict]:
-    """First planner step with an LLM: task text → typed spec; explicit flags always win."""
-    from automcu.task_spec import merge_task_spec, parse_task
-
-    derived = parse_task(spec.task)
-    if derived is None:
-        return spec, hardware, {}
-    custom = spec.hardware.model_dump() if spec.hardware else {}
-    explicit = {"dataset": spec.dataset, "board": spec.board, "max_latency_ms": spec.max_latency_ms, **custom}
-    merged = merge_task_spec(derived, explicit)
-    fields = spec.model_dump(exclude={"hardware", "board", "max_latency_ms", "dataset"})
-    hw = {k: merged[k] for k in ("sram_kb", "flash_kb", "clock_mhz", "core") if merged.get(k) is not None}
-    try:
-        new = JobSpec(**fields, dataset=merged["dataset"], board=merged["board"],
-                      max_latency_ms=merged["max_latency_ms"], hardware=hw or None)
-        new_hw = new.resolve_hardware()
-    except ValueError as exc:  # the text named limits that don't make a target: keep the explicit spec
-        derived.notes.append(f"derived spec ignored: {exc}")
-        return spec, hardware, derived.model_dump()
-    return new, new_hw, derived.model_dump()
+def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = None) -> tuple[Database, Job]:
+    """Validate the spec, then store the queued job (task text is turned into a spec by the planner's first step)."""
+    hardware = validate_spec(spec)
+    database = db if isinstance(db, Database) else open_db(db)
+    return database, create_job(database, spec, hardware, owner=owner)
 
 
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False) -> dict[str, Any]:
