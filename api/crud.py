@@ -11,7 +11,7 @@ from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobCoun
 from automcu.messages import Violation
 from automcu.storage.db import Database
 from automcu.storage.models import Candidate, Job
-from automcu.storage.repository import display_status
+from automcu.storage.repository import JobNotFound, display_status
 
 #: Sortable candidate columns (``-name`` sorts descending; missing values always last).
 CANDIDATE_SORTS: dict[str, Any] = {
@@ -93,8 +93,14 @@ def artifact_paths(job: Job) -> dict[str, str]:
     return found
 
 
-def job_detail(db: Database, job: Job, lease_seconds: float, base_url: str) -> JobOut:
+def job_detail(db: Database, job: Job | str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
+    """A job (or a job id, read here with ``owner``'s visibility) with its counts and best: one session."""
     with db.sessions() as s:
+        if isinstance(job, str):
+            found = s.get(Job, job)
+            if found is None or (owner is not None and found.owner != owner):
+                raise JobNotFound(job)
+            job = found
         counts = _counts(s, [job.id]).get(job.id)
         best = s.scalars(
             select(Candidate)

@@ -30,27 +30,30 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _principal(db: Database, token: str | None) -> Principal:
+def _principal(db: Database, settings: ApiSettings, token: str | None) -> Principal:
     if not token:
         raise _unauthorized("missing Bearer token; create one with `automcu token create NAME`")
-    principal = authenticate(db, token)
+    principal = authenticate(db, token, settings.auth_cache_seconds)
     if principal is None:
         raise _unauthorized("invalid or revoked token")
     return principal
 
 
-def current_principal(db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    return _principal(db, creds.credentials if creds else None)
+def current_principal(
+    db: DbDep, settings: SettingsDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    return _principal(db, settings, creds.credentials if creds else None)
 
 
 def stream_principal(
     db: DbDep,
+    settings: SettingsDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     token: Annotated[str | None, Query(description="the API token, for clients (EventSource) that can't send headers")]
     = None,
 ) -> Principal:
     """The event stream also takes ``?token=``; every other route needs the header."""
-    return _principal(db, creds.credentials if creds else token)
+    return _principal(db, settings, creds.credentials if creds else token)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

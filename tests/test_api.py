@@ -76,6 +76,22 @@ def test_revoked_token_stops_working(ctx: Ctx) -> None:
     assert ctx.client.get(f"{API}/jobs", headers=ctx.h("bob")).status_code == 401
 
 
+def test_a_token_revoked_by_another_process_stops_working_within_the_cache_time(ctx: Ctx) -> None:
+    from sqlalchemy import delete
+
+    from api.core.security import authenticate, principal_cache
+    from automcu.storage.models import ApiToken
+
+    principal_cache.clear()
+    assert authenticate(ctx.db, ctx.tokens["bob"], cache_seconds=0.3) is not None
+    with ctx.db.session() as s:  # what `automcu token revoke` in another process does: no cache to clear here
+        s.execute(delete(ApiToken).where(ApiToken.name == "bob"))
+    assert authenticate(ctx.db, ctx.tokens["bob"], cache_seconds=0.3) is not None  # still trusted, briefly
+    assert authenticate(ctx.db, ctx.tokens["bob"]) is None  # uncached: gone
+    time.sleep(0.35)
+    assert authenticate(ctx.db, ctx.tokens["bob"], cache_seconds=0.3) is None
+
+
 def test_ownership_other_tokens_jobs_are_404_admin_sees_all(ctx: Ctx) -> None:
     a = ctx.submit("alice")
     b = ctx.submit("bob")

@@ -8,6 +8,8 @@ from automcu.config import Settings
 
 
 class ApiSettings(Settings):
+    auth_cache_seconds: float = Field(default=2.0, ge=0, description="how long a checked token is trusted without "
+                                      "a query (a revocation reaches other API processes within this time)")
     max_body_bytes: int = Field(default=64 * 1024, gt=0, description="larger request bodies get 413")
     sse_poll_seconds: float = Field(default=0.5, gt=0, description="how often the event stream polls the DB")
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="keep-alive comment period on idle streams")

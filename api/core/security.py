@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -62,14 +64,56 @@ def revoke_token(db: Database, name: str) -> None:
         res = s.execute(delete(ApiToken).where(ApiToken.name == name))
         if not res.rowcount:
             raise TokenError(f"no token named {name!r} (see `automcu token list`)")
+    principal_cache.clear()
 
 
-def authenticate(db: Database, token: str) -> Principal | None:
-    """The principal a presented token belongs to, or None."""
+class _PrincipalCache:
+    """Known tokens' principals for a few seconds, so a read costs no token query.
+
+    Only hits are kept (a new token works at once); a revoked token keeps working for at most
+    ``ttl`` seconds in API processes other than the one that revoked it.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Principal | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            if hit[0] < time.monotonic():
+                del self._items[key]
+                return None
+            return hit[1]
+
+    def put(self, key: tuple[str, str], principal: Principal, ttl: float) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+principal_cache = _PrincipalCache()
+
+
+def authenticate(db: Database, token: str, cache_seconds: float = 0.0) -> Principal | None:
+    """The principal a presented token belongs to, or None (cached ``cache_seconds`` when > 0)."""
     if not token or len(token) > 256:
         return None
+    key = (db.url, hash_token(token))
+    if cache_seconds > 0 and (hit := principal_cache.get(key)) is not None:
+        return hit
     with db.sessions() as s:
-        row = s.execute(
-            select(ApiToken.name, ApiToken.admin).where(ApiToken.token_hash == hash_token(token))
-        ).first()
-    return Principal(name=row.name, admin=bool(row.admin)) if row else None
+        row = s.execute(select(ApiToken.name, ApiToken.admin).where(ApiToken.token_hash == key[1])).first()
+    if row is None:
+        return None
+    principal = Principal(name=row.name, admin=bool(row.admin))
+    if cache_seconds > 0:
+        principal_cache.put(key, principal, cache_seconds)
+    return principal

@@ -60,8 +60,7 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
 def read_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request) -> JobOut:
     """Status, spec, counts and the best candidate so far (`best` as `automcu search` prints it)."""
-    job = get_job(db, job_id, owner_filter(principal))
-    return crud.job_detail(db, job, settings.lease_seconds, _api_base(request))
+    return crud.job_detail(db, job_id, settings.lease_seconds, _api_base(request), owner_filter(principal))
 
 
 @router.get("/{job_id}/candidates", response_model=CandidateList, responses=NOT_FOUND)
