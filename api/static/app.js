@@ -203,6 +203,15 @@ function hwText(job) {
   return `${esc(h.name)}: SRAM ${h.sram_kb} KB · Flash ${h.flash_kb} KB · ${h.clock_mhz} MHz ${esc(h.core)}`;
 }
 
+function taskSpecText(ts) {  // what the planner's first step derived from the task text (explicit fields won)
+  if (!ts) return "";
+  const keys = ["dataset", "board", "sram_kb", "flash_kb", "clock_mhz", "core", "max_latency_ms"];
+  const got = keys.filter((k) => ts[k] !== null && ts[k] !== undefined).map((k) => `${k} ${esc(ts[k])}`);
+  const notes = (ts.notes || []).map(esc).join("; ");
+  return `<div class="task">derived from the task: ${got.length ? got.join(" · ") : "nothing"}` +
+    (notes ? ` <span class="small">(${notes})</span>` : "") + "</div>";
+}
+
 function renderJob(j) {
   $("j-id").textContent = j.id;
   const st = $("j-status");
@@ -211,7 +220,7 @@ function renderJob(j) {
   $("j-spec").innerHTML = `<span>${esc(j.dataset)}</span><span>${hwText(j)}</span>` +
     (j.max_latency_ms ? `<span>latency ≤ ${j.max_latency_ms} ms</span>` : "") +
     `<span>budget ${j.budget}</span><span>proposer ${esc(j.proposer_used || j.proposer)}</span><span>seed ${j.seed}</span>` +
-    (j.task ? `<div class="task">“${esc(j.task)}”</div>` : "");
+    (j.task ? `<div class="task">“${esc(j.task)}”</div>` : "") + taskSpecText(j.task_spec);
   $("j-bar").style.width = `${Math.min(100, (100 * j.n_evaluated) / j.budget)}%`;
   $("j-counts").innerHTML = `<b>${j.n_evaluated}</b> of ${j.budget} evaluated · <b>${j.n_infeasible}</b> rejected as infeasible ` +
     `(never trained) · ${j.n_proposed} proposed · simulated training ${(j.simulated_train_seconds / 3600).toFixed(1)} GPU-h · ` +
