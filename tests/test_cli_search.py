@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -120,3 +121,16 @@ def test_batch_rejects_a_bad_entry_before_running_any(tmp_path: Path) -> None:
 def test_show_unknown_job(db_url: str) -> None:
     result = runner.invoke(app, ["show", "nope", "--db", db_url])
     assert result.exit_code != 0 and "no job 'nope'" in result.output
+
+
+def test_show_lineage_of_the_winner_walks_back_to_a_root(db_url: str) -> None:
+    found = search("--dataset", "cifar10", "--budget", "40", "--seed", "3", "--db", db_url)
+    shown = runner.invoke(app, ["show", found["job_id"], "--lineage", "best", "--json", "--db", db_url])
+    assert shown.exit_code == 0, shown.output
+    chain = json.loads(shown.stdout)["lineage"]
+    assert chain[-1]["arch"] == found["best"]["arch"] and all(link["reason"] for link in chain)
+    for older, newer in itertools.pairwise(chain):
+        assert older["step"] <= newer["step"]  # a parent was proposed no later than its child
+    assert runner.invoke(app, ["show", found["job_id"], "--lineage", "best", "--db", db_url]).exit_code == 0
+    bad = runner.invoke(app, ["show", found["job_id"], "--lineage", "not-an-arch", "--db", db_url])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

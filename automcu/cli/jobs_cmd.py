@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from automcu.cli.common import UserError, emit_json, guarded
-from automcu.cli.render import out, print_jobs, print_summary
+from automcu.cli.render import out, print_jobs, print_lineage, print_summary
 from automcu.cli.search_run import open_db, run_with_progress
 from automcu.config import get_settings
 from automcu.storage.repository import (
@@ -33,6 +33,25 @@ def _job(db_url: str | None, job_id: str):  # type: ignore[no-untyped-def]
         raise UserError(str(exc)) from None
 
 
+def _lineage(cands: list, record: dict, which: str) -> list[dict]:  # type: ignore[type-arg]
+    from automcu.lineage import lineage
+    from search_spaces.nb201.space import ArchError, parse_arch
+
+    if which == "best":
+        if not record.get("best"):
+            raise UserError("the job has no evaluated candidate yet; name an arch with --lineage ARCH")
+        arch = record["best"]["arch"]
+    else:
+        try:
+            arch = parse_arch(which).to_string()
+        except ArchError as exc:
+            raise UserError(str(exc)) from None
+    chain = lineage(cands, arch)
+    if not chain:
+        raise UserError(f"{arch} is not a candidate of job {record['id']}")
+    return chain
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
@@ -52,11 +71,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def show(job_id: str, db: DbOpt = None, json_out: JsonOpt = False,
-             candidates: Annotated[bool, typer.Option(help="include every candidate")] = False) -> None:
+             candidates: Annotated[bool, typer.Option(help="include every candidate")] = False,
+             lineage_of: Annotated[str | None, typer.Option(
+                 "--lineage", help="the ancestry of this arch (`best`: the winner's): who proposed each step, why",
+                 show_default=False)] = None) -> None:
         """One job: its spec, status, best candidate and counts."""
         database, job = _job(db, job_id)
         cands = candidates_of(database, job.id)
         record = job_record(job, cands, get_settings().lease_seconds)
+        if lineage_of is not None:
+            record["lineage"] = _lineage(cands, record, lineage_of)
         if candidates:
             record["candidates"] = [
                 {**candidate_brief(c), "status": c.status, "proposer": c.proposer, "reason": c.reason,
@@ -68,6 +92,8 @@ def register(app: typer.Typer) -> None:
             for key in ("dataset", "board", "hardware", "max_latency_ms", "task", "task_spec", "stop_reason", "error"):
                 if record.get(key) is not None:
                     out.print(f"{key}: {record[key]}")
+            if lineage_of is not None:
+                print_lineage(record["lineage"])
 
     @app.command()
     @guarded

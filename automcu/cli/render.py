@@ -44,3 +44,17 @@ def print_jobs(rows: list[dict[str, Any]]) -> None:
                       f"{best['val_acc']:.2f}" if best else "-", f"{best['test_acc']:.2f}" if best else "-",
                       str(r["created_at"])[:19])
     out.print(table)
+
+
+def print_lineage(chain: list[dict[str, Any]]) -> None:
+    """root → … → the arch, one row per proposal."""
+    table = Table(title="lineage (oldest first)")
+    for col in ("#", "step", "proposer", "val acc", "arch", "why"):
+        table.add_column(col)
+    for i, link in enumerate(chain):
+        if link.get("external"):
+            table.add_row(str(i), "–", "–", "–", link["arch"], "parent named by the proposer, not a candidate")
+            continue
+        acc = f"{link['val_acc']:.2f}" if link.get("val_acc") is not None else link.get("status", "")
+        table.add_row(str(i), str(link["step"]), str(link["proposer"]), acc, link["arch"], str(link["reason"] or ""))
+    out.print(table)
