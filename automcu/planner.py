@@ -101,6 +101,8 @@ class Planner:
         with self.db.session() as s:
             job = s.get(Job, self.job_id)
             assert job is not None
+            if job.lease_owner not in (None, self.worker):
+                return  # another worker took the job over (this one stalled past its lease): it finishes it
             job.status = status
             job.stop_reason = reason
             job.error = error
@@ -114,11 +116,13 @@ class Planner:
     def _loop(self, job: Job) -> tuple[str, str]:
         hardware = HardwareSpec(**job.hardware) if job.hardware else None
         proposer = self._proposer(job)
-        from agents.evaluator import LookupEvaluator
         from agents.feasibility import FeasibilityAgent
+        from automcu.executors import ExecutorSettings, build_evaluator, evaluator_spec_for, shared_executor
 
         feasibility = FeasibilityAgent()
-        evaluator = LookupEvaluator(job.benchmark, time_scale=self.settings.simulated_time_scale)
+        exec_cfg = ExecutorSettings()
+        evaluator = (shared_executor(exec_cfg), evaluator_spec_for(job, self.settings.simulated_time_scale), exec_cfg)
+        build_evaluator(evaluator[1])  # a bad evaluator fails the job here, not each evaluation
         idle_rounds = 0
         while True:
             cands = self._candidates()
@@ -127,7 +131,7 @@ class Planner:
                 return stop
             pending = [c for c in cands if c.status == "proposed"]
             if pending:
-                self._evaluate(job, evaluator, pending[0], cands)
+                self._evaluate(job, evaluator, pending, cands)
                 continue
             step = self._next_step()
             remaining = job.budget - sum(c.status == "evaluated" for c in cands)
@@ -263,36 +267,74 @@ class Planner:
             self.progress(kind, payload)
         return added
 
-    def _evaluate(self, job: Job, evaluator: Any, cand: Candidate, cands: list[Candidate]) -> None:
-        req = EvaluationRequest(arch=cand.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed)
-        try:
-            result = evaluator.evaluate(req)
-        except Exception as exc:  # a failed evaluation is recorded, not retried forever
-            with self.db.session() as s:
-                s.execute(update(Candidate).where(Candidate.id == cand.id).values(status="failed", error=str(exc)))
-                add_event(s, job.id, "evaluation_failed", arch=cand.arch, error=str(exc))
-            return
-        order = 1 + sum(c.status == "evaluated" for c in cands)
-        prev_best = best_candidate(cands)
-        improved = prev_best is None or result.val_acc > (prev_best.val_acc or 0.0)
-        with self.db.session() as s:
-            res = s.execute(update(Candidate).where(Candidate.id == cand.id, Candidate.status == "proposed").values(
-                status="evaluated", val_acc=result.val_acc, test_acc=result.test_acc,
-                train_seconds=result.train_seconds, eval_order=order, evaluated_at=utcnow()))
-            if res.rowcount != 1:
-                raise JobBusy(f"candidate {cand.arch} was evaluated by another worker")
-            s.add(AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
-                               payload=req.model_dump()))
-            s.add(AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="out",
-                               payload=result.model_dump()))
+    def _evaluate(self, job: Job, evaluator: tuple[Any, Any, Any], pending: list[Candidate],
+                  cands: list[Candidate]) -> None:
+        """Evaluate pending feasible candidates (no more than the budget left) through the executor.
+
+        Results are stored as they arrive, each exactly once and only while this worker holds the lease;
+        a lost worker's evaluation is dispatched again (bounded by its attempt count); a cancel request
+        cancels what is still running, wherever it runs.
+        """
+        from automcu.executors import Item, run_evaluations
+        from automcu.storage.repository import LeaseLost, count_attempts, record_evaluation, record_failure
+
+        executor, spec, cfg = evaluator
+        remaining = job.budget - sum(c.status == "evaluated" for c in cands)
+        batch = {c.id: c for c in pending[:max(0, remaining)]}
+        settled: set[Any] = set()
+        items = [Item(c.id, EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed))
+                 for c in batch.values()]
+
+        def begin_attempt(cand_id: Any) -> int:
+            return count_attempts(self.db, job.id, self.worker, [cand_id])[cand_id]
+
+        def on_result(item: Item, result: Any) -> None:
+            cand = batch[item.key]
             now = time.monotonic()
-            s.execute(update(Job).where(Job.id == job.id).values(
-                wall_seconds=Job.wall_seconds + (now - self._wall_mark), heartbeat_at=utcnow()))
-            self._wall_mark = now
-            payload = {"arch": cand.arch, "index": cand.index, "n_evaluated": order, "budget": job.budget,
-                       "val_acc": result.val_acc, "test_acc": result.test_acc, "improved": improved}
-            add_event(s, job.id, "evaluated", **payload)
-        self.progress("evaluated", payload)
+            wall, self._wall_mark = now - self._wall_mark, now
+            messages = [
+                AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
+                             payload=item.request.model_dump()),
+                AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="out",
+                             payload=result.model_dump()),
+            ]
+            event = {"arch": cand.arch, "index": cand.index, "budget": job.budget, "val_acc": result.val_acc,
+                     "test_acc": result.test_acc}
+            stored = record_evaluation(self.db, job.id, self.worker, cand.id, job.budget,
+                                       {"val_acc": result.val_acc, "test_acc": result.test_acc,
+                                        "train_seconds": result.train_seconds}, messages, wall, event)
+            settled.add(item.key)
+            if stored is not None:
+                order, improved = stored
+                self.progress("evaluated", {**event, "n_evaluated": order, "improved": improved})
+
+        def on_failure(item: Item, error: str) -> None:
+            settled.add(item.key)
+            record_failure(self.db, job.id, self.worker, item.key, batch[item.key].arch, error)
+
+        def on_lost(item: Item, attempt: int, why: str) -> None:
+            with self.db.session() as s:
+                add_event(s, job.id, "evaluation_lost", arch=batch[item.key].arch, attempt=attempt, error=why)
+            self.progress("evaluation_lost", {"arch": batch[item.key].arch, "attempt": attempt, "error": why})
+
+        def should_cancel() -> bool:
+            with self.db.sessions() as s:
+                fresh = s.get(Job, job.id)
+                assert fresh is not None
+                if fresh.lease_owner != self.worker:
+                    raise JobBusy(f"job {job.id} was taken over by {fresh.lease_owner}")
+                return bool(fresh.cancel_requested)
+
+        try:
+            outcome = run_evaluations(executor, spec, items, begin_attempt=begin_attempt, on_result=on_result,
+                                      on_failure=on_failure, on_lost=on_lost, should_cancel=should_cancel,
+                                      max_attempts=cfg.eval_max_attempts, poll_seconds=cfg.executor_poll_seconds)
+        except LeaseLost as exc:
+            raise JobBusy(str(exc)) from None
+        if outcome == "cancelled":
+            with self.db.session() as s:
+                add_event(s, job.id, "evaluations_cancelled", executor=executor.name,
+                          archs=[c.arch for k, c in batch.items() if k not in settled])
 
 
 def run_job(db: Database, job_id: str, progress: ProgressFn | None = None, allow_failed: bool = False) -> Job:

@@ -6,6 +6,9 @@ claims a job atomically (a lease renewed by heartbeats), so each job runs in one
 a job whose worker died (its heartbeat lapsed) is taken over and resumed by the next worker that polls.
 A worker stopped with SIGTERM/SIGINT releases the lease of the job it was running, so a restart
 resumes it at once instead of after the lease time.
+
+The worker runs the planner; the planner's evaluations go through the executor the settings select
+(``automcu.executors``: in-process by default, a local process pool, or Ray via ``AUTOMCU_RAY_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import or_, select, update
 from automcu.config import Settings, get_settings
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Job, utcnow
-from automcu.storage.repository import add_event
+from automcu.storage.repository import add_event, claim_next_job
 
 log = logging.getLogger("automcu.worker")
 
@@ -74,33 +77,39 @@ class Worker:
 
     # ----- running -------------------------------------------------------------------------------
     def run_once(self) -> str | None:
-        """Claim and run one job to its end; its id, or None when there was nothing to claim."""
-        from automcu.planner import JobBusy, run_job
+        """Claim and run one job to its end; its id, or None when there was nothing to claim.
+
+        The claim is atomic across processes sharing the database (``claim_next_job``: row locks with
+        SKIP LOCKED on PostgreSQL, a conditional UPDATE on SQLite), so no job runs in two places.
+        """
+        from automcu.planner import JobBusy, run_job, worker_id
 
         for job_id in self.reap_cancelled():
             log.info("job %s: cancelled (its worker had died)", job_id)
-        for job_id in self.claimable():
-            if self._stop.is_set():
-                return None
-            self.current = job_id
-            try:
-                log.info("job %s: claimed", job_id)
-                job = run_job(self.db, job_id)
-                log.info("job %s: %s (%s)", job_id, job.status, job.stop_reason)
-            except JobBusy:
-                continue  # another worker claimed it first
-            except (KeyboardInterrupt, SystemExit):
-                self.current = None
-                self.release(job_id)
-                log.info("job %s: lease released; the next worker resumes it", job_id)
-                raise
-            except Exception as exc:  # the planner recorded the job as failed; keep serving others
-                log.error("job %s: failed: %s: %s", job_id, type(exc).__name__, exc)
-            finally:
-                self.current = None
-            self.jobs_run += 1
+        if self._stop.is_set():
+            return None
+        job_id = claim_next_job(self.db, worker_id(), self.settings.lease_seconds)
+        if job_id is None:
+            return None
+        self.current = job_id
+        try:
+            log.info("job %s: claimed", job_id)
+            job = run_job(self.db, job_id)
+            log.info("job %s: %s (%s)", job_id, job.status, job.stop_reason)
+        except JobBusy as exc:
+            log.info("job %s: %s", job_id, exc)  # taken over, or cancelled, before it started here
             return job_id
-        return None
+        except (KeyboardInterrupt, SystemExit):
+            self.current = None
+            self.release(job_id)
+            log.info("job %s: lease released; the next worker resumes it", job_id)
+            raise
+        except Exception as exc:  # the planner recorded the job as failed; keep serving others
+            log.error("job %s: failed: %s: %s", job_id, type(exc).__name__, exc)
+        finally:
+            self.current = None
+        self.jobs_run += 1
+        return job_id
 
     def release(self, job_id: str) -> None:
         """Give up this process's lease on ``job_id`` so the next worker resumes it without waiting."""

@@ -63,7 +63,7 @@ def cmd_search(args: list[str]) -> int:
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
     pip(TORCH)
-    pip("-e", ".[train,tflite,benchmarks,api-test,dev]")
+    pip("-e", ".[train,tflite,benchmarks,api-test,dev,ray,postgres]")
     system_packages()
     if sh(BIN / "ruff", "check", "--no-cache", ".", check=False) != 0:
         return 1

@@ -1,4 +1,7 @@
-"""Engine and sessions. SQLite gets WAL, a busy timeout and foreign keys; other URLs pass through."""
+"""Engine and sessions. SQLite gets WAL, a busy timeout and foreign keys; other URLs (PostgreSQL) pass through.
+
+The schema is made and upgraded by Alembic migrations (``automcu.storage.migrate``), never by ``create_all``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
-
-from automcu.storage.models import Base
 
 
 class StorageError(RuntimeError):
@@ -63,11 +64,22 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self) -> None:
+    def create_schema(self) -> list[str]:
+        """Apply the schema migrations this database lacks (see ``automcu.storage.migrate``); the steps taken."""
+        from automcu.storage.migrate import SchemaError, upgrade_to_head
+
         try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise StorageError(f"cannot write database {self.url}: {exc.orig}") from None
+            return upgrade_to_head(self.engine)
+        except (OperationalError, ProgrammingError) as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StorageError(f"cannot open database {self.safe_url}: {first}") from None
+        except SchemaError as exc:
+            raise StorageError(f"database {self.safe_url}: {exc}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

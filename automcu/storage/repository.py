@@ -135,19 +135,56 @@ def display_status(job: Job, lease_seconds: float) -> str:
     return "stale" if is_stale(job, lease_seconds) else job.status
 
 
-def claim_job(db: Database, job_id: str, worker: str, lease_seconds: float, allow_failed: bool = False) -> bool:
-    """Atomically take the job's lease: queued, or running with a lapsed heartbeat (or failed, to retry)."""
-    now = utcnow()
-    lapsed = now - timedelta(seconds=lease_seconds)
-    claimable = (Job.status == "queued") | ((Job.status == "running") & (
-        (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < lapsed)))
+def _claimable(worker: str, lease_seconds: float, allow_failed: bool = False):  # type: ignore[no-untyped-def]
+    """Queued; running with a lapsed heartbeat; running under ``worker``'s own lease (re-entrant); failed if asked."""
+    lapsed = utcnow() - timedelta(seconds=lease_seconds)
+    running = Job.status == "running"
+    cond = (Job.status == "queued") | (running & (Job.heartbeat_at.is_(None) | (Job.heartbeat_at < lapsed))) | (
+        running & (Job.lease_owner == worker))
     if allow_failed:
-        claimable = claimable | (Job.status == "failed")
+        cond = cond | (Job.status == "failed")
+    return cond & Job.cancel_requested.is_(False)
+
+
+def _take_lease(s: Session, job_id: str, worker: str, lease_seconds: float, allow_failed: bool = False) -> bool:
+    now = utcnow()
+    res = s.execute(update(Job).where(Job.id == job_id, _claimable(worker, lease_seconds, allow_failed)).values(
+        status="running", lease_owner=worker, heartbeat_at=now, started_at=func.coalesce(Job.started_at, now),
+        error=None))
+    return bool(res.rowcount)
+
+
+def claim_job(db: Database, job_id: str, worker: str, lease_seconds: float, allow_failed: bool = False) -> bool:
+    """Atomically take the job's lease: queued, or running with a lapsed heartbeat (or failed, to retry).
+
+    A conditional UPDATE, so of several processes racing for one job exactly one wins (SQLite and PostgreSQL).
+    Re-entrant: the worker that already holds the lease keeps it (``claim_next_job`` then ``Planner.run``).
+    """
     with db.session() as s:
-        res = s.execute(update(Job).where(Job.id == job_id, claimable, Job.cancel_requested.is_(False)).values(
-            status="running", lease_owner=worker, heartbeat_at=now, started_at=func.coalesce(Job.started_at, now),
-            error=None))
-        return bool(res.rowcount)
+        return _take_lease(s, job_id, worker, lease_seconds, allow_failed)
+
+
+def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | None:
+    """Take the lease of the oldest claimable job; its id, or None when there is none.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers each lock a different row without
+    waiting on each other. SQLite (one writer at a time): try the oldest claimable jobs with the atomic
+    conditional UPDATE of ``claim_job`` until one is won. Either way no job is claimed twice.
+    """
+    cond = _claimable(worker, lease_seconds)
+    order = (Job.created_at, Job.id)
+    if db.engine.dialect.name == "postgresql":
+        with db.session() as s:
+            job_id = s.scalar(select(Job.id).where(cond).order_by(*order).limit(1).with_for_update(skip_locked=True))
+            if job_id is not None and _take_lease(s, job_id, worker, lease_seconds):
+                return job_id
+            return None
+    with db.sessions() as s:
+        ids = list(s.scalars(select(Job.id).where(cond).order_by(*order).limit(20)))
+    for job_id in ids:
+        if claim_job(db, job_id, worker, lease_seconds):
+            return job_id
+    return None
 
 
 def heartbeat(db: Database, job_id: str, worker: str) -> bool:
@@ -156,6 +193,66 @@ def heartbeat(db: Database, job_id: str, worker: str) -> bool:
         res = s.execute(update(Job).where(Job.id == job_id, Job.lease_owner == worker, Job.status == "running")
                         .values(heartbeat_at=utcnow()))
         return bool(res.rowcount)
+
+
+# ----- evaluations under the lease ----------------------------------------------------------------
+class LeaseLost(RuntimeError):
+    """This worker no longer holds the job's lease (another took it over): it must stop writing."""
+
+
+def _fence(s: Session, job_id: str, worker: str, **values: Any) -> None:
+    """First statement of a fenced write: renew the lease, or raise when it is gone (takes the row's write lock)."""
+    res = s.execute(update(Job).where(Job.id == job_id, Job.lease_owner == worker, Job.status == "running")
+                    .values(heartbeat_at=utcnow(), **values))
+    if res.rowcount != 1:
+        raise LeaseLost(f"job {job_id}: lease no longer held by {worker}")
+
+
+def count_attempts(db: Database, job_id: str, worker: str, cand_ids: list[int]) -> dict[int, int]:
+    """Count one more evaluation attempt of each still-proposed candidate, before it is dispatched; id → attempts."""
+    with db.session() as s:
+        _fence(s, job_id, worker)
+        s.execute(update(Candidate).where(Candidate.id.in_(cand_ids), Candidate.status == "proposed")
+                  .values(attempts=Candidate.attempts + 1))
+        rows = s.execute(select(Candidate.id, Candidate.attempts).where(Candidate.id.in_(cand_ids))).all()
+    return {int(i): int(a) for i, a in rows}
+
+
+def record_evaluation(db: Database, job_id: str, worker: str, cand_id: int, budget: int, values: dict[str, Any],
+                      messages: list[AgentMessage], wall_delta: float,
+                      event: dict[str, Any] | None = None) -> tuple[int, bool] | None:
+    """Store one evaluation result exactly once, within the budget: (eval_order, improved), or None if not stored.
+
+    One transaction: the lease fence first (so a worker that lost the job writes nothing), then the order
+    is counted from the stored rows, and the candidate moves from proposed to evaluated only once.
+    None when the budget is already spent (the result is dropped, not counted) or the row was stored already.
+    With ``event``, an ``evaluated`` event carrying it plus ``n_evaluated`` and ``improved`` is stored alongside.
+    """
+    with db.session() as s:
+        _fence(s, job_id, worker, wall_seconds=Job.wall_seconds + wall_delta)
+        done = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == "evaluated").subquery()
+        n_done = int(s.scalar(select(func.count()).select_from(done)) or 0)
+        if n_done >= budget:
+            return None
+        prev_best = s.scalar(select(func.max(done.c.val_acc)))
+        res = s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed").values(
+            status="evaluated", eval_order=n_done + 1, evaluated_at=utcnow(), error=None, **values))
+        if res.rowcount != 1:
+            return None
+        s.add_all(messages)
+        improved = prev_best is None or float(values.get("val_acc") or 0.0) > float(prev_best)
+        if event is not None:
+            add_event(s, job_id, "evaluated", **event, n_evaluated=n_done + 1, improved=improved)
+    return n_done + 1, improved
+
+
+def record_failure(db: Database, job_id: str, worker: str, cand_id: int, arch: str, error: str) -> None:
+    """The evaluation raised (or its worker was lost too often): the candidate is failed, not retried again."""
+    with db.session() as s:
+        _fence(s, job_id, worker)
+        s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed")
+                  .values(status="failed", error=error))
+        add_event(s, job_id, "evaluation_failed", arch=arch, error=error)
 
 
 # ----- summaries --------------------------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""Schema management through Alembic: bring any AutoMCU database to the newest revision.
+
+- A new database gets every revision in order (SQLite and PostgreSQL alike).
+- A database made by ``create_all`` before migrations existed (tables, no ``alembic_version``) is
+  stamped at the initial revision, whose schema it has, and upgraded from there.
+- Several processes starting at once (API + workers) migrate one at a time: a transaction-scoped
+  advisory lock on PostgreSQL, a lock file beside the database on SQLite; the others find it done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BASELINE = "0001"  # the schema create_all made before migrations existed
+BASELINE_TABLES = ("jobs", "candidates", "agent_messages", "events", "api_tokens")
+PG_LOCK_KEY = 0x6175746F6D6375  # "automcu": serializes migrations of one PostgreSQL database
+
+
+class SchemaError(RuntimeError):
+    """The database holds tables this code can't adopt (not an AutoMCU database, or a newer one)."""
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _known_revisions() -> set[str]:
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _sqlite_lock_path(engine: Engine) -> Path | None:
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:":
+        return None
+    return Path(name).expanduser().resolve().with_name(Path(name).name + ".migrate.lock")
+
+
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _upgrade_locked(conn: Connection) -> list[str]:
+    """Inside the lock: adopt a create_all database if needed, then upgrade; the steps taken."""
+    steps: list[str] = []
+    current = current_revision(conn)
+    if current == head_revision():
+        return steps
+    if current is not None and current not in _known_revisions():
+        raise SchemaError(f"database is at schema revision {current!r}, newer than this AutoMCU "
+                          f"(knows up to {head_revision()!r}); upgrade AutoMCU")
+    if current is None:
+        tables = set(inspect(conn).get_table_names())
+        present = [t for t in BASELINE_TABLES if t in tables]
+        if present and len(present) < len(BASELINE_TABLES):
+            missing = sorted(set(BASELINE_TABLES) - tables)
+            raise SchemaError(f"database has tables {present} but not {missing}; not an AutoMCU database?")
+        if present:
+            command.stamp(alembic_config(conn), BASELINE)
+            steps.append(f"stamped {BASELINE} (made before migrations)")
+    command.upgrade(alembic_config(conn), "head")
+    steps.append(f"upgraded to {head_revision()}")
+    return steps
+
+
+def upgrade_to_head(engine: Engine) -> list[str]:
+    """Bring the database at ``engine`` to the newest schema; what was done (empty when it already was)."""
+    with engine.connect() as conn:
+        if current_revision(conn) == head_revision():
+            return []
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # DDL is transactional: all revisions or none
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+            return _upgrade_locked(conn)
+    with _file_lock(_sqlite_lock_path(engine)), engine.begin() as conn:
+        return _upgrade_locked(conn)
+
+
+__all__ = ["MIGRATIONS_DIR", "SchemaError", "alembic_config", "current_revision", "head_revision",
+           "upgrade_to_head"]
