@@ -2,7 +2,8 @@
 
 Each non-constant tensor (and each kernel scratch buffer) needs ``size`` bytes from the op that
 first writes it to the op that last reads it (the graph input is live from op 0, the output until
-the last op). Buffers are sorted by size, largest first (ties: see :func:`plan`),
+the last op). Buffers are sorted by size, largest first, equal sizes by the *higher* ``rank`` first
+(the tensor's index in the ``.tflite``; scratch buffers come after all tensors),
 and each is placed at the lowest offset where it overlaps no already-placed buffer whose lifetime
 intersects its own. The arena "head" is the highest end offset; the planner aligns every size to
 16 bytes (``kBufferAlignment``).
@@ -25,14 +26,15 @@ class Buffer:
     first: int  # first op index that needs it
     last: int  # last op index that needs it
     label: str = ""
+    rank: int = 0  # tensor index in the model (scratch buffers: after every tensor); ties go higher first
 
 
 def plan(buffers: list[Buffer]) -> tuple[int, list[int]]:
     """Greedy placement; returns (head bytes, offset of each buffer)."""
-    # Largest first; among equal sizes the buffer needed longest (latest last use) first. This tie
-    # order reproduces the head that the real TFLM planner reported on every exported NB201 model
-    # we measured (plain tensor order did not).
-    order = sorted(range(len(buffers)), key=lambda i: (-align(buffers[i].size), -buffers[i].last))
+    # Largest first; among equal sizes the higher tensor index first. This tie order reproduces the
+    # head that the real TFLM planner reported on every exported NB201 model we measured (64/64 in
+    # benchmarks/results/tflm_measured.json; plain tensor order did not).
+    order = sorted(range(len(buffers)), key=lambda i: (-align(buffers[i].size), -buffers[i].rank))
     offsets = [0] * len(buffers)
     placed: list[int] = []
     head = 0

@@ -141,7 +141,7 @@ def _lifetimes(g: Graph) -> list[Buffer]:
         for t in op.inputs:
             last[t] = i
     last[g.output_id] = len(g.ops) - 1
-    return [Buffer(g.tensors[t].nbytes, first[t], last.get(t, first[t]), label=f"t{t}") for t in sorted(first)]
+    return [Buffer(g.tensors[t].nbytes, first[t], last.get(t, first[t]), label=f"t{t}", rank=t) for t in sorted(first)]
 
 
 def _flash_parts(g: Graph) -> dict[str, int]:
@@ -198,7 +198,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
     for i, op in enumerate(g.ops):
         s = scratch_bytes(kernels, op.kind, op.kernel, op.cin)
         if s:
-            buffers.append(Buffer(s, i, i, label=f"scratch{i}"))
+            buffers.append(Buffer(s, i, i, label=f"scratch{i}", rank=len(g.tensors) + i))
     head, _ = plan(buffers)
     tail = _tail(g)
     arena = head + tail

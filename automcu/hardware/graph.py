@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from search_spaces.nb201.space import CONV3, EDGES, NONE, POOL, SKIP, Arch
 
 #: ops whose fused_activation_function can absorb a following RELU
-FUSABLE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "FULLY_CONNECTED"})
+FUSABLE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "FULLY_CONNECTED", "AVERAGE_POOL_2D"})
+CONVS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Op:
     fused_relu: bool = False
     stage: int = 0  # 0 stem, 1..3 stages (reductions belong to the stage they produce), 4 head
     part: str = "cell"  # stem | cell | reduction | head
+    const_kind: str | None = None  # ADD of a constant (single activation input): "channel" vector or "map"
 
 
 @dataclass
@@ -115,7 +117,8 @@ class _Builder:
         return self.op(kind, name, [x], self.tensors[x].shape, cse_key=(kind, x), stage=stage, part=part, **fields)
 
     def add(self, name: str, a: int, b: int, stage: int, part: str) -> int:
-        return self.op("ADD", name, [a, b], self.tensors[a].shape, cse_key=("ADD", a, b), stage=stage, part=part)
+        key = ("ADD", min(a, b), max(a, b))  # the converter's CSE treats ADD as commutative
+        return self.op("ADD", name, [a, b], self.tensors[a].shape, cse_key=key, stage=stage, part=part)
 
     def pool(self, name: str, x: int, k: int, stride: int, stage: int, part: str) -> int:
         h, w, c = self.tensors[x].shape
@@ -125,25 +128,53 @@ class _Builder:
 
 
 def cell_edges(arch: Arch) -> list[tuple[int, int, int]]:
-    """(to, from, op) of the edges the deployed cell computes: live ones, in official order."""
-    live = arch.live_edges()
-    return [(to, src, op) for (to, src), op, ok in zip(EDGES, arch.ops, live, strict=True) if ok and op != NONE]
+    """(to, from, op) of the edges the exported cell evaluates, in official order.
+
+    As the torch model's forward: every non-``none`` edge whose target node reaches the cell output
+    (edges from nodes that do not depend on the input give constants, see :func:`_cell`).
+    """
+    to_output = {3}
+    for i in (2, 1):
+        if any(op != NONE and to in to_output for (to, src), op in zip(EDGES, arch.ops, strict=True) if src == i):
+            to_output.add(i)
+    return [(to, src, op) for (to, src), op in zip(EDGES, arch.ops, strict=True) if op != NONE and to in to_output]
+
+
+# a node of the cell: a feature map (tensor id), a per-channel constant, a constant feature map, or zero
+_ZERO, _CHANNEL_CONST, _MAP_CONST = "zero", "channel", "map"
 
 
 def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None:
+    """Ops of one cell in the torch model's evaluation order (``search_spaces.nb201.torch_model.Cell``).
+
+    A node that does not depend on the cell input is zero or a constant: a conv of zero is its BN's
+    per-channel constant, skip/avg_pool keep zero or a uniform constant as it is, a 1×1 conv of a
+    uniform constant is uniform, a 3×3 conv of a non-zero constant is a constant *map* (zero padding
+    at the border). The converter folds all of that; what remains is one ``ADD`` of the constant to
+    the node's input-dependent sum (a per-channel vector, or a whole map for the 3×3 case).
+    """
     nodes: list[int | None] = [x0, None, None, None]
-    edges = cell_edges(arch)
-    c = b.tensors[x0].shape[2]
+    consts: list[str | None] = [None, _ZERO, _ZERO, _ZERO]
+    h, w, c = b.tensors[x0].shape
     for to in (1, 2, 3):
         acc: int | None = None
-        for e_to, src, op in edges:
+        const: str | None = None
+        where = f"stage{stage}.cell{cell}.node{to}"
+        for e_to, src, op in cell_edges(arch):
             if e_to != to:
                 continue
             x = nodes[src]
-            if x is None:  # only live edges are kept, so a live source is never empty
-                raise AssertionError("live edge from an empty node")
-            where = f"stage{stage}.cell{cell}.node{to}"
-            if op == SKIP:
+            val: int | None = None
+            cval: str | None = None
+            if x is None:  # constant or zero source
+                src_c = consts[src]
+                if op in (SKIP, POOL):
+                    cval = None if src_c == _ZERO else src_c
+                elif src_c == _ZERO or (op != CONV3 and src_c == _CHANNEL_CONST):
+                    cval = _CHANNEL_CONST  # the BN's per-channel constant
+                else:
+                    cval = _MAP_CONST
+            elif op == SKIP:
                 val = x
             elif op == POOL:
                 val = b.pool(f"{where}.avg_pool_3x3<-{src}", x, 3, 1, stage, "cell")
@@ -151,8 +182,17 @@ def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None
                 k = 3 if op == CONV3 else 1
                 r = b.unary("RELU", f"{where}.relu<-{src}", x, stage, "cell")
                 val = b.conv(f"{where}.nor_conv_{k}x{k}<-{src}", r, c, k, 1, stage, "cell")
-            acc = val if acc is None else b.add(f"{where}.add", acc, val, stage, "cell")
+            if val is not None:
+                acc = val if acc is None else b.add(f"{where}.add", acc, val, stage, "cell")
+            if cval is not None:
+                const = _MAP_CONST if _MAP_CONST in (const, cval) else cval
+        if acc is not None and const is not None:
+            nbytes = h * w * c if const == _MAP_CONST else c
+            acc = b.op("ADD", f"{where}.add_constant", [acc], (h, w, c), stage=stage, part="cell",
+                       const_bytes=nbytes, const_kind=const)
+            const = None
         nodes[to] = acc
+        consts[to] = (const or _ZERO) if acc is None else None
     return nodes[3]
 
 
@@ -170,58 +210,80 @@ def _reduction(b: _Builder, x: int, stage: int) -> int:
     return b.add(f"{name}.add", sc, conv_b, stage, "reduction")
 
 
-def _fuse_relus(b: _Builder, output_id: int) -> None:
-    """Fold RELU into its producer when the producer's output has no other consumer."""
-    for op in b.ops:
-        if op.kind != "RELU":
+def _conv_output(b: _Builder, x: int) -> int | None:
+    """The conv op that ``x`` is the output of once a per-channel constant ADD is folded into its bias."""
+    p = b.tensors[x].producer
+    if p is None:
+        return None
+    op = b.ops[p]
+    if op.kind == "ADD" and op.const_kind == _CHANNEL_CONST:
+        t = op.inputs[0]
+        q = b.tensors[t].producer
+        if q is not None and b.ops[q].kind in CONVS and b.tensors[t].consumers == [p]:
+            return q
+        return None
+    return p if op.kind in CONVS else None
+
+
+def _fuse_into_producers(b: _Builder, output_id: int) -> None:
+    """The converter's fusions, in execution order: a per-channel constant ``ADD`` folds into the bias
+    of the conv it follows, a ``RELU`` into the op it follows (``FUSABLE``), when that op's output has
+    no other reader. The fused op takes the place of the op folded into it (the rewrite is rooted
+    there), so it runs later than in the torch order (measured on every exported model)."""
+    ops = b.ops
+    slots: list[int | None] = list(range(len(ops)))
+    pos = list(range(len(ops)))
+    producer = {op.output: i for i, op in enumerate(ops)}
+    for r, op in enumerate(ops):
+        if op.kind == "RELU":
+            kinds = FUSABLE
+        elif op.kind == "ADD" and op.const_kind == _CHANNEL_CONST:
+            kinds = CONVS
+        else:
             continue
-        src = b.tensors[op.inputs[0]]
-        if src.producer is None or src.id == output_id:
+        t = op.inputs[0]
+        p = producer.get(t)
+        if p is None or t == output_id or b.tensors[t].consumers != [r]:
             continue
-        prod = b.ops[src.producer]
-        if prod.kind in FUSABLE and not prod.fused_relu and src.consumers == [b.ops.index(op)]:
-            op.kind = "FUSED"  # marker, removed below
+        prod = ops[p]
+        if prod.kind not in kinds or prod.fused_relu:
+            continue
+        if op.kind == "RELU":
             prod.fused_relu = True
-    _rebuild(b, keep=[op.kind != "FUSED" for op in b.ops])
+        slots[pos[p]] = None
+        slots[pos[r]] = p
+        pos[p] = pos[r]
+        prod.output = op.output
+        producer[op.output] = p
+    b.ops = [ops[i] for i in slots if i is not None]
+    _relink(b)
 
 
-def _rebuild(b: _Builder, keep: list[bool]) -> None:
-    """Drop ops (fused RELUs), rewiring consumers of their outputs to the ops' inputs."""
-    alias: dict[int, int] = {}
-    for op, k in zip(b.ops, keep, strict=True):
-        if not k:
-            alias[op.output] = alias.get(op.inputs[0], op.inputs[0])
-    ops = [op for op, k in zip(b.ops, keep, strict=True) if k]
-    for op in ops:
-        op.inputs = [alias.get(i, i) for i in op.inputs]
+def _relink(b: _Builder) -> None:
     for t in b.tensors:
         t.consumers = []
         t.producer = None
-    for idx, op in enumerate(ops):
+    for idx, op in enumerate(b.ops):
         b.tensors[op.output].producer = idx
         for i in op.inputs:
             b.tensors[i].consumers.append(idx)
-    b.ops = ops
 
 
 def _dead_tensors(b: _Builder, input_id: int) -> None:
-    """Renumber tensors so only those used remain (ids in creation order)."""
-    used = {input_id} | {op.output for op in b.ops} | {i for op in b.ops for i in op.inputs}
-    remap = {old: new for new, old in enumerate(sorted(used))}
+    """Keep only used tensors, numbered as the ``.tflite`` numbers them: the input, then each op's
+    output in execution order (TFLM's planner breaks size ties by this index)."""
+    order = [input_id] + [op.output for op in b.ops]
+    remap = {old: new for new, old in enumerate(order)}
     tensors = []
-    for old in sorted(used):
+    for old in order:
         t = b.tensors[old]
         t.id = remap[old]
-        t.consumers = []
-        t.producer = None
         tensors.append(t)
     b.tensors = tensors
-    for idx, op in enumerate(b.ops):
+    for op in b.ops:
         op.inputs = [remap[i] for i in op.inputs]
         op.output = remap[op.output]
-        b.tensors[op.output].producer = idx
-        for i in op.inputs:
-            b.tensors[i].consumers.append(idx)
+    _relink(b)
 
 
 def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -> Graph:
@@ -251,11 +313,11 @@ def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -
             assert y is not None
             x = y
     name = "head.lastact_bn"
-    last = b.tensors[x].producer
-    if last is not None and b.ops[last].kind == "CONV_2D" and not b.tensors[x].consumers:
-        # the cell output is a conv output: the final BN folds into that conv, its ReLU fuses
-        b.ops[last].fused_relu = True
+    conv = _conv_output(b, x)
+    if conv is not None and not b.tensors[x].consumers:
+        # the cell output is a conv output (maybe plus a folded constant): the final BN folds into that conv
         bn_ops: tuple[tuple[str, str], ...] = ()
+        relu_src = x
     else:
         bn_ops = (("SUB", "mean"), ("MUL", "scale"), ("MUL", "gamma"), ("ADD", "beta"))
     for kind, part in bn_ops:
@@ -263,11 +325,13 @@ def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -
                  const_bytes=c)
     if bn_ops:
         b.ops[-1].fused_relu = True  # lastact ReLU fused into the BN's final ADD
+    else:
+        x = b.op("RELU", f"{name}.relu", [relu_src], b.tensors[x].shape, stage=4, part="head")  # fuses into the conv
     h = b.tensors[x].shape[0]
     x = b.op("MEAN", "head.global_avg_pool", [x], (c,), const_bytes=8, cin=c, cout=c, kernel=h, stage=4, part="head")
     out = b.op("FULLY_CONNECTED", "head.classifier", [x], (classes,), macs=c * classes, weights=c * classes,
                biases=classes, quant_channels=2, cin=c, cout=classes, stage=4, part="head")
-    _fuse_relus(b, out)
+    _fuse_into_producers(b, out)
     _dead_tensors(b, input_id)
     output_id = b.ops[-1].output
     pads = sum(1 for op in b.ops if op.kind == "PAD")
