@@ -2,12 +2,17 @@
 
 Every cell of the network is the same cell, so the deployed graph is a fixed *skeleton* (stem,
 two reduction blocks, final BN, MEAN, FC) plus N copies per stage of one cell graph whose ops all
-produce feature maps of the stage's size S = h·w·c. Per unique (dead-edge-pruned) cell we record
-its op counts, the ReLU fusions the converter does, and L = the most stage-sized tensors live at
-once inside the cell; with equal-size buffers placed first-fit in creation order, TFLM's planner
-needs exactly L·S bytes there. The arena head is then max(skeleton head, max over stages of L·S +
-the scratch buffer of an op at that peak). ``tests/test_estimator.py`` checks this against the
-exact planner of :func:`automcu.hardware.estimator.estimate`.
+produce feature maps of the stage's size S = h·w·c. Per unique cell (edges that reach the output)
+we build it with the real graph code and record its op counts and the *root*: a RELU or constant
+ADD that is the only reader of the cell input x0, which folds into x0's producer (stem, reduction
+ADD or the previous cell's output op) when that producer allows it. Op counts, Flash and latency
+features are then sums. The arena: TFLM's planner places equal-size buffers largest first, higher
+tensor index first, at the lowest free offset; inside a stage every buffer is S bytes, so it works
+in "slots" of S, and it can need more slots than tensors live at once. :func:`plan_slots` replays it
+for all cells at once (last cell first, each cell's output slot given by the next cell), and the head
+is max(skeleton head, slots·S, lowest free slot·S + a conv/pool scratch buffer).
+``tests/test_estimator.py`` checks this against the exact planner of
+:func:`automcu.hardware.estimator.estimate`.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ import numpy as np
 
 from automcu.hardware.arena import align
 from automcu.hardware.cycles import FEATURES, CoreModel
-from automcu.hardware.graph import FUSABLE, _Builder, _cell, build_graph
-from search_spaces.nb201.space import Arch
+from automcu.hardware.graph import _Builder, _cell, _fuse_into_producers, build_graph, cell_edges
+from search_spaces.nb201.space import EDGES, Arch
 
 if TYPE_CHECKING:
     from automcu.hardware.estimator import Macro
@@ -37,56 +42,88 @@ class CellStats:
     n_conv3: int
     n_conv1: int
     n_pool: int
-    n_add: int
-    n_relu: int  # RELU ops left after fusions inside the cell (x0's RELU still counted)
-    x0_fusable: bool  # x0 is read only through one RELU: it fuses into x0's producer when that allows it
-    out_kind: str  # kind of the op producing the cell output, "IDENTITY" when the output is x0
-    live: int  # most stage-sized tensors live at once (x0's RELU not fused)
-    live_fused: int  # the same with x0's RELU fused away
+    n_add: int  # ADDs of two feature maps
+    n_addk: int  # ADDs of a per-channel constant left after the cell's own folds (root one included)
+    n_addmap: int  # ADDs of a constant feature map (3x3 conv of a constant node)
+    n_relu: int  # RELU ops left after the cell's own fusions (a root RELU on x0 included)
+    root: int  # the only reader of x0: 0 none/several, 1 RELU (fuses into x0's producer), 2 constant ADD
+    out_kind: str  # kind of the op producing the cell output; "IDENTITY": the output is x0; "PASS": only the root
+    live: int  # most stage-sized tensors live at once (root not fused)
+    live_fused: int  # the same with the root fused into x0's producer
     peak_conv3: tuple[bool, bool]  # a 3x3 conv runs at that peak (unfused, fused)
     peak_pool: tuple[bool, bool]
+    region: tuple[np.ndarray, np.ndarray]  # per variant (unfused, fused): see :func:`_region`
+
+
+#: most stage-sized tensors (ops) in one cell's region, padding for the planner arrays
+MAX_TENSORS = 14  # the largest cell has 12
+MAX_STEPS = 12  # ... and 11 ops
+
+
+def _region(ops: list, kept: list[int], x_in: int, out: int) -> np.ndarray:
+    """The cell's stage-sized tensors in the order TFLM's planner places them (highest tensor index
+    first: the cell output, the others from the last produced back, the cell input last) as rows
+    ``[first step, last step, conv3 at step, pool at step]``; the input lives from step -1, the output
+    past the end. Padding rows have first > last (live nowhere). Column 2/3 index by step."""
+    m = len(kept)
+    first: dict[int, int] = {x_in: -1}
+    last: dict[int, int] = {x_in: -1}
+    for k, i in enumerate(kept):
+        first.setdefault(ops[i].output, k)
+        last.setdefault(ops[i].output, k)
+        for t in ops[i].inputs:
+            last[t] = max(last.get(t, -1), k)
+    last[out] = m
+    order = [out] + [ops[i].output for i in reversed(kept) if ops[i].output != out]
+    if x_in != out:
+        order.append(x_in)
+    if len(order) > MAX_TENSORS or m > MAX_STEPS:
+        raise AssertionError(f"cell region larger than the planner arrays ({len(order)} tensors, {m} steps)")
+    a = np.zeros((MAX_TENSORS, 4), dtype=np.int8)
+    a[:, 0], a[:, 1] = MAX_STEPS + 2, -2  # padding: never live
+    for j, t in enumerate(order):
+        a[j, 0], a[j, 1] = first[t], last[t]
+    for k, i in enumerate(kept):
+        a[k, 2] = ops[i].kind == "CONV_2D" and ops[i].kernel == 3
+        a[k, 3] = ops[i].kind == "AVERAGE_POOL_2D"
+    return a
+
+
+ROOT_NONE, ROOT_RELU, ROOT_ADDK = 0, 1, 2
 
 
 def _analyze(ops6: tuple[int, ...]) -> CellStats:
+    """One cell built and fused as in the full graph; its x0 has no producer here, so a RELU or constant
+    ADD that is x0's only reader (the *root*, always the cell's first op) is profiled both ways."""
     arch = Arch(ops6)
     b = _Builder()
     x0 = b.tensor((1, 1, 1))
     out = _cell(b, arch, x0, 1, 0)
     assert out is not None
+    _fuse_into_producers(b, -1)
     ops = b.ops
-    # fusions inside the cell: RELU on a node produced by a fusable op that nothing else reads
-    removed: set[int] = set()
-    alias: dict[int, int] = {}
-    for i, op in enumerate(ops):
-        if op.kind != "RELU":
-            continue
-        src = b.tensors[op.inputs[0]]
-        if src.producer is not None and ops[src.producer].kind in FUSABLE and src.consumers == [i]:
-            removed.add(i)
-            alias[op.output] = op.inputs[0]
-    x0_relu = [i for i in b.tensors[x0].consumers if ops[i].kind == "RELU"]
-    x0_fusable = len(b.tensors[x0].consumers) == 1 and len(x0_relu) == 1
-    n_relu = sum(1 for i, op in enumerate(ops) if op.kind == "RELU" and i not in removed)
+    readers = b.tensors[x0].consumers
+    root = ROOT_NONE
+    if len(readers) == 1 and ops[readers[0]].kind == "RELU":
+        root = ROOT_RELU
+    elif len(readers) == 1 and ops[readers[0]].kind == "ADD" and ops[readers[0]].const_kind == "channel":
+        root = ROOT_ADDK
+    if root:
+        assert readers == [0], "the root reads x0, which everything else depends on: it runs first"
+    if ops:
+        assert b.tensors[out].producer == len(ops) - 1, "the cell output is computed last"
 
-    def profile(fuse_x0: bool) -> tuple[int, bool, bool]:
-        gone = set(removed)
-        al = dict(alias)
-        if fuse_x0:
-            gone.add(x0_relu[0])
-            al[ops[x0_relu[0]].output] = x0
-        kept = [i for i in range(len(ops)) if i not in gone]
-        pos = {i: k for k, i in enumerate(kept)}
-        end = len(kept)  # the output stays live after the cell
-        first = {x0: -1}
-        last: dict[int, int] = {}
-        for i in kept:
-            first.setdefault(ops[i].output, pos[i])
-            for t in ops[i].inputs:
-                t = al.get(t, t)
-                last[t] = max(last.get(t, -1), pos[i])
-        last[out] = end
+    def profile(fuse_root: bool) -> tuple[int, bool, bool]:
+        kept = list(range(1, len(ops))) if fuse_root else list(range(len(ops)))
         if not kept:
             return 1, False, False
+        first: dict[int, int] = {ops[0].output if fuse_root else x0: -1}
+        last: dict[int, int] = {}
+        for k, i in enumerate(kept):
+            first.setdefault(ops[i].output, k)
+            for t in ops[i].inputs:
+                last[t] = max(last.get(t, -1), k)
+        last[out] = len(kept)  # the output stays live after the cell
         counts = [sum(1 for t in first if first[t] <= k <= last.get(t, first[t])) for k in range(len(kept))]
         peak = max(counts)
         at_peak = [ops[kept[k]] for k in range(len(kept)) if counts[k] == peak]
@@ -94,20 +131,31 @@ def _analyze(ops6: tuple[int, ...]) -> CellStats:
                 any(o.kind == "AVERAGE_POOL_2D" for o in at_peak))
 
     live, c3, pl = profile(False)
-    live_f, c3f, plf = profile(True) if x0_fusable else (live, c3, pl)
-    out_kind = "IDENTITY" if out == x0 else ops[b.tensors[out].producer].kind  # type: ignore[index]
+    live_f, c3f, plf = profile(True) if root else (live, c3, pl)
+    everything = list(range(len(ops)))
+    reg_u = _region(ops, everything, x0, out)
+    reg_f = _region(ops, everything[1:], ops[0].output, out) if root else reg_u
+    if out == x0:
+        out_kind = "IDENTITY"
+    elif root and len(ops) == 1:
+        out_kind = "PASS"
+    else:
+        out_kind = ops[-1].kind
     return CellStats(
         n_conv3=sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 3),
         n_conv1=sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 1),
         n_pool=sum(1 for o in ops if o.kind == "AVERAGE_POOL_2D"),
-        n_add=sum(1 for o in ops if o.kind == "ADD"),
-        n_relu=n_relu,
-        x0_fusable=x0_fusable,
+        n_add=sum(1 for o in ops if o.kind == "ADD" and o.const_kind is None),
+        n_addk=sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "channel"),
+        n_addmap=sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "map"),
+        n_relu=sum(1 for o in ops if o.kind == "RELU"),
+        root=root,
         out_kind=out_kind,
         live=live,
         live_fused=live_f,
         peak_conv3=(c3, c3f),
         peak_pool=(pl, plf),
+        region=(reg_u, reg_f),
     )
 
 
@@ -158,43 +206,115 @@ def _compute_cell_table(ops: np.ndarray) -> dict[str, np.ndarray]:
     connected = np.zeros(len(ops), dtype=bool)
     for r, row in enumerate(ops):
         arch = Arch(tuple(int(o) for o in row))
-        live = arch.live_edges()
-        connected[r] = any(live)
-        key = tuple(o if ok else 0 for o, ok in zip(arch.ops, live, strict=True))
+        connected[r] = arch.output_connected
+        evaluated = {(to, src) for to, src, _ in cell_edges(arch)}
+        key = tuple(o if e in evaluated else 0 for o, e in zip(arch.ops, EDGES, strict=True))
         st = cache.get(key)
         if st is None:
             st = cache[key] = _analyze(key) if connected[r] else _analyze((0, 0, 0, 1, 0, 0))
         rows.append(st)
-    table = {
-        name: np.array([getattr(s, name) for s in rows])
-        for name in ("n_conv3", "n_conv1", "n_pool", "n_add", "n_relu", "x0_fusable", "live", "live_fused")
-    }
+    names = ("n_conv3", "n_conv1", "n_pool", "n_add", "n_addk", "n_addmap", "n_relu", "root", "live", "live_fused")
+    table = {name: np.array([getattr(s, name) for s in rows]) for name in names}
     table["out_kind"] = np.array([s.out_kind for s in rows])
     table["peak_conv3"] = np.array([s.peak_conv3 for s in rows])
     table["peak_pool"] = np.array([s.peak_pool for s in rows])
+    table["region"] = np.array([np.stack(s.region) for s in rows])  # (archs, 2, MAX_TENSORS, 4) int8
     table["connected"] = connected
     table["all_n3"] = (ops == 3).sum(axis=1)
     table["all_n1"] = (ops == 2).sum(axis=1)
     return table
 
 
+def _lowest_free(mask: np.ndarray) -> np.ndarray:
+    """Index of the lowest zero bit of each (non-negative) int64."""
+    low = ~mask & (mask + 1)
+    return np.frexp(low.astype(np.float64))[1].astype(np.int64) - 1
+
+
+def plan_slots(region: np.ndarray, out_slot: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_plan_slots` on the distinct (region, output slot) rows only (a few hundred of 15,625)."""
+    rows = np.concatenate([region.reshape(len(region), -1), out_slot.astype(np.int8)[:, None]], axis=1)
+    rows = np.ascontiguousarray(rows)
+    keys = rows.view(np.dtype((np.void, rows.shape[1])))[:, 0]
+    _, pick, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    res = _plan_slots(region[pick], out_slot[pick])
+    return tuple(r[inverse.reshape(-1)] for r in res)
+
+
+def _plan_slots(region: np.ndarray, out_slot: np.ndarray) -> tuple[np.ndarray, ...]:
+    """TFLM's greedy planner on equal-size buffers, in units of one buffer ("slots"), for many cells.
+
+    ``region``: (cells, MAX_TENSORS, 4) from :func:`_region`, rows in placement order; ``out_slot``: the
+    slot already given to each cell's output (its reader, the next cell, is placed first). Each buffer
+    takes the lowest slot free of every placed buffer whose lifetime meets its own. Returns the slot of
+    the cell input, the slots used (highest + 1), and the lowest free slot at the busiest step that runs
+    a 3x3 conv / an avg pool (where its small scratch buffer lands; -1 if none).
+    """
+    first = region[:, :, 0].astype(np.int64)
+    last = region[:, :, 1].astype(np.int64)
+    m, T = first.shape
+    valid = first <= last
+    overlap = (first[:, :, None] <= last[:, None, :]) & (first[:, None, :] <= last[:, :, None])
+    slots = np.zeros((m, T), dtype=np.int64)
+    slots[:, 0] = out_slot
+    for j in range(1, T):
+        if not valid[:, j].any():
+            break
+        bits = np.where(overlap[:, j, :j], np.left_shift(1, slots[:, :j]), 0)
+        slots[:, j] = np.where(valid[:, j], _lowest_free(np.bitwise_or.reduce(bits, axis=1)), 0)
+    slots = np.where(valid, slots, -1)
+    x_in = slots[np.arange(m), valid.sum(axis=1) - 1]
+    top = slots.max(axis=1) + 1
+    steps = np.arange(MAX_STEPS)
+    live = valid[:, None, :] & (first[:, None, :] <= steps[None, :, None]) & (steps[None, :, None] <= last[:, None, :])
+    busy = np.bitwise_or.reduce(np.where(live, np.left_shift(1, np.maximum(slots, 0))[:, None, :], 0), axis=2)
+    free = _lowest_free(busy)
+    conv3 = region[:, :MAX_STEPS, 2].astype(bool)
+    pool = region[:, :MAX_STEPS, 3].astype(bool)
+    return x_in, top, np.where(conv3, free, -1).max(axis=1), np.where(pool, free, -1).max(axis=1)
+
+
+@lru_cache(maxsize=8)
+def _stage_slots(N: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """Per arch, for a stage of N cells after the stem (index 0) or after a reduction (index 1): the
+    stage-size slots the planner uses, and the lowest free slot where a 3x3 conv / avg pool scratch
+    buffer lands (-1: none). The planner places the last cell first; its output sits at offset 0 (the
+    reduction's RELU output, which it meets, goes above the larger PAD buffer)."""
+    t = cell_table()
+    relu_root, addk_root = t["root"] == ROOT_RELU, t["root"] == ROOT_ADDK
+    fold_rest = relu_root | (addk_root & (t["out_kind"] == "CONV_2D"))
+    out = []
+    rest_state: tuple[np.ndarray, ...] | None = None
+    for first in (relu_root | addk_root, relu_root):  # x0's producer: the stem conv, a reduction ADD
+        rest = np.where(t["out_kind"] == "PASS", first, fold_rest)
+        if rest_state is None or not np.array_equal(rest, rest_state[0]):
+            reg_rest = np.where(rest[:, None, None], t["region"][:, 1], t["region"][:, 0])
+            slot = np.zeros(len(rest), dtype=np.int64)
+            top = np.zeros(len(rest), dtype=np.int64)
+            conv_free = np.full(len(rest), -1, dtype=np.int64)
+            pool_free = conv_free.copy()
+            for _ in range(N - 1):
+                slot, tp, cf, pf = plan_slots(reg_rest, slot)
+                top, conv_free, pool_free = np.maximum(top, tp), np.maximum(conv_free, cf), np.maximum(pool_free, pf)
+            rest_state = (rest, slot, top, conv_free, pool_free)
+        _, slot, top, conv_free, pool_free = rest_state
+        reg_first = np.where(first[:, None, None], t["region"][:, 1], t["region"][:, 0])
+        _, tp, cf, pf = plan_slots(reg_first, slot)
+        out.append((np.maximum(top, tp), np.maximum(conv_free, cf), np.maximum(pool_free, pf)))
+    return tuple(out)
+
+
 def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     """Board-independent figures of all archs for one macro; ``core`` picks the kernels' scratch."""
     from automcu.hardware import estimator as est
-    from automcu.hardware.arena import Buffer, plan
-    from automcu.hardware.cycles import scratch_bytes
+    from automcu.hardware.arena import plan
 
     t = cell_table()
     n = len(t["live"])
     N = macro.N
     # ---- skeleton: the network with an identity cell (stem, reductions, BN, MEAN, FC) ----------
     g = build_graph(IDENTITY_CELL, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
-    buffers = est._lifetimes(g)
-    for i, op in enumerate(g.ops):
-        s = scratch_bytes(core, op.kind, op.kernel, op.cin)
-        if s:
-            buffers.append(Buffer(s, i, i))
-    skel_head, _ = plan(buffers)
+    skel_head, _ = plan(est.planned_buffers(g, core))
     skel_feat = est.graph_features(g)
     skel_flash = est._flash_parts(g)
     skel_ops = len(g.ops)
@@ -205,12 +325,18 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     skel_macs = sum(op.macs for op in g.ops)
 
     n3, n1, npool, nadd = t["n_conv3"], t["n_conv1"], t["n_pool"], t["n_add"]
+    naddk, naddmap = t["n_addk"], t["n_addmap"]
     nconv = n3 + n1
-    prod_fusable = np.isin(t["out_kind"], ("ADD", "CONV_2D"))
-    x0f = t["x0_fusable"].astype(bool)
-    relu_first = t["n_relu"] - x0f  # first cell of a stage: producer is the stem conv / reduction ADD
-    relu_rest = t["n_relu"] - (x0f & prod_fusable)
-    folded = t["out_kind"] == "CONV_2D"  # final BN folds into the last conv
+    root = t["root"]
+    out_kind = t["out_kind"]
+    # Does the root (x0's only reader) fold into x0's producer? A RELU always does (stem conv, reduction
+    # ADD and every cell-output op take a fused activation); a constant ADD only into a conv: the stem,
+    # or a previous cell whose output is a conv (a cell that is only its folded root passes the stem on).
+    relu_root = root == ROOT_RELU
+    addk_root = root == ROOT_ADDK
+    fold_rest = relu_root | (addk_root & (out_kind == "CONV_2D"))
+    pass_through = out_kind == "PASS"
+    slots = _stage_slots(N)
 
     feats = np.tile(skel_feat, (n, 1)).astype(float)
     idx = {name: i for i, name in enumerate(FEATURES)}
@@ -220,14 +346,21 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     macs = np.full(n, skel_macs, dtype=np.int64)
     cout = np.full(n, skel_cout, dtype=np.int64)
     head = np.full(n, skel_head, dtype=np.int64)
+    const_t = np.full(n, skel_const_t, dtype=np.int64)
+    other_consts = np.full(n, skel_flash["other_constants"], dtype=np.int64)
     c, h = macro.C, macro.hw
     s3 = c3 = 0
     for stage in range(3):
         if stage > 0:
             c, h = 2 * c, h // 2
         S = h * h * c
-        relu = relu_first + (N - 1) * relu_rest
-        cell_ops = N * (nconv + npool + nadd) + relu
+        first = relu_root | addk_root if stage == 0 else relu_root  # x0's producer: stem conv / reduction ADD
+        rest = np.where(pass_through, first, fold_rest)
+        n_folded = first.astype(np.int64) + (N - 1) * rest  # roots folded away in this stage
+        relu = N * t["n_relu"] - np.where(relu_root, n_folded, 0)
+        addk = N * naddk - np.where(addk_root, n_folded, 0)
+        adds = N * (nadd + naddmap) + addk
+        cell_ops = N * (nconv + npool) + adds + relu
         ops_total += cell_ops
         feats[:, idx["ops"]] += cell_ops
         feats[:, idx["macs_conv3x3"]] += N * n3 * S * c * 9
@@ -235,36 +368,29 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
         feats[:, idx["conv_out"]] += N * nconv * S
         feats[:, idx["pool_taps"]] += N * npool * S * 9
         feats[:, idx["pool_out"]] += N * npool * S
-        feats[:, idx["add_elems"]] += N * nadd * S
+        feats[:, idx["add_elems"]] += adds * S
         feats[:, idx["relu_elems"]] += relu * S
         weights += N * (n3 * 9 + n1) * c * c
         biases += N * nconv * c
         macs += N * (n3 * 9 + n1) * S * c
         cout += N * nconv * c
-        # arena: the first cell fuses x0's RELU when it can, later cells when their producer allows it
-        use_f_first = x0f
-        use_f_rest = x0f & prod_fusable
-        l_first = np.where(use_f_first, t["live_fused"], t["live"])
-        l_rest = np.where(use_f_rest, t["live_fused"], t["live"])
-        for lv, fused in ((l_first, use_f_first), (l_rest, use_f_rest)):
-            if fused is use_f_rest and N == 1:
-                continue
-            scr = np.zeros(n, dtype=np.int64)
-            if core is not None:
-                pc3 = np.where(fused, t["peak_conv3"][:, 1], t["peak_conv3"][:, 0])
-                ppl = np.where(fused, t["peak_pool"][:, 1], t["peak_pool"][:, 0])
-                if core.conv_scratch:
-                    scr = np.maximum(scr, np.where(pc3, align(4 * c * 9), 0))
-                if core.pool_scratch:
-                    scr = np.maximum(scr, np.where(ppl, align(4 * c), 0))
-            head = np.maximum(head, lv * align(S) + scr)
+        const_t += 2 * N * nconv + addk + N * naddmap  # weights + bias per conv, one constant per ADD
+        other_consts += addk * c + N * naddmap * S
+        # arena: TFLM's planner on the stage's cells, in stage-size slots (see :func:`_stage_slots`)
+        top, conv_free, pool_free = slots[0 if stage == 0 else 1]
+        head = np.maximum(head, top * align(S))
+        if core is not None and core.conv_scratch:
+            head = np.maximum(head, np.where(conv_free >= 0, conv_free * align(S) + align(4 * c * 9), 0))
+        if core is not None and core.pool_scratch:
+            head = np.maximum(head, np.where(pool_free >= 0, pool_free * align(S) + align(4 * c), 0))
         s3, c3 = S, c
-    # final BN folded into a conv: 4 ops, their 4 constants (c3 bytes each) and 8 tensors go away
+    # final BN folded into the last conv: 4 ops, their 4 constants (c3 bytes each) and 4 tensors go away
+    folded = out_kind == "CONV_2D"
     ops_total -= 4 * folded
     feats[:, idx["ops"]] -= 4 * folded
     feats[:, idx["add_elems"]] -= 4 * s3 * folded
-    const_t = skel_const_t + 2 * _stage_sum(N, nconv) - 4 * folded  # weights + bias per conv
-    other_consts = skel_flash["other_constants"] - 4 * c3 * folded
+    const_t -= 4 * folded
+    other_consts -= 4 * c3 * folded
     quant = skel_flash["quant_params"] + est.QUANT_BYTES_PER_CHANNEL * 2 * (cout - skel_cout)
     n_tensors = (ops_total + 1) + const_t
     fb = np.round(est.FB_FIXED + est.FB_PER_OP * ops_total + est.FB_PER_TENSOR * n_tensors).astype(np.int64)
@@ -299,10 +425,6 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     return out
 
 
-def _stage_sum(N: int, nconv: np.ndarray) -> np.ndarray:
-    return 3 * N * nconv
-
-
 def _degenerate(estimate_fn: object, arch: Arch, macro: Macro, core: CoreModel | None) -> dict[str, object]:
     from automcu.hardware import estimator as est
 
@@ -311,7 +433,7 @@ def _degenerate(estimate_fn: object, arch: Arch, macro: Macro, core: CoreModel |
     return {
         "features": est.graph_features(g),
         "model_bytes": sum(fl.values()),
-        "arena_bytes": est.plan(est._lifetimes(g))[0] + est._tail(g),
+        "arena_bytes": est.plan(est.planned_buffers(g, core))[0] + est._tail(g),
         "macs": sum(op.macs for op in g.ops),
         "params": sum(op.weights + op.biases for op in g.ops),
         "n_ops": len(g.ops),

@@ -144,6 +144,16 @@ def _lifetimes(g: Graph) -> list[Buffer]:
     return [Buffer(g.tensors[t].nbytes, first[t], last.get(t, first[t]), label=f"t{t}", rank=t) for t in sorted(first)]
 
 
+def planned_buffers(g: Graph, kernels: CoreModel | None) -> list[Buffer]:
+    """Every buffer TFLM plans in the arena head: tensors, then the kernels' scratch buffers."""
+    buffers = _lifetimes(g)
+    for i, op in enumerate(g.ops):
+        s = scratch_bytes(kernels, op.kind, op.kernel, op.cin)
+        if s:
+            buffers.append(Buffer(s, i, i, label=f"scratch{i}", rank=len(g.tensors) + i))
+    return buffers
+
+
 def _flash_parts(g: Graph) -> dict[str, int]:
     weights = sum(op.weights for op in g.ops)
     biases = 4 * sum(op.biases for op in g.ops)
@@ -194,11 +204,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
     core, clock = _core_and_clock(hardware)
     kernels = core if hardware is not None else None
 
-    buffers = _lifetimes(g)
-    for i, op in enumerate(g.ops):
-        s = scratch_bytes(kernels, op.kind, op.kernel, op.cin)
-        if s:
-            buffers.append(Buffer(s, i, i, label=f"scratch{i}", rank=len(g.tensors) + i))
+    buffers = planned_buffers(g, kernels)
     head, _ = plan(buffers)
     tail = _tail(g)
     arena = head + tail

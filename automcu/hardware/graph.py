@@ -1,19 +1,28 @@
 """The int8 op graph that TFLite Micro runs for an NB201 network.
 
-Built to match what the float→int8 export path (litert-torch → ai-edge-quantizer) actually emits,
-as measured on exported models (see ``/work/shared/reference/tflite_export/README.md``):
+Built to match what the float→int8 export path (litert-torch → ai-edge-quantizer) actually emits;
+``tests/test_estimator.py`` checks ops, order, shapes, tensor lifetimes and the planner head against
+all 64 models recorded in ``benchmarks/results/tflm_measured.json``:
 
-* BatchNorm after a conv is folded into that conv (int8 weights + int32 bias per output channel);
-  ReLU is a separate ``RELU`` op unless its input tensor has no other consumer, then it is fused
-  into the producing op (CONV_2D / ADD / ...). Identical ops on identical inputs are shared (the
-  converter's CSE): ``relu(x0)`` feeding two conv edges runs once, ``pool(x0)`` reached twice runs once.
+* ops are created in the torch model's evaluation order (``search_spaces.nb201.torch_model``).
+* BatchNorm after a conv is folded into that conv (int8 weights + int32 bias per output channel).
+  A ``RELU`` is fused into the op producing its input (``FUSABLE``: CONV_2D, ADD, AVERAGE_POOL_2D, ...)
+  when nothing else reads that tensor, and the fused op then *runs where the RELU was* (the rewrite
+  is rooted at the RELU): a conv edge's output whose ReLU is first needed by a later node moves there.
+* identical ops on identical inputs are shared (the converter's CSE; ``ADD`` is commutative):
+  ``relu(x0)`` feeding two conv edges runs once, ``pool(x0)`` reached twice runs once,
+  ``x0 + pool(x0)`` and ``pool(x0) + x0`` are one ADD.
 * skip = identity (no op); a node with several inputs is a chain of binary ``ADD`` ops in edge
-  order; ``none`` edges vanish, and edges that never reach the cell output are removed (dead code).
+  order; ``none`` edges vanish, edges whose node never reaches the cell output are removed.
+  Nodes that do not depend on the cell input are constants (see :func:`_cell`): one ``ADD`` of a
+  per-channel constant, folded into the bias of a conv that produced the other operand.
 * stride-2 conv with padding 1 → ``PAD`` + ``CONV_2D`` (valid); a stem conv on one input channel →
-  ``DEPTHWISE_CONV_2D``; the final standalone BN → ``SUB``/``MUL``/``MUL``/``ADD`` (ReLU fused);
-  global average pool → ``MEAN``; classifier → ``FULLY_CONNECTED``.
+  ``DEPTHWISE_CONV_2D``; the final standalone BN → ``SUB``/``MUL``/``MUL``/``ADD`` (ReLU fused), or
+  folded into the last conv when the cell output is one; global average pool → ``MEAN``;
+  classifier → ``FULLY_CONNECTED``.
 * ResNet reduction block: ``AVERAGE_POOL_2D`` 2×2 → ``CONV_2D`` 1×1 (shortcut, gets a bias) then
   ``RELU`` → ``PAD`` → ``CONV_2D`` 3×3/2 (ReLU fused) → ``CONV_2D`` 3×3 → ``ADD``.
+* tensors are numbered like the ``.tflite``: input, then op outputs in execution order.
 """
 
 from __future__ import annotations
