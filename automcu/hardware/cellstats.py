@@ -37,22 +37,79 @@ if TYPE_CHECKING:
 IDENTITY_CELL = Arch.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
 
 
+COUNTS = ("n_conv3", "n_conv1", "n_pool", "n_add", "n_addk", "n_addmap", "n_relu")
+
+
 @dataclass(frozen=True)
 class CellStats:
-    n_conv3: int
-    n_conv1: int
-    n_pool: int
-    n_add: int  # ADDs of two feature maps
-    n_addk: int  # ADDs of a per-channel constant left after the cell's own folds (root one included)
-    n_addmap: int  # ADDs of a constant feature map (3x3 conv of a constant node)
-    n_relu: int  # RELU ops left after the cell's own fusions (a root RELU on x0 included)
-    root: int  # the only reader of x0: 0 none/several, 1 RELU (fuses into x0's producer), 2 constant ADD
-    out_kind: str  # kind of the op producing the cell output; "IDENTITY": the output is x0; "PASS": only the root
-    live: int  # most stage-sized tensors live at once (root not fused)
-    live_fused: int  # the same with the root fused into x0's producer
-    peak_conv3: tuple[bool, bool]  # a 3x3 conv runs at that peak (unfused, fused)
-    peak_pool: tuple[bool, bool]
-    region: tuple[np.ndarray, np.ndarray]  # per variant (unfused, fused): see :func:`_region`
+    """One cell, as it runs when its root stays (variant 0) and when the root folds into x0's producer
+    (variant 1, x0 produced by a conv; a RELU root folds into any producer the same way)."""
+
+    counts: tuple[tuple[int, int], ...]  # per name in COUNTS: (variant 0, variant 1)
+    # n_add: ADDs of two feature maps; n_addk: ADDs of a per-channel constant; n_addmap: of a constant map
+    root: int  # x0's only reader: 0 none/several, 1 RELU, 2 per-channel constant ADD
+    out_kind: str  # kind of the op producing the cell output (variant 0); "IDENTITY": the output is x0
+    passes: bool  # variant 1 folds the whole cell into x0's producer: the output is produced by it
+    region: tuple[np.ndarray, np.ndarray]  # per variant: see :func:`_region`
+
+
+ROOT_NONE, ROOT_RELU, ROOT_ADDK = 0, 1, 2
+
+
+def _variant(ops6: tuple[int, ...], produced: bool) -> tuple[list, int, int, int | None]:
+    """The cell's ops after the converter's fusions; x0 comes from a conv when ``produced`` (that conv
+    is left out of the returned ops). Returns (ops, x_in, output, the op reading x0 first or None)."""
+    b = _Builder()
+    x0 = b.tensor((1, 1, 1))
+    if produced:
+        x0 = b.conv("producer", x0, 1, 1, 1, 0, "cell")
+    out = _cell(b, Arch(ops6), x0, 1, 0)
+    assert out is not None
+    readers = list(b.tensors[x0].consumers)
+    root = b.ops[readers[0]] if len(readers) == 1 else None
+    _fuse_into_producers(b, -1)
+    ops = b.ops
+    x_in = x0
+    if produced:
+        # the producer ran where the last root folded into it ran: first, as everything depends on it
+        p = next(i for i, o in enumerate(ops) if o.name == "producer")
+        assert all(o.name != "producer" for o in ops[:p]) and p == 0, "the producer runs first"
+        x_in = ops[0].output
+        ops = ops[1:]
+    if ops:
+        assert ops[-1].output == out, "the cell output is computed last"
+    return ops, x_in, out, None if root is None else readers[0]
+
+
+def _analyze(ops6: tuple[int, ...]) -> CellStats:
+    ops_u, x0, out_u, root_i = _variant(ops6, False)
+    root = ROOT_NONE
+    if root_i is not None and ops_u and ops_u[0].kind == "RELU" and x0 in ops_u[0].inputs:
+        root = ROOT_RELU
+    elif root_i is not None and ops_u and ops_u[0].kind == "ADD" and ops_u[0].const_kind == "channel" \
+            and x0 in ops_u[0].inputs:
+        root = ROOT_ADDK
+    ops_f, x_f, out_f, _ = _variant(ops6, True) if root else (ops_u, x0, out_u, None)
+
+    def count(ops: list) -> tuple[int, ...]:
+        return (
+            sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 3),
+            sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 1),
+            sum(1 for o in ops if o.kind == "AVERAGE_POOL_2D"),
+            sum(1 for o in ops if o.kind == "ADD" and o.const_kind is None),
+            sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "channel"),
+            sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "map"),
+            sum(1 for o in ops if o.kind == "RELU"),
+        )
+
+    return CellStats(
+        counts=tuple(zip(count(ops_u), count(ops_f), strict=True)),
+        root=root,
+        out_kind="IDENTITY" if out_u == x0 else ops_u[-1].kind,
+        passes=out_f == x_f,
+        region=(_region(ops_u, list(range(len(ops_u))), x0, out_u),
+                _region(ops_f, list(range(len(ops_f))), x_f, out_f)),
+    )
 
 
 #: most stage-sized tensors (ops) in one cell's region, padding for the planner arrays
@@ -87,76 +144,6 @@ def _region(ops: list, kept: list[int], x_in: int, out: int) -> np.ndarray:
         a[k, 2] = ops[i].kind == "CONV_2D" and ops[i].kernel == 3
         a[k, 3] = ops[i].kind == "AVERAGE_POOL_2D"
     return a
-
-
-ROOT_NONE, ROOT_RELU, ROOT_ADDK = 0, 1, 2
-
-
-def _analyze(ops6: tuple[int, ...]) -> CellStats:
-    """One cell built and fused as in the full graph; its x0 has no producer here, so a RELU or constant
-    ADD that is x0's only reader (the *root*, always the cell's first op) is profiled both ways."""
-    arch = Arch(ops6)
-    b = _Builder()
-    x0 = b.tensor((1, 1, 1))
-    out = _cell(b, arch, x0, 1, 0)
-    assert out is not None
-    _fuse_into_producers(b, -1)
-    ops = b.ops
-    readers = b.tensors[x0].consumers
-    root = ROOT_NONE
-    if len(readers) == 1 and ops[readers[0]].kind == "RELU":
-        root = ROOT_RELU
-    elif len(readers) == 1 and ops[readers[0]].kind == "ADD" and ops[readers[0]].const_kind == "channel":
-        root = ROOT_ADDK
-    if root:
-        assert readers == [0], "the root reads x0, which everything else depends on: it runs first"
-    if ops:
-        assert b.tensors[out].producer == len(ops) - 1, "the cell output is computed last"
-
-    def profile(fuse_root: bool) -> tuple[int, bool, bool]:
-        kept = list(range(1, len(ops))) if fuse_root else list(range(len(ops)))
-        if not kept:
-            return 1, False, False
-        first: dict[int, int] = {ops[0].output if fuse_root else x0: -1}
-        last: dict[int, int] = {}
-        for k, i in enumerate(kept):
-            first.setdefault(ops[i].output, k)
-            for t in ops[i].inputs:
-                last[t] = max(last.get(t, -1), k)
-        last[out] = len(kept)  # the output stays live after the cell
-        counts = [sum(1 for t in first if first[t] <= k <= last.get(t, first[t])) for k in range(len(kept))]
-        peak = max(counts)
-        at_peak = [ops[kept[k]] for k in range(len(kept)) if counts[k] == peak]
-        return (peak, any(o.kind == "CONV_2D" and o.kernel == 3 for o in at_peak),
-                any(o.kind == "AVERAGE_POOL_2D" for o in at_peak))
-
-    live, c3, pl = profile(False)
-    live_f, c3f, plf = profile(True) if root else (live, c3, pl)
-    everything = list(range(len(ops)))
-    reg_u = _region(ops, everything, x0, out)
-    reg_f = _region(ops, everything[1:], ops[0].output, out) if root else reg_u
-    if out == x0:
-        out_kind = "IDENTITY"
-    elif root and len(ops) == 1:
-        out_kind = "PASS"
-    else:
-        out_kind = ops[-1].kind
-    return CellStats(
-        n_conv3=sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 3),
-        n_conv1=sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 1),
-        n_pool=sum(1 for o in ops if o.kind == "AVERAGE_POOL_2D"),
-        n_add=sum(1 for o in ops if o.kind == "ADD" and o.const_kind is None),
-        n_addk=sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "channel"),
-        n_addmap=sum(1 for o in ops if o.kind == "ADD" and o.const_kind == "map"),
-        n_relu=sum(1 for o in ops if o.kind == "RELU"),
-        root=root,
-        out_kind=out_kind,
-        live=live,
-        live_fused=live_f,
-        peak_conv3=(c3, c3f),
-        peak_pool=(pl, plf),
-        region=(reg_u, reg_f),
-    )
 
 
 def _cache_file(ops: np.ndarray) -> Path | None:
@@ -213,11 +200,10 @@ def _compute_cell_table(ops: np.ndarray) -> dict[str, np.ndarray]:
         if st is None:
             st = cache[key] = _analyze(key) if connected[r] else _analyze((0, 0, 0, 1, 0, 0))
         rows.append(st)
-    names = ("n_conv3", "n_conv1", "n_pool", "n_add", "n_addk", "n_addmap", "n_relu", "root", "live", "live_fused")
-    table = {name: np.array([getattr(s, name) for s in rows]) for name in names}
+    table = {name: np.array([s.counts[k] for s in rows]) for k, name in enumerate(COUNTS)}  # (archs, 2)
+    table["root"] = np.array([s.root for s in rows])
     table["out_kind"] = np.array([s.out_kind for s in rows])
-    table["peak_conv3"] = np.array([s.peak_conv3 for s in rows])
-    table["peak_pool"] = np.array([s.peak_pool for s in rows])
+    table["passes"] = np.array([s.passes for s in rows])
     table["region"] = np.array([np.stack(s.region) for s in rows])  # (archs, 2, MAX_TENSORS, 4) int8
     table["connected"] = connected
     table["all_n3"] = (ops == 3).sum(axis=1)
@@ -274,6 +260,20 @@ def _plan_slots(region: np.ndarray, out_slot: np.ndarray) -> tuple[np.ndarray, .
     return x_in, top, np.where(conv3, free, -1).max(axis=1), np.where(pool, free, -1).max(axis=1)
 
 
+def _folds(t: dict[str, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Whether the root folds (variant 1) in the first and in the later cells of a stage after the stem
+    (index 0) and after a reduction (index 1). A RELU root always folds (stem conv, reduction ADD and
+    every cell-output op take a fused activation); a constant ADD only into a conv: the stem, or a
+    previous cell whose output is a conv; a cell that folds entirely passes its own producer on."""
+    relu_root, addk_root = t["root"] == ROOT_RELU, t["root"] == ROOT_ADDK
+    fold_rest = relu_root | (addk_root & (t["out_kind"] == "CONV_2D"))
+    out = []
+    for first in (relu_root | addk_root, relu_root):
+        rest = np.where(t["passes"] & first, first, fold_rest)
+        out.append((first, rest))
+    return tuple(out)
+
+
 @lru_cache(maxsize=8)
 def _stage_slots(N: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
     """Per arch, for a stage of N cells after the stem (index 0) or after a reduction (index 1): the
@@ -281,12 +281,9 @@ def _stage_slots(N: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...
     buffer lands (-1: none). The planner places the last cell first; its output sits at offset 0 (the
     reduction's RELU output, which it meets, goes above the larger PAD buffer)."""
     t = cell_table()
-    relu_root, addk_root = t["root"] == ROOT_RELU, t["root"] == ROOT_ADDK
-    fold_rest = relu_root | (addk_root & (t["out_kind"] == "CONV_2D"))
     out = []
     rest_state: tuple[np.ndarray, ...] | None = None
-    for first in (relu_root | addk_root, relu_root):  # x0's producer: the stem conv, a reduction ADD
-        rest = np.where(t["out_kind"] == "PASS", first, fold_rest)
+    for first, rest in _folds(t):
         if rest_state is None or not np.array_equal(rest, rest_state[0]):
             reg_rest = np.where(rest[:, None, None], t["region"][:, 1], t["region"][:, 0])
             slot = np.zeros(len(rest), dtype=np.int64)
@@ -310,7 +307,7 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     from automcu.hardware.arena import plan
 
     t = cell_table()
-    n = len(t["live"])
+    n = len(t["root"])
     N = macro.N
     # ---- skeleton: the network with an identity cell (stem, reductions, BN, MEAN, FC) ----------
     g = build_graph(IDENTITY_CELL, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
@@ -324,20 +321,8 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
     skel_b = sum(op.biases for op in g.ops)
     skel_macs = sum(op.macs for op in g.ops)
 
-    n3, n1, npool, nadd = t["n_conv3"], t["n_conv1"], t["n_pool"], t["n_add"]
-    naddk, naddmap = t["n_addk"], t["n_addmap"]
-    nconv = n3 + n1
-    root = t["root"]
-    out_kind = t["out_kind"]
-    # Does the root (x0's only reader) fold into x0's producer? A RELU always does (stem conv, reduction
-    # ADD and every cell-output op take a fused activation); a constant ADD only into a conv: the stem,
-    # or a previous cell whose output is a conv (a cell that is only its folded root passes the stem on).
-    relu_root = root == ROOT_RELU
-    addk_root = root == ROOT_ADDK
-    fold_rest = relu_root | (addk_root & (out_kind == "CONV_2D"))
-    pass_through = out_kind == "PASS"
+    folds = _folds(t)
     slots = _stage_slots(N)
-
     feats = np.tile(skel_feat, (n, 1)).astype(float)
     idx = {name: i for i, name in enumerate(FEATURES)}
     ops_total = np.full(n, skel_ops, dtype=np.int64)
@@ -354,28 +339,30 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
         if stage > 0:
             c, h = 2 * c, h // 2
         S = h * h * c
-        first = relu_root | addk_root if stage == 0 else relu_root  # x0's producer: stem conv / reduction ADD
-        rest = np.where(pass_through, first, fold_rest)
-        n_folded = first.astype(np.int64) + (N - 1) * rest  # roots folded away in this stage
-        relu = N * t["n_relu"] - np.where(relu_root, n_folded, 0)
-        addk = N * naddk - np.where(addk_root, n_folded, 0)
-        adds = N * (nadd + naddmap) + addk
-        cell_ops = N * (nconv + npool) + adds + relu
+        first, rest = folds[0 if stage == 0 else 1]
+        tot = {name: np.where(first, t[name][:, 1], t[name][:, 0]) + (N - 1) * np.where(rest, t[name][:, 1],
+                                                                                          t[name][:, 0])
+               for name in COUNTS}  # op counts of the stage's N cells
+        n3, n1, npool = tot["n_conv3"], tot["n_conv1"], tot["n_pool"]
+        relu, addk, addmap = tot["n_relu"], tot["n_addk"], tot["n_addmap"]
+        nconv = n3 + n1
+        adds = tot["n_add"] + addk + addmap
+        cell_ops = nconv + npool + adds + relu
         ops_total += cell_ops
         feats[:, idx["ops"]] += cell_ops
-        feats[:, idx["macs_conv3x3"]] += N * n3 * S * c * 9
-        feats[:, idx["macs_conv1x1"]] += N * n1 * S * c
-        feats[:, idx["conv_out"]] += N * nconv * S
-        feats[:, idx["pool_taps"]] += N * npool * S * 9
-        feats[:, idx["pool_out"]] += N * npool * S
+        feats[:, idx["macs_conv3x3"]] += n3 * S * c * 9
+        feats[:, idx["macs_conv1x1"]] += n1 * S * c
+        feats[:, idx["conv_out"]] += nconv * S
+        feats[:, idx["pool_taps"]] += npool * S * 9
+        feats[:, idx["pool_out"]] += npool * S
         feats[:, idx["add_elems"]] += adds * S
         feats[:, idx["relu_elems"]] += relu * S
-        weights += N * (n3 * 9 + n1) * c * c
-        biases += N * nconv * c
-        macs += N * (n3 * 9 + n1) * S * c
-        cout += N * nconv * c
-        const_t += 2 * N * nconv + addk + N * naddmap  # weights + bias per conv, one constant per ADD
-        other_consts += addk * c + N * naddmap * S
+        weights += (n3 * 9 + n1) * c * c
+        biases += nconv * c
+        macs += (n3 * 9 + n1) * S * c
+        cout += nconv * c
+        const_t += 2 * nconv + addk + addmap  # weights + bias per conv, one constant per ADD
+        other_consts += addk * c + addmap * S
         # arena: TFLM's planner on the stage's cells, in stage-size slots (see :func:`_stage_slots`)
         top, conv_free, pool_free = slots[0 if stage == 0 else 1]
         head = np.maximum(head, top * align(S))
@@ -385,7 +372,7 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
             head = np.maximum(head, np.where(pool_free >= 0, pool_free * align(S) + align(4 * c), 0))
         s3, c3 = S, c
     # final BN folded into the last conv: 4 ops, their 4 constants (c3 bytes each) and 4 tensors go away
-    folded = out_kind == "CONV_2D"
+    folded = t["out_kind"] == "CONV_2D"
     ops_total -= 4 * folded
     feats[:, idx["ops"]] -= 4 * folded
     feats[:, idx["add_elems"]] -= 4 * s3 * folded

@@ -220,18 +220,19 @@ def _reduction(b: _Builder, x: int, stage: int) -> int:
 
 
 def _conv_output(b: _Builder, x: int) -> int | None:
-    """The conv op that ``x`` is the output of once a per-channel constant ADD is folded into its bias."""
-    p = b.tensors[x].producer
-    if p is None:
-        return None
-    op = b.ops[p]
-    if op.kind == "ADD" and op.const_kind == _CHANNEL_CONST:
-        t = op.inputs[0]
-        q = b.tensors[t].producer
-        if q is not None and b.ops[q].kind in CONVS and b.tensors[t].consumers == [p]:
-            return q
-        return None
-    return p if op.kind in CONVS else None
+    """The conv op that ``x`` is the output of once per-channel constant ADDs are folded into its bias."""
+    while True:
+        p = b.tensors[x].producer
+        if p is None:
+            return None
+        op = b.ops[p]
+        if op.kind in CONVS:
+            return p
+        if op.kind != "ADD" or op.const_kind != _CHANNEL_CONST:
+            return None
+        x = op.inputs[0]
+        if b.tensors[x].consumers != [p]:
+            return None
 
 
 def _fuse_into_producers(b: _Builder, output_id: int) -> None:
