@@ -1,8 +1,8 @@
 """Signals that cost no evaluation: computed from the cell alone, used to rank proposals.
 
-``live_conv_cost`` is the FLOPs proxy of the cell counting only edges on an input→output path
-(ops on dead edges never influence the output): 9 per 3×3 conv, 1 per 1×1 conv, a small
-bonus for pooling/skip edges that are live (they add paths without weights).
+``live_conv_cost``: FLOPs proxy of the cell counting only edges on an input→output path (ops
+on dead edges never influence the output): 9 per 3×3 conv, 1 per 1×1 conv, a small bonus for
+pooling/skip edges that are live (they add paths without weights).
 """
 
 from __future__ import annotations

@@ -4,30 +4,33 @@ Population = the last ``population_size`` evaluated archs (ageing: the oldest dr
 Each child: tournament of ``sample_size`` → parent with the best validation accuracy →
 ``n_mutations`` single-edge mutations → those the hardware screen predicts to violate a limit
 are dropped (mutations are steered away from resources whose margin is used up) → the
-remaining children are ranked by a cheap signal (live-edge conv FLOPs) and the best is proposed.
-Before the population is full, proposals are random archs screened and ranked the same way.
+remaining children are ranked by the cheap live-conv-FLOPs signal (``ranking="signal"``: within
+what fits, more compute goes with higher accuracy) and the best is proposed; ``ranking="random"``
+picks one at random (plain regularized evolution). Before the population is full, proposals are
+the best-ranked of ``n_initial_samples`` random archs that pass the screen (so are proposals
+when no unseen child of the tournament winner fits any more). Cells that compute
+the same function as one already proposed are skipped.
+
+Noise: the search sees one training run's validation accuracy, and the product keeps the arch
+with the best one. When the incumbent has not been beaten for ``remeasure_after`` evaluations,
+a share ``remeasure_share`` of the proposals re-measure it: the same function written with
+other (dead-edge) ops, i.e. another training run of it, so that a merely lucky challenger has
+to beat more than one draw of the incumbent. ``remeasure_after=0`` turns this off.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from functools import lru_cache
+from typing import Literal
 
 from agents.proposers.base import rng_for
 from agents.proposers.cheap_signals import live_conv_cost
+from agents.proposers.hardware_screen import HardwareScreen
 from automcu.messages import Proposal, ProposalBatch, ProposalRequest
-from search_spaces.nb201.space import Arch
+from search_spaces.nb201.space import SPACE_SIZE, Arch
 
-Screen = Callable[[Arch], list[str]]  # arch -> predicted violated resources (empty = fits)
-
-
-def hardware_screen(request: ProposalRequest) -> Screen:
-    """Predicted violations from the same estimator the feasibility agent uses (vectorized, cached)."""
-    if request.hardware is None and request.max_latency_ms is None:
-        return lambda _arch: []
-    from agents.proposers.hardware_screen import violated_resources
-
-    return lambda arch: violated_resources(arch, request.hardware, request.max_latency_ms, request.dataset)
+Ranking = Literal["signal", "random"]
 
 
 class EvolutionProposer:
@@ -37,21 +40,40 @@ class EvolutionProposer:
         self,
         population_size: int = 5,
         sample_size: int = 3,
-        n_mutations: int = 8,
+        n_mutations: int = 16,
         n_initial_samples: int = 20,
-        use_signal: bool = True,
+        ranking: Ranking = "signal",
+        remeasure_after: int = 25,
+        remeasure_share: float = 0.3,
         feasibility_aware: bool = True,
     ) -> None:
+        if ranking not in ("signal", "random"):
+            raise ValueError(f"unknown ranking {ranking!r}; choose signal or random")
+        if not 0.0 <= remeasure_share <= 1.0:
+            raise ValueError(f"remeasure_share must be in [0, 1], got {remeasure_share}")
         self.population_size = population_size
         self.sample_size = sample_size
         self.n_mutations = n_mutations
         self.n_initial_samples = n_initial_samples
-        self.use_signal = use_signal
+        self.ranking: Ranking = ranking
+        self.remeasure_after = remeasure_after
+        self.remeasure_share = remeasure_share
         self.feasibility_aware = feasibility_aware
+
+    @property
+    def signals(self) -> str:
+        """The cheap signals this configuration screens and ranks proposals by (for reports)."""
+        used = []
+        if self.feasibility_aware:
+            used.append("estimator feasibility margins (drop children predicted over a limit)")
+        if self.ranking == "signal":
+            used.append("live-edge conv FLOPs (rank children)")
+        return ", ".join(used) or "none"
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
-        screen = hardware_screen(request) if self.feasibility_aware else (lambda _a: [])
+        screen = HardwareScreen(request.hardware if self.feasibility_aware else None,
+                                request.max_latency_ms if self.feasibility_aware else None, request.dataset)
         seen = {Arch.from_string(a) for a in request.seen}
         seen_keys = {a.canonical_key() for a in seen}
         history = [(Arch.from_string(e.arch), e.val_acc) for e in request.evaluated]
@@ -73,59 +95,99 @@ class EvolutionProposer:
         return ProposalBatch(proposer=self.name, proposals=out, notes=notes)
 
     # ------------------------------------------------------------------------------------------
-    def _fresh(self, arch: Arch, seen: set[Arch], seen_keys: set[str]) -> bool:
-        return arch not in seen and arch.canonical_key() not in seen_keys and arch.output_connected
-
-    def _pick(self, options: list[tuple[Arch, str]], rng: random.Random) -> tuple[Arch, str] | None:
+    def _best(self, options: list[tuple[Arch, str]], rng: random.Random) -> tuple[Arch, str] | None:
         if not options:
             return None
-        if not self.use_signal:
+        if self.ranking == "random":
             return rng.choice(options)
         return max(options, key=lambda o: live_conv_cost(o[0]))
 
-    def _one(
-        self,
-        rng: random.Random,
-        history: list[tuple[Arch, float]],
-        seen: set[Arch],
-        seen_keys: set[str],
-        screen: Screen,
-    ) -> Proposal | None:
-        rejected_by_screen = 0
+    @staticmethod
+    def _fresh(arch: Arch, seen: set[Arch], seen_keys: set[str]) -> bool:
+        return arch not in seen and arch.canonical_key() not in seen_keys and arch.output_connected
+
+    def _one(self, rng: random.Random, history: list[tuple[Arch, float]], seen: set[Arch], seen_keys: set[str],
+             screen: HardwareScreen) -> Proposal | None:
+        dropped: dict[str, int] = {}
+        options: list[tuple[Arch, str]] = []
+        ranked_by = "live conv FLOPs" if self.ranking == "signal" else "random choice"
+
+        def consider(arch: Arch, how: str) -> None:
+            if not self._fresh(arch, seen, seen_keys):
+                return
+            violated = screen.violated(arch)
+            for resource in violated:
+                dropped[resource] = dropped.get(resource, 0) + 1
+            if not violated:
+                options.append((arch, how))
+
         if len(history) < self.population_size:
-            options = []
             for _ in range(self.n_initial_samples):
-                arch = Arch.sample(rng)
-                if not self._fresh(arch, seen, seen_keys):
-                    continue
-                if screen(arch):
-                    rejected_by_screen += 1
-                    continue
-                options.append((arch, "initial population: random sample"))
-            picked = self._pick(options, rng)
+                consider(Arch.sample(rng), "initial population: random sample")
+            picked = self._best(options, rng)
             if picked is None:
                 return None
-            how = f"best by live conv FLOPs of {len(options)} fitting samples" if self.use_signal else "random"
-            return Proposal(arch=picked[0].to_string(), reason=f"{picked[1]} ({how})")
+            return Proposal(arch=picked[0].to_string(),
+                            reason=f"{picked[1]} (of {len(options)} fitting samples, by {ranked_by})")
+        if self.remeasure_after and rng.random() < self.remeasure_share:
+            again = self._remeasure(history, seen, screen)
+            if again is not None:
+                return again
         population = history[-self.population_size:]
         contenders = rng.sample(population, min(self.sample_size, len(population)))
         parent, parent_acc = max(contenders, key=lambda p: p[1])
-        options = []
         for _ in range(self.n_mutations):
-            child, how = parent.mutate(rng)
-            if not self._fresh(child, seen, seen_keys):
-                continue
-            violated = screen(child)
-            if violated:
-                rejected_by_screen += 1
-                continue
-            options.append((child, how))
-        picked = self._pick(options, rng)
-        if picked is None:
-            return None
-        steer = f"; {rejected_by_screen} mutations dropped as over budget" if rejected_by_screen else ""
+            consider(*parent.mutate(rng))
+        picked = self._best(options, rng)
+        if picked is None:  # the parent's fitting neighbourhood is used up: jump elsewhere
+            for _ in range(self.n_initial_samples):
+                consider(Arch.sample(rng), "random sample")
+            picked = self._best(options, rng)
+            if picked is None:
+                return None
+            return Proposal(arch=picked[0].to_string(),
+                            reason=f"{picked[1]}: no unseen fitting child of the tournament winner (val "
+                                   f"{parent_acc:.2f}); best of {len(options)} fitting samples by {ranked_by}")
+        steer = ""
+        if dropped:
+            parts = ", ".join(f"{n} over {r}" for r, n in sorted(dropped.items()))
+            steer = f"; dropped as over budget: {parts} (parent margins {_fmt(screen.margins(parent))})"
         return Proposal(
             arch=picked[0].to_string(),
             parent=parent.to_string(),
-            reason=f"mutation {picked[1]} of tournament winner (val {parent_acc:.2f}){steer}",
+            reason=f"mutation {picked[1]} of tournament winner (val {parent_acc:.2f}), best of {len(options)} "
+                   f"fitting children by {ranked_by}{steer}",
         )
+
+    def _remeasure(self, history: list[tuple[Arch, float]], seen: set[Arch],
+                   screen: HardwareScreen) -> Proposal | None:
+        best = max(range(len(history)), key=lambda i: (history[i][1], -i))
+        stalled = len(history) - 1 - best
+        if stalled < self.remeasure_after:
+            return None
+        arch, acc = history[best]
+        for twin in same_function(arch):
+            if twin not in seen and not screen.violated(twin):
+                return Proposal(arch=twin.to_string(), parent=arch.to_string(),
+                                reason=f"re-measure the incumbent (val {acc:.2f}, unbeaten for {stalled} "
+                                       "evaluations): the same function with other dead-edge ops, another "
+                                       "training run")
+        return None
+
+
+@lru_cache(maxsize=1)
+def _functions() -> dict[str, tuple[int, ...]]:
+    """Canonical key → base-5 codes of every cell string that computes that function."""
+    out: dict[str, list[int]] = {}
+    for code in range(SPACE_SIZE):
+        out.setdefault(Arch.from_code(code).canonical_key(), []).append(code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def same_function(arch: Arch) -> list[Arch]:
+    """Every other cell string of the space that computes the same function as ``arch``."""
+    return [Arch.from_code(c) for c in _functions()[arch.canonical_key()] if c != arch.code]
+
+
+def _fmt(margins: dict[str, float]) -> str:
+    return ", ".join(f"{r} {100 * m:.0f} %" for r, m in margins.items()) or "none"
