@@ -91,6 +91,8 @@ def _analyze(ops6: tuple[int, ...]) -> CellStats:
         root = ROOT_ADDK
     ops_f, x_f, out_f, _ = _variant(ops6, True) if root else (ops_u, x0, out_u, None)
 
+    reg_u = _region(ops_u, list(range(len(ops_u))), x0, out_u)
+
     def count(ops: list) -> tuple[int, ...]:
         return (
             sum(1 for o in ops if o.kind == "CONV_2D" and o.kernel == 3),
@@ -107,8 +109,7 @@ def _analyze(ops6: tuple[int, ...]) -> CellStats:
         root=root,
         out_kind="IDENTITY" if out_u == x0 else ops_u[-1].kind,
         passes=out_f == x_f,
-        region=(_region(ops_u, list(range(len(ops_u))), x0, out_u),
-                _region(ops_f, list(range(len(ops_f))), x_f, out_f)),
+        region=(reg_u, _region(ops_f, list(range(len(ops_f))), x_f, out_f) if root else reg_u),
     )
 
 
@@ -136,14 +137,11 @@ def _region(ops: list, kept: list[int], x_in: int, out: int) -> np.ndarray:
         order.append(x_in)
     if len(order) > MAX_TENSORS or m > MAX_STEPS:
         raise AssertionError(f"cell region larger than the planner arrays ({len(order)} tensors, {m} steps)")
-    a = np.zeros((MAX_TENSORS, 4), dtype=np.int8)
-    a[:, 0], a[:, 1] = MAX_STEPS + 2, -2  # padding: never live
-    for j, t in enumerate(order):
-        a[j, 0], a[j, 1] = first[t], last[t]
+    rows = [[first[t], last[t], 0, 0] for t in order]
+    rows += [[MAX_STEPS + 2, -2, 0, 0]] * (MAX_TENSORS - len(rows))  # padding: never live
     for k, i in enumerate(kept):
-        a[k, 2] = ops[i].kind == "CONV_2D" and ops[i].kernel == 3
-        a[k, 3] = ops[i].kind == "AVERAGE_POOL_2D"
-    return a
+        rows[k][2:] = [ops[i].kind == "CONV_2D" and ops[i].kernel == 3, ops[i].kind == "AVERAGE_POOL_2D"]
+    return np.array(rows, dtype=np.int8)
 
 
 def _cache_file(ops: np.ndarray) -> Path | None:
@@ -188,18 +186,19 @@ def cell_table() -> dict[str, np.ndarray]:
 
 
 def _compute_cell_table(ops: np.ndarray) -> dict[str, np.ndarray]:
-    cache: dict[tuple[int, ...], CellStats] = {}
+    cache: dict[tuple[int, ...], tuple[CellStats, bool]] = {}
     rows = []
     connected = np.zeros(len(ops), dtype=bool)
-    for r, row in enumerate(ops):
-        arch = Arch(tuple(int(o) for o in row))
-        connected[r] = arch.output_connected
+    for r, row in enumerate(ops.tolist()):
+        arch = Arch(tuple(row))
         evaluated = {(to, src) for to, src, _ in cell_edges(arch)}
-        key = tuple(o if e in evaluated else 0 for o, e in zip(arch.ops, EDGES, strict=True))
+        key = tuple(o if e in evaluated else 0 for o, e in zip(row, EDGES, strict=True))
         st = cache.get(key)
         if st is None:
-            st = cache[key] = _analyze(key) if connected[r] else _analyze((0, 0, 0, 1, 0, 0))
-        rows.append(st)
+            connected_key = Arch(key).output_connected  # evaluated edges keep every input→output path
+            st = cache[key] = (_analyze(key) if connected_key else _analyze((0, 0, 0, 1, 0, 0)), connected_key)
+        rows.append(st[0])
+        connected[r] = st[1]
     table = {name: np.array([s.counts[k] for s in rows]) for k, name in enumerate(COUNTS)}  # (archs, 2)
     table["root"] = np.array([s.root for s in rows])
     table["out_kind"] = np.array([s.out_kind for s in rows])

@@ -165,11 +165,12 @@ def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None
     nodes: list[int | None] = [x0, None, None, None]
     consts: list[str | None] = [None, _ZERO, _ZERO, _ZERO]
     h, w, c = b.tensors[x0].shape
+    edges = cell_edges(arch)
     for to in (1, 2, 3):
         acc: int | None = None
         const: str | None = None
         where = f"stage{stage}.cell{cell}.node{to}"
-        for e_to, src, op in cell_edges(arch):
+        for e_to, src, op in edges:
             if e_to != to:
                 continue
             x = nodes[src]
