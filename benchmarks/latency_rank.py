@@ -7,7 +7,11 @@ For each device in ``../shared/data/nb201/nb201_hw_latency_help.csv`` (relative 
 * ``rho_fitted``: the estimator's per-op cost features (op count, MACs by conv kind, requantized
   outputs, pooling taps, ADD/RELU/PAD/MEAN elements; :mod:`automcu.hardware.cycles`) with per-device
   non-negative weights fitted on ``--n-fit`` random archs (HELP uses 10-20 device samples), ρ reported
-  on all the *other* archs; median (and worst) over ``--repeats`` random draws.
+  on all the *other* archs; median (and worst) over ``--repeats`` random draws. Three feature sets:
+  the deployed graph's, the eager torch graph's, and "joint" = four physical quantities (ops, conv
+  MACs, feature-map elements written = memory traffic, pooling taps) of both graphs, for runtimes
+  that do part of the converter's fusion/dead-code removal; leave-one-out error on the fit sample
+  picks one per draw.
 Archs whose cell output ignores the input are left out (the data README: near-zero latencies where
 the on-device compiler pruned the whole network). Writes ``benchmarks/results/latency_rank.{json,md}``.
 """
@@ -99,6 +103,15 @@ def eager_features(macro: Macro) -> np.ndarray:
     return f
 
 
+def physical(f: np.ndarray) -> np.ndarray:
+    """Four physical quantities from the per-op features: ops (dispatch overhead), conv MACs, elements
+    written by every op (memory traffic of the feature maps), pooling window taps."""
+    i = {name: k for k, name in enumerate(FEATURES)}
+    macs = f[:, i["macs_conv3x3"]] + f[:, i["macs_conv1x1"]]
+    traffic = f[:, i["conv_out"]] + f[:, i["pool_out"]] + f[:, i["add_elems"]] + f[:, i["relu_elems"]]
+    return np.stack([f[:, i["ops"]], macs, traffic, f[:, i["pool_taps"]]], axis=1)
+
+
 def loo_error(X: np.ndarray, y: np.ndarray) -> float:
     """Leave-one-out relative error of the NNLS fit (model selection on the fit sample)."""
     errs = []
@@ -142,7 +155,9 @@ def main() -> int:
         xv = fm[keep][:, varying]
         return np.hstack([np.ones((len(keep), 1)), xv / xv.std(axis=0)])  # intercept + scaled features
 
-    graphs = {"deployed": design(feats), "eager": design(eager_features(Macro()))}
+    eager = eager_features(Macro())
+    graphs = {"deployed": design(feats), "eager": design(eager),
+              "joint": design(np.hstack([physical(eager), physical(feats)]))}
     results = []
     rng = np.random.default_rng(a.seed)
     for dev in sorted(lat):
@@ -151,8 +166,8 @@ def main() -> int:
         for _ in range(a.repeats):
             fit = rng.choice(len(keep), a.n_fit, replace=False)
             rest = np.setdiff1d(np.arange(len(keep)), fit)
-            # pick the executed graph (deployed TFLite-style vs eager torch) by leave-one-out error
-            # on the fit sample only
+            # pick the executed graph (deployed TFLite-style, eager torch, or both) by leave-one-out
+            # error on the fit sample only
             best = min(graphs, key=lambda k: loo_error(graphs[k][fit], y[fit]))
             X = graphs[best]
             w = nnls(X[fit], y[fit])
@@ -178,13 +193,16 @@ def main() -> int:
         "excluded": f"{int((~connected).sum())} archs whose cell output ignores the input "
                     "(network folds to a constant)",
         "features": list(FEATURES),
-        "graphs": "deployed = the TFLite op graph the estimator builds; eager = every torch module runs",
+        "graphs": "deployed = the TFLite op graph the estimator builds; eager = every torch module runs; "
+                  "joint = 4 physical quantities (ops, conv MACs, feature-map elements written, pooling taps) "
+                  "of each of the two graphs, fitted together (the device's runtime may do some of the "
+                  "deployed graph's fusion/dead-code removal but not all)",
         "protocol": (f"rho_fitted: non-negative per-op-feature weights fitted on {a.n_fit} random archs per device, "
                      f"Spearman rho on the remaining {len(keep) - a.n_fit}; median / 10th percentile / min over "
-                     f"{a.repeats} draws (seed {a.seed}); the executed graph (deployed TFLite-style with fusion, "
-                     "CSE and dead-code removal, or eager torch running every module) is chosen per draw by "
-                     "leave-one-out error on the fit sample only. rho_mcu_model: Cortex-M7 constants as shipped, "
-                     "deployed graph, nothing fitted."),
+                     f"{a.repeats} draws (seed {a.seed}); the feature set (deployed TFLite-style graph with "
+                     "fusion, CSE and dead-code removal; eager torch running every module; or joint: four physical "
+                     "quantities of each) is chosen per draw by leave-one-out error on the fit sample only. "
+                     "rho_mcu_model: Cortex-M7 constants as shipped, deployed graph, nothing fitted."),
         "closest_to_mcu": "raspi4 (Cortex-A72, TFLite) and the phones' Arm CPUs are the nearest to a Cortex-M "
                           "of these devices: in-order-ish memory-bound int kernels, no GPU; eyeriss/fpga are "
                           "accelerators and the GPUs are throughput machines where per-op overhead dominates.",
