@@ -1,0 +1,247 @@
+"""build → train (optionally KD) → int8 PTQ (calibrated on training images) → QAT → ONNX + int8 ``.tflite``
+→ accuracy and memory measured in TFLite Micro → firmware bundle + report.
+
+Needs the ``train`` and ``tflite`` extras; torch is imported here, never by the CLI's import path.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automcu.compress.bundle import io_spec, reference_pairs, write_bundle, write_json
+from automcu.compress.report import report_markdown
+from automcu.compress.request import CompressRequest
+from automcu.compress.tflm_eval import tflm_accuracy
+from automcu.data import ImageDataset, load_dataset
+
+
+@dataclass
+class Prepared:
+    """The dataset, normalized, as the network sees it."""
+
+    data: ImageDataset
+    x_train: np.ndarray
+    x_test: np.ndarray
+    norm: Any
+
+
+@dataclass
+class Timer:
+    seconds: dict[str, float] = field(default_factory=dict)
+    _t: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._t, 2)
+        self._t = now
+
+
+def prepare_data(req: CompressRequest) -> Prepared:
+    data = load_dataset(req.dataset, req.data_path, image_size=req.image_size, channels=req.channels, seed=req.seed)
+    if req.train_limit or req.test_limit:
+        data = data.subset(req.train_limit, req.test_limit, seed=req.seed)
+    norm = data.normalization()
+    return Prepared(data, norm.apply(data.x_train), norm.apply(data.x_test), norm)
+
+
+def calibration_set(x_train: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` seeded training images (normalized NCHW): the representative set for int8 ranges."""
+    rng = np.random.default_rng(seed + 1)
+    idx = rng.choice(len(x_train), size=min(n, len(x_train)), replace=False)
+    return x_train[np.sort(idx)]
+
+
+def _macro(req: CompressRequest, data: ImageDataset) -> Any:
+    from automcu.hardware.estimator import Macro
+
+    c, h, w = data.input_shape
+    if h != w:
+        raise ValueError(f"{data.name}: NB201 nets take square images, got {h}×{w}")
+    return Macro(C=req.C, N=req.N, in_ch=c, hw=h, classes=data.n_classes)
+
+
+def _train_cfg(req: CompressRequest, data: ImageDataset, seed: int, epochs: int | None = None, **kw: Any) -> Any:
+    from automcu.train.config import TrainConfig
+
+    hw = data.input_shape[1]
+    shift = 2 if hw >= 16 else 0
+    hflip = data.name.startswith(("cifar", "fashion"))
+    return TrainConfig(epochs=epochs or req.epochs, batch_size=req.batch_size, lr=req.lr, seed=seed, shift=shift,
+                       hflip=hflip, threads=req.threads, **kw)
+
+
+def _teacher(req: CompressRequest, prep: Prepared, macro: Any, timer: Timer) -> tuple[Any, dict[str, Any]]:
+    from automcu.compress.teacher import is_checkpoint, load_teacher_checkpoint, train_teacher
+    from automcu.train.metrics import evaluate
+
+    assert req.teacher is not None
+    if is_checkpoint(req.teacher):
+        model, meta = load_teacher_checkpoint(req.teacher, macro.in_ch, macro.hw, macro.classes)
+        meta["test_acc"] = evaluate(model, prep.x_test, prep.data.y_test)
+    else:
+        model, meta = train_teacher(req.teacher, req.teacher_C or 2 * req.C, req.teacher_N or req.N, macro.in_ch,
+                                    macro.classes, prep.x_train, prep.data.y_train,
+                                    _train_cfg(req, prep.data, req.seed), prep.x_test, prep.data.y_test, req.progress)
+    timer.lap("teacher")
+    return model, meta
+
+
+def _train_student(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, teacher: Any, label: str) -> Any:
+    from automcu.train.config import KDConfig
+    from automcu.train.distill import Distiller, feature_width
+    from automcu.train.loop import train_model
+    from search_spaces.nb201.torch_model import build_model
+
+    model = build_model(arch, C=macro.C, N=macro.N, in_ch=macro.in_ch, classes=macro.classes)
+    distiller = None
+    if teacher is not None:
+        kd = KDConfig(temperature=req.kd_temperature, alpha=req.kd_alpha, beta=req.kd_beta)
+        distiller = Distiller(teacher, kd, feature_width(model), feature_width(teacher))
+    train_model(model, prep.x_train, prep.data.y_train, _train_cfg(req, prep.data, req.seed),
+                x_test=prep.x_test, y_test=prep.data.y_test, distiller=distiller, label=label, progress=req.progress)
+    return model.eval()
+
+
+def _qat(req: CompressRequest, prep: Prepared, float_model: Any) -> tuple[Any, float]:
+    """QAT fine-tune of a copy at a tenth of the lr, BN frozen; returns (weights snapped to int8 grid, fq acc)."""
+    from automcu.train.loop import train_model
+    from automcu.train.metrics import evaluate
+    from automcu.train.qat import finish_qat, prepare_qat
+
+    model = copy.deepcopy(float_model)
+    handle = prepare_qat(model)
+    cfg = _train_cfg(req, prep.data, req.seed + 7, epochs=req.effective_qat_epochs, freeze_bn=True)
+    cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
+    train_model(model, prep.x_train, prep.data.y_train, cfg, label="QAT", progress=req.progress)
+    fq_acc = evaluate(model, prep.x_test, prep.data.y_test)
+    return finish_qat(handle).eval(), fq_acc
+
+
+def _progress(req: CompressRequest) -> Any:
+    from contextlib import nullcontext
+
+    if not req.progress:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=Console(stderr=True))
+
+
+def _measure_int8(req: CompressRequest, prep: Prepared, model: Any, calib: np.ndarray, label: str) -> tuple[Any, float]:
+    from automcu.deploy.exporter import export_int8
+
+    ex = export_int8(model, prep.data.input_shape, calibration=[calib])
+    with _progress(req) as bar:
+        acc = tflm_accuracy(ex.tflite, prep.x_test, prep.data.y_test, bar, label=f"TFLM accuracy ({label})")
+    return ex, acc
+
+
+def run_compress(req: CompressRequest) -> dict[str, Any]:
+    """Run the whole pipeline; writes the bundle under ``req.out_dir`` and returns the report dict."""
+    import torch
+
+    from automcu.deploy.exporter import export_onnx
+    from automcu.deploy.verify import verify_tflite
+    from automcu.hardware.estimator import estimate
+    from automcu.train.metrics import evaluate
+    from search_spaces.nb201.index import index_of
+    from search_spaces.nb201.space import parse_arch
+
+    timer = Timer()
+    torch.set_num_threads(req.threads)
+    arch = parse_arch(req.arch)
+    prep = prepare_data(req)
+    macro = _macro(req, prep.data)
+    est = estimate(arch, req.hardware, macro)
+    timer.lap("data")
+
+    kd_info: dict[str, Any] | None = None
+    teacher = None
+    if req.teacher:
+        teacher, teacher_meta = _teacher(req, prep, macro, timer)
+    student = _train_student(req, prep, arch, macro, teacher, "student (KD)" if teacher is not None else "train")
+    float_acc = evaluate(student, prep.x_test, prep.data.y_test)
+    timer.lap("train")
+    if teacher is not None:
+        kd_info = {"teacher": teacher_meta, "temperature": req.kd_temperature, "alpha": req.kd_alpha,
+                   "beta": req.kd_beta, "student_kd_acc": float_acc, "student_no_kd_acc": None, "kd_gain": None}
+        if req.compare_no_kd:
+            plain = _train_student(req, prep, arch, macro, None, "student (no KD)")
+            kd_info["student_no_kd_acc"] = evaluate(plain, prep.x_test, prep.data.y_test)
+            kd_info["kd_gain"] = float_acc - kd_info["student_no_kd_acc"]
+            timer.lap("train_no_kd")
+
+    calib = calibration_set(prep.x_train, req.n_calibration, req.seed)
+    ptq_export, ptq_acc = _measure_int8(req, prep, student, calib, "PTQ")
+    timer.lap("ptq")
+    deployed, deployed_model, deployed_acc = ptq_export, student, ptq_acc
+    qat_info: dict[str, Any] | None = None
+    if req.qat:
+        qat_model, fq_acc = _qat(req, prep, student)
+        qat_export, qat_acc = _measure_int8(req, prep, qat_model, calib, "QAT")
+        qat_info = {"int8_acc": qat_acc, "drop_pp": float_acc - qat_acc, "fake_quant_torch_acc": fq_acc,
+                    "epochs": req.effective_qat_epochs}
+        deployed, deployed_model, deployed_acc = qat_export, qat_model, qat_acc
+        timer.lap("qat")
+
+    out = req.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = export_onnx(deployed_model, prep.data.input_shape, out / "model.onnx")
+    (out / "model.tflite").write_bytes(deployed.tflite)
+    measured = verify_tflite(out / "model.tflite", req.hardware)
+    io = io_spec(deployed.input, deployed.output, prep.norm, prep.data.class_names)
+    n_ref = min(req.n_reference, len(prep.x_test))
+    pairs = reference_pairs(deployed.tflite, prep.x_test[:n_ref], prep.data.y_test[:n_ref], deployed.input)
+    artifacts = write_bundle(out, deployed.tflite, onnx_path, measured.ops, io, pairs)
+    timer.lap("export_bundle")
+
+    report: dict[str, Any] = {
+        "arch": arch.to_string(), "index": index_of(arch), "dataset": prep.data.name, "data_source": prep.data.source,
+        "board": req.hardware.name if req.hardware is not None else None,
+        "macro": {"C": macro.C, "N": macro.N, "in_ch": macro.in_ch, "hw": macro.hw, "classes": macro.classes},
+        "samples": {"train": len(prep.x_train), "test": len(prep.x_test)},
+        "float_acc": float_acc, "int8_acc": deployed_acc, "int8_acc_source": "tflite_micro",
+        "deployed": "qat" if req.qat else "ptq", "drop_pp": float_acc - deployed_acc,
+        "ptq": {"int8_acc": ptq_acc, "drop_pp": float_acc - ptq_acc, "n_calibration": len(calib)},
+        "qat": qat_info, "kd": kd_info, "kd_gain": kd_info["kd_gain"] if kd_info else None,
+        "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
+        "latency_ms": est.latency_ms, "latency_source": "estimate",
+        "estimate": {"flash_bytes": est.flash_bytes, "arena_bytes": est.arena_bytes,
+                     "peak_sram_bytes": est.peak_sram_bytes, "latency_ms": est.latency_ms, "macs": est.macs},
+        "regions": [r.model_dump() for r in measured.regions], "messages": measured.messages,
+        "ops": measured.ops, "left_out": measured.left_out,
+        "request": req.to_dict(), "seconds": timer.seconds,
+    }
+    artifacts["report.json"] = str(out / "report.json")
+    artifacts["report.md"] = str(out / "report.md")
+    report["artifacts"] = artifacts
+    report["seconds"]["total"] = round(sum(v for k, v in timer.seconds.items() if k != "total"), 2)
+    write_json(out / "report.json", report)
+    (out / "report.md").write_text(report_markdown(report))
+    return report
+
+
+def contract_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The CLI contract's JSON: ``{float_acc, int8_acc, int8_acc_source, kd_gain, flash_bytes, arena_bytes, fits,
+    artifacts: {tflite, onnx, report}}`` plus the remaining figures."""
+    arts = report["artifacts"]
+    return {
+        "float_acc": round(report["float_acc"], 2), "int8_acc": round(report["int8_acc"], 2),
+        "int8_acc_source": report["int8_acc_source"],
+        "kd_gain": None if report["kd_gain"] is None else round(report["kd_gain"], 2),
+        "flash_bytes": report["flash_bytes"], "arena_bytes": report["arena_bytes"], "fits": report["fits"],
+        "artifacts": {"tflite": arts["model.tflite"], "onnx": arts["model.onnx"], "report": arts["report.json"],
+                      "dir": str(report["request"]["out_dir"])},
+        "arch": report["arch"], "index": report["index"], "dataset": report["dataset"], "board": report["board"],
+        "ptq_int8_acc": round(report["ptq"]["int8_acc"], 2),
+        "qat_int8_acc": round(report["qat"]["int8_acc"], 2) if report["qat"] else None,
+        "deployed": report["deployed"], "latency_ms": round(report["latency_ms"], 3),
+        "seconds": report["seconds"]["total"],
+    }

@@ -1,0 +1,50 @@
+"""``report.md``: the compress result for a person (``report.json`` carries the same figures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f} %"
+
+
+def _pp(v: float | None) -> str:
+    return "—" if v is None else f"{v:+.2f} pp"
+
+
+def report_markdown(r: dict[str, Any]) -> str:
+    lines = [f"# automcu compress: {r['dataset']} on {r.get('board') or 'no board'}", "",
+             f"- arch `{r['arch']}` (index {r['index']}), macro {r['macro']}",
+             f"- data: {r['samples']['train']} training images, accuracy on {r['samples']['test']} test images",
+             f"- deployed model: **{r['deployed']}** int8 (`model.tflite`, {r['flash_bytes']:,} B)", "",
+             "## Accuracy", "", "| model | accuracy | vs float |", "|---|---|---|",
+             f"| float (torch) | {_pct(r['float_acc'])} | |",
+             f"| int8 PTQ (TFLite Micro) | {_pct(r['ptq']['int8_acc'])} | {_pp(-r['ptq']['drop_pp'])} |"]
+    if r.get("qat"):
+        q = r["qat"]
+        lines.append(f"| int8 QAT (TFLite Micro) | {_pct(q['int8_acc'])} | {_pp(-q['drop_pp'])} |")
+    lines.append("")
+    lines.append(f"int8 accuracies are measured by running `model.tflite` in the TensorFlow Lite Micro interpreter "
+                 f"on the test images (source: `{r['int8_acc_source']}`).")
+    kd = r.get("kd")
+    if kd:
+        lines += ["", "## Knowledge distillation", "",
+                  f"- teacher: {kd['teacher'].get('arch')} ({kd['teacher']['kind']}), "
+                  f"test accuracy {_pct(kd['teacher'].get('test_acc'))}",
+                  f"- student with KD: {_pct(kd['student_kd_acc'])}; without KD (same epochs, seed): "
+                  f"{_pct(kd.get('student_no_kd_acc'))}; gain {_pp(kd.get('kd_gain'))}",
+                  f"- loss: (1-α)·CE + α·T²·KL, T={kd['temperature']}, α={kd['alpha']}, cosine feature β={kd['beta']}"]
+    lines += ["", "## Memory and speed", "",
+              f"- Flash: model {r['flash_bytes']:,} B (estimate {r['estimate']['flash_bytes']:,} B)",
+              f"- SRAM: smallest TFLM arena {r['arena_bytes']:,} B (estimate {r['estimate']['arena_bytes']:,} B)",
+              f"- latency (estimated, {r.get('board') or 'no board'}): {r['latency_ms']:.2f} ms"]
+    for msg in r.get("messages", []):
+        lines.append(f"- {msg}")
+    if r.get("fits") is not None:
+        lines.append(f"- **{'fits' if r['fits'] else 'does NOT fit'}** on {r['board']}")
+    lines += ["", "## Files", ""]
+    lines += [f"- `{name}`" for name in r["artifacts"]]
+    lines += ["", "## Time", ""]
+    lines += [f"- {stage}: {sec:.1f} s" for stage, sec in r["seconds"].items()]
+    return "\n".join(lines) + "\n"

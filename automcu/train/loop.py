@@ -1,0 +1,165 @@
+"""The training loop: seeded mini-batch SGD on CPU with a rich progress bar (epoch, loss, accuracy, ETA)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from automcu.train.augment import random_hflip, random_shift
+from automcu.train.config import TrainConfig
+from automcu.train.distill import Distiller
+from automcu.train.metrics import evaluate
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    loss: float
+    train_acc: float
+    test_acc: float | None
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochStats] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def final_test_acc(self) -> float | None:
+        return self.history[-1].test_acc if self.history else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 2),
+                "history": [{"epoch": h.epoch, "loss": round(h.loss, 4), "train_acc": round(h.train_acc, 2),
+                             "test_acc": None if h.test_acc is None else round(h.test_acc, 2),
+                             "seconds": round(h.seconds, 2)} for h in self.history]}
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    return torch.Generator().manual_seed(seed)
+
+
+def _lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    warm = max(1, int(total * cfg.warmup_fraction))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _freeze_bn(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+
+
+def _progress(label: str, enabled: bool) -> Any:
+    if not enabled:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn(f"[bold]{label}[/] {{task.fields[epoch]}}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]} · acc {task.fields[acc]}"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+
+
+def train_model(
+    model: nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    x_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    distiller: Distiller | None = None,
+    label: str = "train",
+    progress: bool = True,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on normalized NCHW float arrays; evaluates on the test arrays after each epoch."""
+    if len(x_train) != len(y_train) or len(x_train) == 0:
+        raise ValueError(f"need matching, non-empty training arrays (got {len(x_train)} images, {len(y_train)} labels)")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    gen = seed_everything(cfg.seed)
+    x_all = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    y_all = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
+    params = [p for p in model.parameters() if p.requires_grad]
+    if distiller is not None and distiller.project is not None:
+        params += list(distiller.project.parameters())
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    n = len(x_all)
+    steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    total = cfg.epochs * steps_per_epoch
+    result = TrainResult()
+    t_start = time.perf_counter()
+    step = 0
+    with _progress(label, progress) as bar:
+        task = bar.add_task(label, total=total, epoch=f"1/{cfg.epochs}", loss="-", acc="-") if bar else None
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            if distiller is not None:
+                distiller.train()
+            if cfg.freeze_bn:
+                _freeze_bn(model)
+            perm = torch.randperm(n, generator=gen)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for start in range(0, n, cfg.batch_size):
+                idx = perm[start:start + cfg.batch_size]
+                xb, yb = x_all[idx], y_all[idx]
+                xb = random_shift(xb, cfg.shift, gen)
+                if cfg.hflip:
+                    xb = random_hflip(xb, gen)
+                for group in opt.param_groups:
+                    group["lr"] = _lr_at(step, total, cfg)
+                if distiller is not None:
+                    loss, logits = distiller.loss(model, xb, yb)
+                else:
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits, yb)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((logits.detach().argmax(1) == yb).sum())
+                seen += len(idx)
+                if bar is not None:
+                    bar.update(task, advance=1, loss=f"{loss_sum / seen:.3f}", acc=f"{100.0 * correct / seen:.1f}%")
+            test_acc = evaluate(model, x_test, y_test) if x_test is not None and y_test is not None else None
+            stats = EpochStats(epoch, loss_sum / seen, 100.0 * correct / seen, test_acc, time.perf_counter() - t0)
+            result.history.append(stats)
+            if bar is not None:
+                shown = f"{stats.train_acc:.1f}%" + (f" (test {test_acc:.1f}%)" if test_acc is not None else "")
+                bar.update(task, epoch=f"{min(epoch + 1, cfg.epochs)}/{cfg.epochs}", acc=shown)
+            if on_epoch is not None:
+                on_epoch(stats)
+    model.eval()
+    result.seconds = time.perf_counter() - t_start
+    return result
