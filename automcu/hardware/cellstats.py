@@ -28,7 +28,7 @@ import numpy as np
 
 from automcu.hardware.arena import align
 from automcu.hardware.cycles import FEATURES, CoreModel
-from automcu.hardware.graph import _Builder, _cell, _fuse_into_producers, build_graph, cell_edges
+from automcu.hardware.graph import _Builder, _cell, _fuse_into_producers, build_graph
 from search_spaces.nb201.space import EDGES, Arch
 
 if TYPE_CHECKING:
@@ -185,20 +185,34 @@ def cell_table() -> dict[str, np.ndarray]:
     return table
 
 
+def _evaluated_keys(ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per arch (rows of op indices): the ops with edges the cell never evaluates set to ``none``
+    (as :func:`automcu.hardware.graph.cell_edges`), and whether some input→output path exists."""
+    nz = ops != 0
+    to_output = {3: np.ones(len(ops), dtype=bool)}
+    to_output[2] = nz[:, 5]  # edge 3<-2
+    to_output[1] = nz[:, 4] | (nz[:, 2] & to_output[2])  # 3<-1, 2<-1
+    to_output[0] = np.ones(len(ops), dtype=bool)
+    from_input = {0: np.ones(len(ops), dtype=bool)}
+    for j in (1, 2, 3):
+        from_input[j] = np.zeros(len(ops), dtype=bool)
+        for e, (to, src) in enumerate(EDGES):
+            if to == j:
+                from_input[j] |= nz[:, e] & from_input[src]
+    keep = np.stack([nz[:, e] & to_output[to] for e, (to, _) in enumerate(EDGES)], axis=1)
+    return np.where(keep, ops, 0), from_input[3]
+
+
 def _compute_cell_table(ops: np.ndarray) -> dict[str, np.ndarray]:
-    cache: dict[tuple[int, ...], tuple[CellStats, bool]] = {}
+    cache: dict[tuple[int, ...], CellStats] = {}
     rows = []
-    connected = np.zeros(len(ops), dtype=bool)
-    for r, row in enumerate(ops.tolist()):
-        arch = Arch(tuple(row))
-        evaluated = {(to, src) for to, src, _ in cell_edges(arch)}
-        key = tuple(o if e in evaluated else 0 for o, e in zip(row, EDGES, strict=True))
+    keys, connected = _evaluated_keys(ops)
+    for key_row, ok in zip(keys.tolist(), connected.tolist(), strict=True):
+        key = tuple(key_row) if ok else (0, 0, 0, 1, 0, 0)
         st = cache.get(key)
         if st is None:
-            connected_key = Arch(key).output_connected  # evaluated edges keep every input→output path
-            st = cache[key] = (_analyze(key) if connected_key else _analyze((0, 0, 0, 1, 0, 0)), connected_key)
-        rows.append(st[0])
-        connected[r] = st[1]
+            st = cache[key] = _analyze(key)
+        rows.append(st)
     table = {name: np.array([s.counts[k] for s in rows]) for k, name in enumerate(COUNTS)}  # (archs, 2)
     table["root"] = np.array([s.root for s in rows])
     table["out_kind"] = np.array([s.out_kind for s in rows])
