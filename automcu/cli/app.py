@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "verify_cmd",
     "boards_cmd",
     "estimate_cmd",
+    "compress_cmd",
 ]
 
 

@@ -118,6 +118,17 @@ def request_cancel(db: Database, job_id: str, owner: str | None = None) -> Job:
     return get_job(db, job_id)
 
 
+def record_artifacts(db: Database, job_id: str, artifacts: dict[str, str], summary: dict[str, Any]) -> Job:
+    """Merge files (name → path) into ``job.artifacts`` and log a ``compressed`` event with ``summary``."""
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        job.artifacts = {**(job.artifacts or {}), **artifacts}
+        add_event(s, job_id, "compressed", **summary)
+    return get_job(db, job_id)
+
+
 # ----- leases -----------------------------------------------------------------------------------
 def _aware(ts: datetime | None) -> datetime | None:
     if ts is not None and ts.tzinfo is None:

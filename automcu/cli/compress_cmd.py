@@ -1,0 +1,162 @@
+"""`automcu compress`: train a winner on real data, (distil,) int8 PTQ/QAT, export, measure in TFLite Micro, bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from automcu.cli.common import UserError, emit_json, guarded
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+
+
+def _job_winner(db_url: str | None, job_id: str) -> tuple[Any, str, Any]:
+    """(database, the job's best arch, the job's hardware or None)."""
+    from automcu.cli.search_run import open_db
+    from automcu.storage.repository import JobNotFound, best_candidate, candidates_of, get_job
+
+    db = open_db(db_url)
+    try:
+        job = get_job(db, job_id)
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+    best = best_candidate(candidates_of(db, job_id))
+    if best is None:
+        raise UserError(f"job {job_id} has no evaluated candidate to compress (status {job.status})")
+    return db, best.arch, _job_hardware(job)
+
+
+def _job_hardware(job: Any) -> Any:
+    from automcu.hardware.catalog import UnknownBoardError, get_board
+    from automcu.hardware.spec import HardwareSpec
+
+    if job.board:
+        try:
+            return get_board(job.board)
+        except UnknownBoardError:
+            return None
+    if isinstance(job.hardware, dict):
+        try:
+            return HardwareSpec(**{k: v for k, v in job.hardware.items() if k in HardwareSpec.model_fields})
+        except ValueError:
+            return None
+    return None
+
+
+def _print_human(s: dict[str, Any]) -> None:
+    from automcu.cli.render import out
+
+    out.print(f"{s['dataset']}: float {s['float_acc']:.2f} %, int8 {s['int8_acc']:.2f} % "
+              f"(measured in TFLite Micro, {s['deployed'].upper()})"
+              + (f", PTQ {s['ptq_int8_acc']:.2f} %" if s["qat_int8_acc"] is not None else ""))
+    if s["kd_gain"] is not None:
+        out.print(f"knowledge distillation gain: {s['kd_gain']:+.2f} pp")
+    verdict = "" if s["fits"] is None else (" — fits" if s["fits"] else " — does NOT fit") + f" on {s['board']}"
+    out.print(f"Flash {s['flash_bytes']:,} B, arena {s['arena_bytes']:,} B, latency ≈ {s['latency_ms']:.2f} ms"
+              f"{verdict}")
+    out.print(f"bundle: {s['artifacts']['dir']} (report: {s['artifacts']['report']})")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guarded
+    def compress(
+        out_dir: Annotated[Path, typer.Option("--out", help="folder for the artifact bundle")],
+        dataset: Annotated[str, typer.Option("--dataset", help="digits | mnist | fashion-mnist | cifar10 | "
+                                                               "cifar100 | folder | an image folder path")],
+        job: Annotated[str | None, typer.Option("--job", help="compress this finished job's winner")] = None,
+        arch: Annotated[str | None, typer.Option("--arch", help="NB201 arch string or index")] = None,
+        data: Annotated[str | None, typer.Option("--data", help="dataset folder (IDX files, CIFAR batches, "
+                                                                "images); default where the OS installs it")] = None,
+        board: Annotated[str | None, typer.Option("--board", help="catalog board name or board YAML file")] = None,
+        sram_kb: Annotated[float | None, typer.Option("--sram-kb")] = None,
+        flash_kb: Annotated[float | None, typer.Option("--flash-kb")] = None,
+        clock_mhz: Annotated[float | None, typer.Option("--clock-mhz")] = None,
+        core: Annotated[str | None, typer.Option("--core")] = None,
+        teacher: Annotated[str | None, typer.Option(
+            "--teacher", help="KD teacher: NB201 arch (trained at --teacher-C) or an automcu .pt checkpoint")] = None,
+        teacher_C: Annotated[int | None, typer.Option("--teacher-C", help="teacher width (default 2×C)")] = None,
+        teacher_N: Annotated[int | None, typer.Option("--teacher-N", help="teacher cells/stage (default N)")] = None,
+        kd_temperature: Annotated[float, typer.Option("--kd-temperature")] = 4.0,
+        kd_alpha: Annotated[float, typer.Option("--kd-alpha", help="weight of the KL term")] = 0.7,
+        kd_beta: Annotated[float, typer.Option("--kd-beta", help="weight of the cosine feature term")] = 0.0,
+        no_kd_compare: Annotated[bool, typer.Option("--no-kd-compare", help="skip the no-KD baseline")] = False,
+        qat: Annotated[bool, typer.Option("--qat", help="QAT fine-tuning; deploy the QAT model")] = False,
+        qat_epochs: Annotated[int | None, typer.Option("--qat-epochs", help="default epochs // 2")] = None,
+        epochs: Annotated[int, typer.Option("--epochs")] = 5,
+        C: Annotated[int, typer.Option("--C", help="stem channels")] = 8,
+        N: Annotated[int, typer.Option("--N", help="cells per stage")] = 1,
+        batch_size: Annotated[int, typer.Option("--batch-size")] = 128,
+        lr: Annotated[float, typer.Option("--lr")] = 0.05,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        train_limit: Annotated[int | None, typer.Option("--train-limit", help="seeded training subset")] = None,
+        test_limit: Annotated[int | None, typer.Option("--test-limit", help="seeded test subset")] = None,
+        calibration: Annotated[int, typer.Option("--calibration", help="int8 calibration images")] = 256,
+        reference: Annotated[int, typer.Option("--reference", help="reference input/output pairs")] = 4,
+        image_size: Annotated[int, typer.Option("--image-size", help="image folders: resize to this")] = 32,
+        channels: Annotated[int, typer.Option("--channels", help="image folders: 1 gray, 3 RGB")] = 3,
+        threads: Annotated[int, typer.Option("--threads", help="torch threads (1 is fastest for these "
+                                                               "tiny convs on a shared box)")] = 1,
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (with --job)")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Train, distil, quantize and export a network; accuracy and memory measured in TFLite Micro."""
+        from automcu.cli.verify_cmd import _hardware
+        from automcu.compress.request import CompressRequest
+        from automcu.data.dataset import DatasetError
+        from automcu.deploy.extras import MissingExtraError, require_extra
+        from search_spaces.nb201.space import parse_arch
+
+        if (job is None) == (arch is None):
+            raise UserError("give either --job JOB_ID or --arch ARCH (not both)")
+        hardware = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
+        database = None
+        if job is not None:
+            database, arch, job_hw = _job_winner(db, job)
+            hardware = hardware or job_hw
+        assert arch is not None
+        arch = parse_arch(arch).to_string()
+        try:
+            req = CompressRequest(
+                arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
+                epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
+                teacher_N=teacher_N, kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
+                compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
+                n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,
+                channels=channels, threads=threads, job_id=job, progress=not quiet)
+            from automcu.train.config import KDConfig
+
+            KDConfig(temperature=kd_temperature, alpha=kd_alpha, beta=kd_beta)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"--out {out_dir} exists and is not a folder")
+        try:
+            require_extra("torch", "litert_torch", "ai_edge_quantizer", "tflite_micro", "onnx", "onnxscript")
+            from automcu.compress.pipeline import contract_summary, run_compress
+            from automcu.compress.teacher import TeacherError
+            from automcu.deploy.exporter import ExportError
+            from automcu.deploy.tflm import ModelError
+
+            try:
+                report = run_compress(req)
+            except (DatasetError, TeacherError, ModelError, FloatingPointError) as exc:
+                raise UserError(str(exc)) from None
+            except ExportError as exc:
+                raise UserError(f"export failed: {exc}") from None
+        except MissingExtraError as exc:
+            raise UserError(str(exc)) from None
+        summary = contract_summary(report)
+        if database is not None and job is not None:
+            from automcu.storage.repository import record_artifacts
+
+            files = {f"compress/{name}": path for name, path in report["artifacts"].items()}
+            record_artifacts(database, job, files, {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain",
+                                                                          "flash_bytes", "arena_bytes", "fits")})
+        if json_out:
+            emit_json(summary)
+        else:
+            _print_human(summary)
