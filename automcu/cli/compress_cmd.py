@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,7 +144,8 @@ def register(app: typer.Typer) -> None:
             from automcu.deploy.tflm import ModelError
 
             try:
-                report = run_compress(req)
+                with contextlib.redirect_stdout(sys.stderr):  # converter chatter must not mix into --json
+                    report = run_compress(req)
             except (DatasetError, TeacherError, ModelError, FloatingPointError) as exc:
                 raise UserError(str(exc)) from None
             except ExportError as exc:
