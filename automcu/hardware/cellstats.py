@@ -29,7 +29,7 @@ import numpy as np
 from automcu.hardware.arena import align
 from automcu.hardware.cycles import FEATURES, CoreModel
 from automcu.hardware.graph import _Builder, _cell, _fuse_into_producers, build_graph
-from search_spaces.nb201.space import EDGES, Arch
+from search_spaces.nb201.space import CONV1, CONV3, EDGES, Arch
 
 if TYPE_CHECKING:
     from automcu.hardware.estimator import Macro
@@ -51,6 +51,7 @@ class CellStats:
     out_kind: str  # kind of the op producing the cell output (variant 0); "IDENTITY": the output is x0
     passes: bool  # variant 1 folds the whole cell into x0's producer: the output is produced by it
     region: tuple[np.ndarray, np.ndarray]  # per variant: see :func:`_region`
+    conv_edges: tuple[tuple[int, ...], tuple[int, ...]]  # per variant and step: the conv's edge, -1 if no conv
 
 
 ROOT_NONE, ROOT_RELU, ROOT_ADDK = 0, 1, 2
@@ -104,13 +105,35 @@ def _analyze(ops6: tuple[int, ...]) -> CellStats:
             sum(1 for o in ops if o.kind == "RELU"),
         )
 
+    def conv_edges(ops: list) -> tuple[int, ...]:  # names: "...node{to}.nor_conv_KxK<-{src}"
+        return tuple(EDGES.index((int(o.name.split(".node")[1][0]), int(o.name.rsplit("<-", 1)[1])))
+                     if o.kind == "CONV_2D" else -1 for o in ops)
+
     return CellStats(
         counts=tuple(zip(count(ops_u), count(ops_f), strict=True)),
         root=root,
         out_kind="IDENTITY" if out_u == x0 else ops_u[-1].kind,
         passes=out_f == x_f,
         region=(reg_u, _region(ops_f, list(range(len(ops_f))), x_f, out_f) if root else reg_u),
+        conv_edges=(conv_edges(ops_u), conv_edges(ops_f)),
     )
+
+
+def _with_kernels(st: CellStats, key: tuple[int, ...]) -> CellStats:
+    """The stats of a cell that differs from ``st``'s only in the kernel (1x1/3x3) of convs on
+    input-dependent nodes: same ops, order and lifetimes; the 3x3/1x1 counts and flags follow ``key``."""
+    counts = [list(c) for c in st.counts]
+    regions = []
+    for v in (0, 1):
+        n_convs = counts[0][v] + counts[1][v]
+        counts[0][v] = sum(1 for e in st.conv_edges[v] if e >= 0 and key[e] == CONV3)
+        counts[1][v] = n_convs - counts[0][v]
+        reg = st.region[v].copy()
+        for k, e in enumerate(st.conv_edges[v]):
+            reg[k, 2] = e >= 0 and key[e] == CONV3
+        regions.append(reg)
+    return CellStats(counts=tuple((a, b) for a, b in counts), root=st.root, out_kind=st.out_kind,
+                     passes=st.passes, region=(regions[0], regions[1]), conv_edges=st.conv_edges)
 
 
 #: most stage-sized tensors (ops) in one cell's region, padding for the planner arrays
@@ -185,9 +208,10 @@ def cell_table() -> dict[str, np.ndarray]:
     return table
 
 
-def _evaluated_keys(ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _evaluated_keys(ops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per arch (rows of op indices): the ops with edges the cell never evaluates set to ``none``
-    (as :func:`automcu.hardware.graph.cell_edges`), and whether some input→output path exists."""
+    (as :func:`automcu.hardware.graph.cell_edges`), the same with every conv on an input-dependent
+    node 3x3, and whether some input→output path exists."""
     nz = ops != 0
     to_output = {3: np.ones(len(ops), dtype=bool)}
     to_output[2] = nz[:, 5]  # edge 3<-2
@@ -200,18 +224,27 @@ def _evaluated_keys(ops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if to == j:
                 from_input[j] |= nz[:, e] & from_input[src]
     keep = np.stack([nz[:, e] & to_output[to] for e, (to, _) in enumerate(EDGES)], axis=1)
-    return np.where(keep, ops, 0), from_input[3]
+    keys = np.where(keep, ops, 0)
+    # the same graph whatever the kernels of convs on input-dependent nodes: write them all 3x3
+    on_input = np.stack([from_input[src] for _, src in EDGES], axis=1)
+    canonical = np.where(on_input & (keys == CONV1), CONV3, keys)
+    return keys, canonical, from_input[3]
 
 
 def _compute_cell_table(ops: np.ndarray) -> dict[str, np.ndarray]:
+    shapes: dict[tuple[int, ...], CellStats] = {}
     cache: dict[tuple[int, ...], CellStats] = {}
     rows = []
-    keys, connected = _evaluated_keys(ops)
-    for key_row, ok in zip(keys.tolist(), connected.tolist(), strict=True):
+    keys, canonical, connected = _evaluated_keys(ops)
+    for key_row, canon_row, ok in zip(keys.tolist(), canonical.tolist(), connected.tolist(), strict=True):
         key = tuple(key_row) if ok else (0, 0, 0, 1, 0, 0)
         st = cache.get(key)
         if st is None:
-            st = cache[key] = _analyze(key)
+            canon = tuple(canon_row) if ok else key
+            shape = shapes.get(canon)
+            if shape is None:
+                shape = shapes[canon] = _analyze(canon)
+            st = cache[key] = _with_kernels(shape, key)
         rows.append(st)
     table = {name: np.array([s.counts[k] for s in rows]) for k, name in enumerate(COUNTS)}  # (archs, 2)
     table["root"] = np.array([s.root for s in rows])
