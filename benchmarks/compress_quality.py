@@ -1,0 +1,213 @@
+"""Compression quality on Fashion-MNIST (28×28×1) under a 64 KB SRAM / 256 KB Flash budget.
+
+1. Winner: the product's estimator sweeps all 15,625 archs at the deployment macro (C=8, N=1,
+   1×28×28 input, 10 classes) on an STM32F411 (Cortex-M4F, 100 MHz) limited to 64 KB SRAM and
+   256 KB Flash, with a latency limit (default 80 ms); among the archs that fit, the one with the
+   best NAS-Bench-201 CIFAR-10 validation accuracy (the lookup the search uses) is the winner.
+2. Default recipe (``run_compress``, the same code as ``automcu compress --qat``): train → int8 PTQ
+   (256 training images for calibration) → QAT fine-tune → full-int8 ``.tflite``; int8 accuracy
+   measured by running the ``.tflite`` in TFLite Micro on the test images, arena and Flash measured
+   there too; wall time of the whole recipe on this machine.
+3. KD: a teacher (the same cell at C=16) trained once, then the student with KD and without KD at
+   equal epochs for each seed; float test accuracy mean ± std over the seeds.
+
+Training uses seeded subsets (``--train-limit``, ``--kd-train-limit``) and TFLM accuracy a seeded
+test subset (``--test-limit``: TFLM's Python interpreter runs one image at a time) so the
+benchmark fits a shared 2-core box; the numbers of images are written into the results.
+
+    python benchmarks/compress_quality.py [--data /usr/share/datasets/fashion-mnist] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ARCH_NAME = "compress_quality"
+
+
+def pick_winner(max_latency_ms: float, C: int, N: int) -> dict[str, Any]:
+    from automcu.hardware.catalog import resolve_hardware
+    from automcu.hardware.estimator import Macro, estimate_all
+    from search_spaces.nb201.index import arch_of_index
+    from search_spaces.nb201.table import load_table
+
+    hw = resolve_hardware("stm32f411", sram_kb=64, flash_kb=256)
+    assert hw is not None
+    est = estimate_all(hw, Macro(C=C, N=N, in_ch=1, hw=28, classes=10))
+    fits = (est["peak_sram_bytes"] <= hw.sram_bytes) & (est["flash_bytes"] <= hw.flash_bytes)
+    ok = fits & (est["latency_ms"] <= max_latency_ms)
+    acc = load_table().column("cifar10_valid")
+    i = int(np.argmax(np.where(ok, acc, -1.0)))
+    return {"hardware": hw, "index": i, "arch": arch_of_index(i).to_string(), "n_fit_memory": int(fits.sum()),
+            "n_fit_all": int(ok.sum()), "proxy_cifar10_valid": float(acc[i]),
+            "estimate": {"peak_sram_bytes": int(est["peak_sram_bytes"][i]), "flash_bytes": int(est["flash_bytes"][i]),
+                         "latency_ms": float(est["latency_ms"][i]), "macs": int(est["macs"][i])}}
+
+
+def kd_study(arch: str, args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from automcu.data import load_dataset
+    from automcu.train.config import KDConfig, TrainConfig
+    from automcu.train.distill import Distiller, feature_width
+    from automcu.train.loop import train_model
+    from automcu.train.metrics import evaluate
+    from search_spaces.nb201.torch_model import build_model
+
+    torch.set_num_threads(1)
+    ds = load_dataset("fashion-mnist", args.data).subset(args.kd_train_limit, args.test_limit, seed=0)
+    norm = ds.normalization()
+    x, xt = norm.apply(ds.x_train), norm.apply(ds.x_test)
+
+    def cfg(seed: int) -> TrainConfig:
+        return TrainConfig(epochs=args.kd_epochs, seed=seed, shift=2, hflip=True, threads=1)
+
+    t0 = time.perf_counter()
+    teacher = build_model(arch, C=args.teacher_C, N=args.N, in_ch=1, classes=10)
+    train_model(teacher, x, ds.y_train, cfg(100), label=f"teacher C={args.teacher_C}", progress=not args.quiet)
+    teacher_acc = evaluate(teacher, xt, ds.y_test)
+    teacher_s = time.perf_counter() - t0
+    kd_cfg = KDConfig(temperature=4.0, alpha=0.7, beta=0.0)
+    rows = []
+    for seed in range(args.kd_seeds):
+        accs = {}
+        for mode in ("kd", "no_kd"):
+            torch.manual_seed(seed)
+            student = build_model(arch, C=args.C, N=args.N, in_ch=1, classes=10)
+            distiller = Distiller(teacher, kd_cfg, feature_width(student), feature_width(teacher)) \
+                if mode == "kd" else None
+            train_model(student, x, ds.y_train, cfg(seed), distiller=distiller, label=f"seed {seed} {mode}",
+                        progress=not args.quiet)
+            accs[mode] = evaluate(student, xt, ds.y_test)
+        rows.append({"seed": seed, "kd_acc": accs["kd"], "no_kd_acc": accs["no_kd"],
+                     "gain_pp": accs["kd"] - accs["no_kd"]})
+
+    def ms(key: str) -> dict[str, float]:
+        vals = [r[key] for r in rows]
+        return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
+
+    return {"teacher": {"arch": arch, "C": args.teacher_C, "N": args.N, "test_acc": teacher_acc,
+                        "train_seconds": round(teacher_s, 1)},
+            "kd": kd_cfg.to_dict(), "epochs": args.kd_epochs, "train_images": len(x), "test_images": len(xt),
+            "per_seed": rows, "kd_acc": ms("kd_acc"), "no_kd_acc": ms("no_kd_acc"), "gain_pp": ms("gain_pp"),
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def default_recipe(winner: dict[str, Any], args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from automcu.compress.pipeline import run_compress
+    from automcu.compress.request import CompressRequest
+
+    req = CompressRequest(arch=winner["arch"], dataset="fashion-mnist", data_path=args.data, out_dir=out,
+                          hardware=winner["hardware"], C=args.C, N=args.N, epochs=args.epochs, qat=True,
+                          qat_epochs=args.qat_epochs, train_limit=args.train_limit, test_limit=args.test_limit,
+                          seed=0, threads=1, progress=not args.quiet)
+    t0 = time.perf_counter()
+    report = run_compress(req)
+    report["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def markdown(res: dict[str, Any]) -> str:
+    w, r, k = res["winner"], res["recipe"], res["kd_study"]
+    sram_limit = res["budget"]["sram_bytes"]
+    flash_limit = res["budget"]["flash_bytes"]
+    lines = [
+        "# Compression quality: Fashion-MNIST on a 64 KB SRAM / 256 KB Flash budget", "",
+        f"Board: STM32F411 (Cortex-M4F, 100 MHz) limited to 64 KB SRAM / 256 KB Flash; latency ≤ "
+        f"{res['max_latency_ms']} ms. Macro C={res['macro']['C']}, N={res['macro']['N']}, 1×28×28, 10 classes.", "",
+        f"Winner (estimator sweep, {w['n_fit_memory']:,} archs fit the memory, {w['n_fit_all']:,} also the latency; "
+        f"best NB201 CIFAR-10 validation accuracy among them): index {w['index']} `{w['arch']}`", "",
+        "## Default recipe (`automcu compress --qat`)", "",
+        f"{r['samples']['train']:,} training images, {res['epochs']} epochs + {res['qat_epochs']} QAT epoch(s); "
+        f"int8 accuracy measured in TFLite Micro on {r['samples']['test']:,} test images.", "",
+        "| model | accuracy | drop vs float |", "|---|---|---|",
+        f"| float (torch) | {r['float_acc']:.2f} % | |",
+        f"| int8 PTQ, TFLite Micro | {r['ptq']['int8_acc']:.2f} % | {r['ptq']['drop_pp']:+.2f} pp |",
+        f"| int8 QAT, TFLite Micro | {r['qat']['int8_acc']:.2f} % | {r['qat']['drop_pp']:+.2f} pp |", "",
+        f"- within 1 pp of float: PTQ {'yes' if abs(r['ptq']['drop_pp']) <= 1 else 'NO'}, "
+        f"QAT {'yes' if abs(r['qat']['drop_pp']) <= 1 else 'NO'}",
+        f"- measured arena {r['arena_bytes']:,} B (+ runtime RAM → limit {sram_limit:,} B); "
+        f".tflite {r['flash_bytes']:,} B (+ runtime code → limit {flash_limit:,} B); fits: **{r['fits']}**",
+    ]
+    lines += [f"- {m}" for m in r["messages"]]
+    lines += [
+        f"- estimated latency {r['latency_ms']:.1f} ms; estimate: arena {r['estimate']['arena_bytes']:,} B, "
+        f"Flash {r['estimate']['flash_bytes']:,} B",
+        f"- wall time of the recipe: **{r['wall_seconds']:.0f} s** (target < 600 s) on {res['machine']}; stages: "
+        + ", ".join(f"{k2} {v:.0f} s" for k2, v in r["seconds"].items() if k2 != "total"),
+        "", "## Knowledge distillation (same student, equal epochs)", "",
+        f"Teacher: the same cell at C={k['teacher']['C']}, test accuracy {k['teacher']['test_acc']:.2f} %. "
+        f"{k['train_images']:,} training images, {k['epochs']} epochs, {k['test_images']:,} test images; "
+        f"T={k['kd']['temperature']}, α={k['kd']['alpha']}.", "",
+        "| seed | KD | no KD | gain |", "|---|---|---|---|",
+    ]
+    lines += [f"| {row['seed']} | {row['kd_acc']:.2f} % | {row['no_kd_acc']:.2f} % | {row['gain_pp']:+.2f} pp |"
+              for row in k["per_seed"]]
+    lines += [f"| mean ± std | {k['kd_acc']['mean']:.2f} ± {k['kd_acc']['std']:.2f} % | "
+              f"{k['no_kd_acc']['mean']:.2f} ± {k['no_kd_acc']['std']:.2f} % | "
+              f"{k['gain_pp']['mean']:+.2f} ± {k['gain_pp']['std']:.2f} pp |", "",
+              f"Benchmark total: {res['total_seconds']:.0f} s.", "",
+              f"Reproduce: `{res['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="folder of the four IDX files")
+    ap.add_argument("--C", type=int, default=8)
+    ap.add_argument("--N", type=int, default=1)
+    ap.add_argument("--teacher-C", type=int, default=16)
+    ap.add_argument("--max-latency-ms", type=float, default=80.0)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--qat-epochs", type=int, default=1)
+    ap.add_argument("--train-limit", type=int, default=10000)
+    ap.add_argument("--test-limit", type=int, default=2000)
+    ap.add_argument("--kd-seeds", type=int, default=3)
+    ap.add_argument("--kd-epochs", type=int, default=3)
+    ap.add_argument("--kd-train-limit", type=int, default=5000)
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run (not for results)")
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    if args.quick:
+        args.train_limit, args.test_limit, args.kd_train_limit = 500, 200, 300
+        args.epochs, args.kd_epochs, args.kd_seeds = 1, 1, 2
+    t0 = time.perf_counter()
+    winner = pick_winner(args.max_latency_ms, args.C, args.N)
+    bundle = Path("/tmp") / f"automcu_{ARCH_NAME}_bundle"
+    recipe = default_recipe(winner, args, bundle)
+    kd = kd_study(winner["arch"], args)
+    hw = winner.pop("hardware")
+    res = {
+        "benchmark": ARCH_NAME, "dataset": "fashion-mnist", "macro": {"C": args.C, "N": args.N, "in_ch": 1, "hw": 28},
+        "budget": {"board": hw.name, "sram_bytes": hw.sram_bytes, "flash_bytes": hw.flash_bytes,
+                   "runtime_sram_bytes": int(hw.runtime_sram_kb * 1024),
+                   "runtime_flash_bytes": int(hw.runtime_flash_kb * 1024)},
+        "max_latency_ms": args.max_latency_ms, "epochs": args.epochs, "qat_epochs": args.qat_epochs,
+        "winner": winner,
+        "recipe": {k: recipe[k] for k in ("arch", "index", "samples", "float_acc", "int8_acc", "int8_acc_source",
+                                          "ptq", "qat", "flash_bytes", "arena_bytes", "fits", "messages",
+                                          "latency_ms", "estimate", "seconds", "wall_seconds")},
+        "kd_study": kd, "quick": args.quick,
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread",
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "command": "python benchmarks/compress_quality.py" + (" --quick" if args.quick else ""),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "_quick" if args.quick else ""
+    (args.out / f"{ARCH_NAME}{suffix}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (args.out / f"{ARCH_NAME}{suffix}.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
