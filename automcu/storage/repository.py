@@ -48,6 +48,7 @@ def create_job(
         proposer=spec.proposer,
         seed=spec.seed,
         epochs=spec.epochs,
+        data_path=spec.data_path,
         verify=spec.verify,
         max_sim_seconds=spec.max_sim_seconds,
         max_wall_seconds=spec.max_wall_seconds,
@@ -146,12 +147,14 @@ def display_status(job: Job, lease_seconds: float) -> str:
     return "stale" if is_stale(job, lease_seconds) else job.status
 
 
-def _claimable(worker: str, lease_seconds: float, allow_failed: bool = False):  # type: ignore[no-untyped-def]
-    """Queued; running with a lapsed heartbeat; running under ``worker``'s own lease (re-entrant); failed if asked."""
+def _claimable(worker: str, lease_seconds: float, allow_failed: bool = False,  # type: ignore[no-untyped-def]
+               reentrant: bool = True):
+    """Queued; running with a lapsed heartbeat; under ``worker``'s own lease (if re-entrant); failed if asked."""
     lapsed = utcnow() - timedelta(seconds=lease_seconds)
     running = Job.status == "running"
-    cond = (Job.status == "queued") | (running & (Job.heartbeat_at.is_(None) | (Job.heartbeat_at < lapsed))) | (
-        running & (Job.lease_owner == worker))
+    cond = (Job.status == "queued") | (running & (Job.heartbeat_at.is_(None) | (Job.heartbeat_at < lapsed)))
+    if reentrant:
+        cond = cond | (running & (Job.lease_owner == worker))
     if allow_failed:
         cond = cond | (Job.status == "failed")
     return cond & Job.cancel_requested.is_(False)
@@ -182,19 +185,28 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
     waiting on each other. SQLite (one writer at a time): try the oldest claimable jobs with the atomic
     conditional UPDATE of ``claim_job`` until one is won. Either way no job is claimed twice.
     """
-    cond = _claimable(worker, lease_seconds)
+    cond = _claimable(worker, lease_seconds, reentrant=False)  # a job this worker already runs is not "next"
     order = (Job.created_at, Job.id)
     if db.engine.dialect.name == "postgresql":
         with db.session() as s:
             job_id = s.scalar(select(Job.id).where(cond).order_by(*order).limit(1).with_for_update(skip_locked=True))
-            if job_id is not None and _take_lease(s, job_id, worker, lease_seconds):
-                return job_id
-            return None
+            if job_id is None:
+                return None
+            now = utcnow()
+            res = s.execute(update(Job).where(Job.id == job_id, cond).values(
+                status="running", lease_owner=worker, heartbeat_at=now,
+                started_at=func.coalesce(Job.started_at, now), error=None))
+            return job_id if res.rowcount else None
     with db.sessions() as s:
         ids = list(s.scalars(select(Job.id).where(cond).order_by(*order).limit(20)))
     for job_id in ids:
-        if claim_job(db, job_id, worker, lease_seconds):
-            return job_id
+        with db.session() as s:
+            now = utcnow()
+            res = s.execute(update(Job).where(Job.id == job_id, cond).values(
+                status="running", lease_owner=worker, heartbeat_at=now,
+                started_at=func.coalesce(Job.started_at, now), error=None))
+            if res.rowcount:
+                return job_id
     return None
 
 
