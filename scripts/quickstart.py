@@ -39,8 +39,10 @@ def pip(*args: str) -> None:
 
 
 def system_packages() -> None:
-    """Debian packages the full suite uses (Chromium for the dashboard test, PostgreSQL for storage tests)."""
-    wanted = {"chromium": "/usr/bin/chromium", "postgresql": "/usr/lib/postgresql"}
+    """Debian packages the full suite uses (Chromium for the dashboard test, PostgreSQL for storage tests,
+    the docker-compose client to validate docker-compose.yml; no Docker engine is needed)."""
+    wanted = {"chromium": "/usr/bin/chromium", "postgresql": "/usr/lib/postgresql",
+              "docker-compose": "/usr/bin/docker-compose"}
     missing = [pkg for pkg, path in wanted.items() if not Path(path).exists()]
     if not missing or not shutil.which("apt-get"):
         return
