@@ -27,7 +27,11 @@ class VerificationUnavailable(RuntimeError):
 
 
 def macro_for(dataset: str) -> Macro:
-    """The benchmark macro of a lookup dataset; other (real-data) names use the CIFAR-10 macro."""
+    """The benchmark macro of a lookup dataset; a real-data name: the net the training evaluator builds."""
+    from automcu.realdata import real_dataset_name, search_macro
+
+    if real_dataset_name(dataset) is not None:
+        return search_macro(dataset)
     try:
         return Macro.for_dataset(dataset)
     except ValueError:

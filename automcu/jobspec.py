@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from automcu.hardware.spec import HardwareSpec
+from automcu.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from search_spaces.nb201.table import DATASETS
 
 ProposerName = Literal["auto", "llm", "evolution", "random"]
@@ -36,7 +37,10 @@ class JobSpec(BaseModel):
     budget: int = Field(default=100, gt=0, le=15625, description="evaluations (accuracy queries)")
     proposer: ProposerName = "auto"
     seed: int = Field(default=0, ge=0)
-    epochs: Literal[12, 200] = 200
+    epochs: int | None = Field(default=None, ge=1, le=200, description="lookups: the NB201 schedule (12 or 200, "
+                               "default 200); real data: training epochs per evaluation (digits 10, (fashion-)mnist 1)")
+    data_path: str | None = Field(default=None, max_length=1024,
+                                  description="real data: the dataset's folder (MNIST/Fashion-MNIST IDX files)")
     verify: Literal["none", "near", "all"] = "none"
     max_sim_seconds: float | None = Field(default=None, gt=0)
     max_wall_seconds: float | None = Field(default=None, gt=0)
@@ -49,7 +53,29 @@ class JobSpec(BaseModel):
         for name in DATASETS:
             if value.lower() == name.lower():
                 return name
-        raise ValueError(f"unknown dataset {value!r}; NAS-Bench-201 lookups know {', '.join(DATASETS)}")
+        real = real_dataset_name(value)
+        if real is not None:
+            return real
+        raise ValueError(f"unknown dataset {value!r}; NAS-Bench-201 lookups know {', '.join(DATASETS)}, "
+                         f"real-data training knows {', '.join(REAL_DATASETS)}")
+
+    @property
+    def real_data(self) -> bool:
+        return self.dataset in REAL_DATASETS
+
+    @model_validator(mode="after")
+    def _epochs_for_the_evaluator(self) -> JobSpec:
+        if self.real_data:
+            self.epochs = self.epochs or DEFAULT_TRAIN_EPOCHS[self.dataset]
+        else:
+            if self.epochs is None:
+                self.epochs = 200
+            if self.epochs not in (12, 200):
+                raise ValueError(f"NAS-Bench-201 lookups have 12- and 200-epoch results, not {self.epochs}")
+            if self.data_path is not None:
+                raise ValueError(f"data_path is for real-data training ({', '.join(REAL_DATASETS)}), "
+                                 f"not the {self.dataset} lookup")
+        return self
 
     @model_validator(mode="after")
     def _custom_is_complete(self) -> JobSpec:

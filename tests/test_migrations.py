@@ -48,8 +48,9 @@ def test_fresh_database_is_migrated_to_exactly_the_models(any_url: str) -> None:
 def test_database_made_by_create_all_is_stamped_and_upgraded_with_its_data(any_url: str) -> None:
     legacy = create_engine(any_url)
     Base.metadata.create_all(legacy)  # how the schema was made before migrations …
-    with legacy.begin() as c:  # … with the models of that time (no attempts column)
+    with legacy.begin() as c:  # … with the models of that time (no attempts, no data_path)
         c.execute(text("ALTER TABLE candidates DROP COLUMN attempts"))
+        c.execute(text("ALTER TABLE jobs DROP COLUMN data_path"))  # added by 0003
         c.execute(text("INSERT INTO jobs (id, status, dataset, budget, proposer, seed, epochs, benchmark, verify, "
                        "batch_size, created_at, cancel_requested, wall_seconds) VALUES ('old1', 'succeeded', "
                        "'cifar10', 5, 'random', 0, 200, 'table', 'none', 1, CURRENT_TIMESTAMP, false, 1.5)"))

@@ -15,10 +15,11 @@ from automcu.jobspec import CustomHardware, JobSpec
 def build_spec(
     dataset: str, board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
     core: str | None, max_latency_ms: float | None, task: str | None, budget: int, proposer: str, seed: int,
-    epochs: int = 200, verify: str = "none",
+    epochs: int | None = None, verify: str = "none", data_path: str | None = None,
 ) -> JobSpec:
     spec: dict = {"dataset": dataset, "board": board, "max_latency_ms": max_latency_ms, "task": task,
-                  "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify}
+                  "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify,
+                  "data_path": data_path}
     custom = {"sram_kb": sram_kb, "flash_kb": flash_kb, "clock_mhz": clock_mhz, "core": core}
     if any(v is not None for v in custom.values()):
         spec["hardware"] = CustomHardware(**custom)
@@ -29,7 +30,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def search(
-        dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120")],
+        dataset: Annotated[str, typer.Option(help="lookups: cifar10 | cifar100 | ImageNet16-120; "
+                                                  "real training: digits | mnist | fashion-mnist")],
         board: Annotated[str | None, typer.Option(help="catalog board name or a board YAML file")] = None,
         sram_kb: Annotated[float | None, typer.Option(help="custom spec: usable SRAM (KiB)")] = None,
         flash_kb: Annotated[float | None, typer.Option(help="custom spec: Flash (KiB)")] = None,
@@ -40,7 +42,12 @@ def register(app: typer.Typer) -> None:
         budget: Annotated[int, typer.Option(help="evaluations (accuracy queries)")] = 100,
         proposer: Annotated[str, typer.Option(help="auto | llm | evolution | random")] = "auto",
         seed: Annotated[int, typer.Option()] = 0,
-        epochs: Annotated[int, typer.Option(help="NB201 training schedule looked up: 200 or 12")] = 200,
+        epochs: Annotated[int | None, typer.Option(
+            help="lookups: NB201 schedule 200 (default) or 12; "
+                 "real data: training epochs per evaluation (digits 10, (fashion-)mnist 1)",
+            show_default=False)] = None,
+        data: Annotated[str | None, typer.Option(help="real data: the dataset's folder (MNIST/Fashion-MNIST IDX)",
+                                                 show_default=False)] = None,
         verify: Annotated[str, typer.Option(help="TFLite Micro check of candidates: none|near|all")] = "none",
         db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
@@ -48,7 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search NAS-Bench-201 for the most accurate network that fits the target."""
         spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
-                          proposer, seed, epochs, verify)
+                          proposer, seed, epochs, verify, data)
         database, job = prepare_job(spec, db)
         summary = run_with_progress(database, job, quiet=quiet)
         if json_out:

@@ -31,7 +31,28 @@ def validate_spec(spec: JobSpec) -> HardwareSpec | None:
     if spec.proposer == "llm" and not get_settings().llm_configured:
         raise UserError("proposer 'llm' needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint); "
                         "use --proposer evolution to search offline")
+    if spec.real_data:
+        check_real_data(spec.dataset, spec.data_path)
     return hardware
+
+
+def check_real_data(dataset: str, data_path: str | None) -> None:
+    """A real-data search needs its files (and the train extra) before anything is stored."""
+    try:
+        from automcu.data import DatasetError, load_dataset
+    except ImportError as exc:
+        raise UserError(f"searching on {dataset} trains networks: install the train extra "
+                        f"(pip install -e '.[train]'; {exc})") from None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UserError(f"searching on {dataset} trains networks with torch: install the train extra "
+                        "(pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, "
+                        "then pip install -e '.[train]')") from None
+    try:
+        load_dataset(dataset, data_path)
+    except (DatasetError, OSError) as exc:
+        raise UserError(str(exc)) from None
 
 
 def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = None) -> tuple[Database, Job]:

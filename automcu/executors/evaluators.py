@@ -60,6 +60,17 @@ def lookup_spec(benchmark: str = "table", time_scale: float = 0.0) -> EvaluatorS
     return EvaluatorSpec(factory=LOOKUP_FACTORY, kwargs={"benchmark": benchmark, "time_scale": time_scale})
 
 
+def training_spec(dataset: str, data_path: str | None, epochs: int) -> EvaluatorSpec:
+    from automcu.realdata import TRAIN_C, TRAIN_N
+
+    return EvaluatorSpec(factory=TRAINING_FACTORY, kwargs={"dataset": dataset, "data_path": data_path,
+                                                           "epochs": epochs, "C": TRAIN_C, "N": TRAIN_N})
+
+
 def evaluator_spec_for(job: Any, time_scale: float = 0.0) -> EvaluatorSpec:
-    """The evaluator of a job: its NAS-Bench-201 backend (``job.benchmark``), as the planner always used."""
+    """The evaluator of a job: real training for a real-data name, else its NAS-Bench-201 backend."""
+    from automcu.realdata import real_dataset_name
+
+    if real_dataset_name(job.dataset) is not None:
+        return training_spec(job.dataset, getattr(job, "data_path", None), job.epochs)
     return lookup_spec(job.benchmark, time_scale)

@@ -60,6 +60,7 @@ class Job(Base):
     max_wall_seconds: Mapped[float | None] = mapped_column(Float)
     patience: Mapped[int | None] = mapped_column(Integer)  # stop after this many rounds with no improvement
     batch_size: Mapped[int] = mapped_column(Integer, default=1)
+    data_path: Mapped[str | None] = mapped_column(Text)  # real-data jobs: the dataset's folder
     compress: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # hand the winner to the backend when set
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
