@@ -65,10 +65,10 @@ GENIUS_GPT4_AT_10 = {"cifar10": (93.84, 0.33), "cifar100": (70.58, 0.33), "Image
 TARGET = {"scenario": "cifar10/STM32F746", "budget": 100, "max_regret": 0.3}
 #: how the defaults of EvolutionProposer were chosen (reported with the results)
 TUNING = ("EvolutionProposer's defaults (children ranked by the live-conv-FLOPs signal, 16 mutations per child, "
-          "population 5, tournament 3, re-measure an incumbent unbeaten for 25 evaluations with 30 % of the "
-          "proposals) were chosen by running about ten settings on these scenarios with seeds 100-139 (a "
-          "ridge surrogate of the job's validation accuracies as the ranking was tried and was worse); the "
-          "reported runs use seeds 0-19. The search itself never sees test accuracy.")
+          "population 5, tournament 3, half the proposals re-measure an incumbent unbeaten for 15 evaluations) "
+          "were chosen by running about fifteen settings on these scenarios with seeds 100-139 (a ridge "
+          "surrogate of the job's validation accuracies as the ranking was tried and was worse); the reported "
+          "runs use seeds 0-19. The search itself never sees test accuracy.")
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ class EvolutionProposer:
         n_mutations: int = 16,
         n_initial_samples: int = 20,
         ranking: Ranking = "signal",
-        remeasure_after: int = 25,
-        remeasure_share: float = 0.3,
+        remeasure_after: int = 15,
+        remeasure_share: float = 0.5,
         feasibility_aware: bool = True,
     ) -> None:
         if ranking not in ("signal", "random"):
