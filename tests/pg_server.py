@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 
-def _bindir() -> Path | None:
+def find_bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
     if found:
         return Path(found[-1]).parent
@@ -88,7 +88,7 @@ def _has_user(name: str) -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    bindir = _bindir()
+    bindir = find_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
     pytest.importorskip("psycopg", reason="the postgres extra is not installed: pip install 'automcu[postgres]'")
