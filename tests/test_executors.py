@@ -213,3 +213,37 @@ def test_ray_worker_killed_mid_task_is_retried_by_ray_or_reported_lost(ray_head:
         fut.result(60)
     with pytest.raises(EvaluationFailed):
         no_retry.submit(lookup_spec(), _req("|bad|")).result(60)
+
+
+def test_cancelling_a_job_cancels_its_running_evaluations(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automcu.config import get_settings
+    from automcu.executors.factory import close_shared, shared_executor
+    from automcu.jobspec import JobSpec
+    from automcu.planner import run_job
+    from automcu.storage.db import open_database
+    from automcu.storage.repository import candidates_of, create_job, events_of, get_job, request_cancel
+
+    monkeypatch.setenv("AUTOMCU_EXECUTOR", "process")
+    monkeypatch.setenv("AUTOMCU_EXECUTOR_WORKERS", "2")
+    monkeypatch.setenv("AUTOMCU_SIMULATED_TIME_SCALE", "5e-3")  # each evaluation sleeps ~10 s
+    get_settings.cache_clear()
+    db = open_database(db_url)
+    job_id = create_job(db, JobSpec(dataset="cifar10", budget=6, proposer="random", batch_size=2), None).id
+    runner = threading.Thread(target=run_job, args=(db, job_id))
+    runner.start()
+    try:
+        pool = shared_executor()
+        _wait(lambda: sum(p is not None for p in pool.pids) == 2 and all(s.fut for s in pool._slots))  # type: ignore[attr-defined]
+        busy = [p for p in pool.pids if p]  # type: ignore[attr-defined]
+        request_cancel(db, job_id)
+        runner.join(20)
+        assert not runner.is_alive()
+        assert get_job(db, job_id).status == "cancelled"
+        assert not candidates_of(db, job_id, "evaluated")
+        cancelled = [e for e in events_of(db, job_id) if e.kind == "evaluations_cancelled"]
+        assert len(cancelled) == 1 and len(cancelled[0].payload["archs"]) == 2
+        for pid in busy:
+            _wait(lambda pid=pid: not _alive(pid), 10)  # the processes running them were killed
+    finally:
+        close_shared()
+        get_settings.cache_clear()
