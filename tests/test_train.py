@@ -84,7 +84,7 @@ def test_qat_snaps_weights_to_per_channel_int8_grid(digits) -> None:  # type: ig
     float_acc = evaluate(model, xt, yt)
     handle = prepare_qat(model)
     assert len(handle.observers) > 5
-    train_model(model, x, y, TrainConfig(epochs=1, batch_size=64, lr=0.01, seed=5, freeze_bn=True), progress=False)
+    train_model(model, x, y, TrainConfig(epochs=1, batch_size=64, lr=0.01, seed=5), progress=False)
     fq_acc = evaluate(model, xt, yt)
     finish_qat(handle)
     assert not any(k.startswith("parametrizations") for k in model.state_dict())

@@ -92,11 +92,14 @@ def _teacher(req: CompressRequest, prep: Prepared, macro: Any, timer: Timer) -> 
 
 
 def _train_student(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, teacher: Any, label: str) -> Any:
+    import torch
+
     from automcu.train.config import KDConfig
     from automcu.train.distill import Distiller, feature_width
     from automcu.train.loop import train_model
     from search_spaces.nb201.torch_model import build_model
 
+    torch.manual_seed(req.seed)  # the initial weights are part of the seeded run
     model = build_model(arch, C=macro.C, N=macro.N, in_ch=macro.in_ch, classes=macro.classes)
     distiller = None
     if teacher is not None:
@@ -108,14 +111,18 @@ def _train_student(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, 
 
 
 def _qat(req: CompressRequest, prep: Prepared, float_model: Any) -> tuple[Any, float]:
-    """QAT fine-tune of a copy at a tenth of the lr, BN frozen; returns (weights snapped to int8 grid, fq acc)."""
+    """QAT fine-tune of a copy at a tenth of the lr; returns (weights snapped to the int8 grid, fake-quant acc).
+
+    BatchNorm keeps training (batch statistics): freezing it from the first QAT step made the
+    fake-quantized network diverge within a few steps on Fashion-MNIST.
+    """
     from automcu.train.loop import train_model
     from automcu.train.metrics import evaluate
     from automcu.train.qat import finish_qat, prepare_qat
 
     model = copy.deepcopy(float_model)
     handle = prepare_qat(model)
-    cfg = _train_cfg(req, prep.data, req.seed + 7, epochs=req.effective_qat_epochs, freeze_bn=True)
+    cfg = _train_cfg(req, prep.data, req.seed + 7, epochs=req.effective_qat_epochs)
     cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
     train_model(model, prep.x_train, prep.data.y_train, cfg, label="QAT", progress=req.progress)
     fq_acc = evaluate(model, prep.x_test, prep.data.y_test)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from automcu.train.config import TrainConfig
@@ -42,6 +43,7 @@ def train_teacher(arch: str, C: int, N: int, in_ch: int, classes: int, x: np.nda
     from search_spaces.nb201.torch_model import build_model
 
     parsed = parse_arch(arch)
+    torch.manual_seed(cfg.seed)
     model = build_model(parsed, C=C, N=N, in_ch=in_ch, classes=classes)
     res = train_model(model, x, y, cfg, x_test=x_test, y_test=y_test, label="teacher", progress=progress)
     return model.eval(), {"kind": "arch", "arch": parsed.to_string(), "macro": {"C": C, "N": N},
