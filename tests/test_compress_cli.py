@@ -104,9 +104,13 @@ def test_reference_pairs_reproduce_in_tflm(compressed) -> None:  # type: ignore[
 
 def test_bundle_is_recorded_on_the_job(compressed) -> None:  # type: ignore[no-untyped-def]
     db, job_id, out, _ = compressed
-    arts = get_job(db, job_id).artifacts or {}
-    assert arts.get("compress/model.tflite") == str(out / "model.tflite")
-    assert arts.get("compress/report.json") == str(out / "report.json")
+    job = get_job(db, job_id)
+    arts = (job.artifacts or {})["compress"]
+    assert arts["model.tflite"] == str(out / "model.tflite") and arts["report.json"] == str(out / "report.json")
+    from api.crud import artifact_paths
+
+    listed = artifact_paths(job)  # what GET /jobs/{id}/artifacts/{name} serves
+    assert listed["model.tflite"] == str(out / "model.tflite") and "model_data.cc" in listed
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

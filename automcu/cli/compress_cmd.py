@@ -156,9 +156,9 @@ def register(app: typer.Typer) -> None:
         if database is not None and job is not None:
             from automcu.storage.repository import record_artifacts
 
-            files = {f"compress/{name}": path for name, path in report["artifacts"].items()}
-            record_artifacts(database, job, files, {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain",
-                                                                          "flash_bytes", "arena_bytes", "fits")})
+            # nested under "compress": the API lists each file by its own name (GET /jobs/{id}/artifacts/model.tflite)
+            event = {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain", "flash_bytes", "arena_bytes", "fits")}
+            record_artifacts(database, job, {"compress": dict(report["artifacts"])}, event)
         if json_out:
             emit_json(summary)
         else:
