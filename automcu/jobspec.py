@@ -24,6 +24,34 @@ class CustomHardware(BaseModel):
     core: str | None = None
 
 
+#: lookup datasets whose real images the backend can train on (the user's python-pickle batches)
+TRAINABLE_LOOKUPS = ("cifar10", "cifar100")
+
+
+class CompressSpec(BaseModel):
+    """What the hand-off does with the winner (the `automcu compress` defaults)."""
+
+    model_config = {"extra": "forbid"}
+
+    epochs: int = Field(default=5, ge=1, le=200)
+    qat: bool = False
+    teacher: str | None = Field(default=None, max_length=400, description="NB201 arch to distil from")
+    data_path: str | None = Field(default=None, max_length=1024,
+                                  description="the dataset's folder (required for cifar10/cifar100 batches)")
+    train_limit: int | None = Field(default=None, ge=1)
+    test_limit: int | None = Field(default=None, ge=1)
+
+
+def check_compress_spec(dataset: str, spec: CompressSpec) -> None:
+    """ValueError when the job's winner could not be trained on real images."""
+    if dataset in REAL_DATASETS:
+        return
+    if dataset in TRAINABLE_LOOKUPS and spec.data_path:
+        return
+    raise ValueError(f"compressing a {dataset} winner needs real images: give compress.data_path "
+                     f"(the CIFAR python batches folder) for cifar10/cifar100; ImageNet16-120 is lookup-only")
+
+
 class JobSpec(BaseModel):
     """One search. ``board`` or ``hardware`` (custom limits) or neither (unconstrained)."""
 
@@ -46,6 +74,8 @@ class JobSpec(BaseModel):
     max_wall_seconds: float | None = Field(default=None, gt=0)
     patience: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=1, ge=1, le=64)
+    compress: CompressSpec | None = Field(default=None, description="hand the winner to the compression backend "
+                                          "(train on real data, int8, TFLite Micro) when the search ends")
 
     @field_validator("dataset")
     @classmethod
@@ -75,6 +105,8 @@ class JobSpec(BaseModel):
             if self.data_path is not None:
                 raise ValueError(f"data_path is for real-data training ({', '.join(REAL_DATASETS)}), "
                                  f"not the {self.dataset} lookup")
+        if self.compress is not None:
+            check_compress_spec(self.dataset, self.compress)
         return self
 
     @model_validator(mode="after")

@@ -76,6 +76,8 @@ class Planner:
             job = derive_job_spec(self.db, job, self.settings)
             self.progress("started", {"job_id": job.id, "budget": job.budget})
             reason, status = self._loop(job)
+            if status == "succeeded" and job.compress:
+                self._hand_off()
             self._finish(status, reason)
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -85,6 +87,14 @@ class Planner:
         finally:
             stop_beat.set()
         return get_job(self.db, self.job_id)
+
+    def _hand_off(self) -> None:
+        """The winner to the compression backend (the job asked for it); recorded on the job either way."""
+        from automcu.handoff import compress_winner
+
+        self.progress("compressing", {})
+        summary = compress_winner(self.db, get_job(self.db, self.job_id), self.settings)
+        self.progress("compressed", {"summary": summary})
 
     def _start_heartbeat(self) -> threading.Event:
         stop = threading.Event()

@@ -16,10 +16,11 @@ def build_spec(
     dataset: str, board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
     core: str | None, max_latency_ms: float | None, task: str | None, budget: int, proposer: str, seed: int,
     epochs: int | None = None, verify: str = "none", data_path: str | None = None,
+    compress: dict | None = None,
 ) -> JobSpec:
     spec: dict = {"dataset": dataset, "board": board, "max_latency_ms": max_latency_ms, "task": task,
                   "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify,
-                  "data_path": data_path}
+                  "data_path": data_path, "compress": compress}
     custom = {"sram_kb": sram_kb, "flash_kb": flash_kb, "clock_mhz": clock_mhz, "core": core}
     if any(v is not None for v in custom.values()):
         spec["hardware"] = CustomHardware(**custom)
@@ -49,15 +50,24 @@ def register(app: typer.Typer) -> None:
         data: Annotated[str | None, typer.Option(help="real data: the dataset's folder (MNIST/Fashion-MNIST IDX)",
                                                  show_default=False)] = None,
         verify: Annotated[str, typer.Option(help="TFLite Micro check of candidates: none|near|all")] = "none",
+        compress: Annotated[bool, typer.Option(
+            "--compress", help="hand the winner to the compression backend when the search ends (real data)")] = False,
+        compress_epochs: Annotated[int, typer.Option(help="with --compress: training epochs of the winner")] = 5,
+        qat: Annotated[bool, typer.Option("--qat", help="with --compress: quantization-aware training")] = False,
         db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
         """Search NAS-Bench-201 for the most accurate network that fits the target."""
         spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
-                          proposer, seed, epochs, verify, data)
+                          proposer, seed, epochs, verify, data,
+                          {"epochs": compress_epochs, "qat": qat} if compress else None)
         database, job = prepare_job(spec, db)
         summary = run_with_progress(database, job, quiet=quiet)
+        if compress:
+            from automcu.handoff import handoff_outcome
+
+            summary["compress"] = handoff_outcome(database, job.id)
         if json_out:
             emit_json(summary)
         else:

@@ -54,7 +54,7 @@ def create_job(
         max_wall_seconds=spec.max_wall_seconds,
         patience=spec.patience,
         batch_size=spec.batch_size,
-        compress=compress,
+        compress=compress if compress is not None else (spec.compress.model_dump() if spec.compress else None),
     )
     with db.session() as s:
         s.add(job)

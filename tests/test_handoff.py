@@ -1,0 +1,47 @@
+"""The planner hands a real-data winner to the compression backend when the job asks for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from automcu.config import get_settings
+from automcu.handoff import handoff_outcome
+from automcu.jobspec import JobSpec
+from automcu.planner import run_job
+from automcu.storage.db import open_database
+from automcu.storage.repository import best_candidate, candidates_of, create_job, get_job
+
+
+def test_compress_needs_real_images() -> None:
+    with pytest.raises(ValueError, match="ImageNet16-120 is lookup-only"):
+        JobSpec(dataset="ImageNet16-120", compress={})
+    with pytest.raises(ValueError, match=r"compress\.data_path"):
+        JobSpec(dataset="cifar10", compress={"epochs": 2})
+    assert JobSpec(dataset="cifar10", compress={"data_path": "/data/cifar-10-batches-py"}).compress is not None
+    with pytest.raises(ValueError):
+        JobSpec(dataset="digits", compress={"epochs": 0})
+
+
+@pytest.mark.tflm
+def test_search_ends_with_the_winner_compressed_and_recorded(db_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for mod in ("torch", "sklearn", "litert_torch", "ai_edge_quantizer", "tflite_micro"):
+        pytest.importorskip(mod)
+    monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    db = open_database(db_url)
+    spec = JobSpec(dataset="digits", board="nRF52840", budget=2, epochs=2, seed=0, proposer="random",
+                   compress={"epochs": 2})
+    job = create_job(db, spec, spec.resolve_hardware())
+    run_job(db, job.id)
+    final = get_job(db, job.id)
+    assert final.status == "succeeded"
+    outcome = handoff_outcome(db, job.id)
+    assert outcome is not None and outcome["status"] == "compressed", outcome
+    assert outcome["arch"] == best_candidate(candidates_of(db, job.id)).arch
+    files = final.artifacts["compress"]
+    assert Path(files["model.tflite"]).is_file() and Path(files["report.json"]).is_file()
+    assert Path(files["model.tflite"]).parent == tmp_path / "artifacts" / job.id
+    assert 10 < outcome["int8_acc"] <= 100 and outcome["fits"] is True
