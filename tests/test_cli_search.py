@@ -134,3 +134,18 @@ def test_show_lineage_of_the_winner_walks_back_to_a_root(db_url: str) -> None:
     assert runner.invoke(app, ["show", found["job_id"], "--lineage", "best", "--db", db_url]).exit_code == 0
     bad = runner.invoke(app, ["show", found["job_id"], "--lineage", "not-an-arch", "--db", db_url])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_the_default_search_path_never_imports_torch(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from automcu.cli.app import app; "
+            "r = CliRunner().invoke(app, ['search', '--dataset', 'cifar10', '--budget', '10', '--board', 'STM32F746', "
+            "'--json', '--quiet']); assert r.exit_code == 0, r.output; print('torch' in sys.modules)")
+    env = {**os.environ, "AUTOMCU_DATA_DIR": str(tmp_path)}
+    env.pop("AUTOMCU_DB_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
