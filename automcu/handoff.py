@@ -50,9 +50,16 @@ def compress_winner(db: Database, job: Job, settings: Settings) -> dict[str, Any
         _failed(db, job.id, f"{type(exc).__name__}: {exc}")
         return None
     summary = contract_summary(report)
-    event = {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain", "flash_bytes", "arena_bytes", "fits")}
-    record_artifacts(db, job.id, {"compress": dict(report["artifacts"])}, {**event, "arch": best.arch})
+    record_compress_result(db, job.id, report, summary, arch=best.arch)
     return summary
+
+
+def record_compress_result(db: Database, job_id: str, report: dict[str, Any], summary: dict[str, Any],
+                           **extra: Any) -> None:
+    """The bundle's files on the job (nested under ``compress``: the API serves each by its own name,
+    ``GET /jobs/{id}/artifacts/model.tflite``) and a ``compressed`` event with the headline figures."""
+    event = {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain", "flash_bytes", "arena_bytes", "fits")}
+    record_artifacts(db, job_id, {"compress": dict(report["artifacts"])}, {**event, **extra})
 
 
 def _failed(db: Database, job_id: str, error: str) -> None:

@@ -19,15 +19,15 @@ REAL_DATASETS: dict[str, tuple[int, int, int]] = {
 #: training epochs per evaluation when the spec gives none: about 100-500 SGD steps of batch 128
 #: (digits has 1.3 k training images, the IDX sets 54 k after the validation split)
 DEFAULT_TRAIN_EPOCHS: dict[str, int] = {"digits": 10, "mnist": 1, "fashion-mnist": 1}
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 TRAIN_C = 8
 TRAIN_N = 1
 
 
 def real_dataset_name(name: str) -> str | None:
     """The canonical real-data name, or None when ``name`` is not one."""
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
+    from automcu.data.registry import canonical_name
+
+    key = canonical_name(name)
     return key if key in REAL_DATASETS else None
 
 

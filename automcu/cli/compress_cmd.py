@@ -154,11 +154,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(str(exc)) from None
         summary = contract_summary(report)
         if database is not None and job is not None:
-            from automcu.storage.repository import record_artifacts
+            from automcu.handoff import record_compress_result
 
-            # nested under "compress": the API lists each file by its own name (GET /jobs/{id}/artifacts/model.tflite)
-            event = {k: summary[k] for k in ("float_acc", "int8_acc", "kd_gain", "flash_bytes", "arena_bytes", "fits")}
-            record_artifacts(database, job, {"compress": dict(report["artifacts"])}, event)
+            record_compress_result(database, job, report, summary)
         if json_out:
             emit_json(summary)
         else:

@@ -38,17 +38,13 @@ def validate_spec(spec: JobSpec) -> HardwareSpec | None:
 
 def check_real_data(dataset: str, data_path: str | None) -> None:
     """A real-data search needs its files (and the train extra) before anything is stored."""
+    from automcu.data import DatasetError, load_dataset
+    from automcu.deploy.extras import MissingExtraError, require_extra
+
     try:
-        from automcu.data import DatasetError, load_dataset
-    except ImportError as exc:
-        raise UserError(f"searching on {dataset} trains networks: install the train extra "
-                        f"(pip install -e '.[train]'; {exc})") from None
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise UserError(f"searching on {dataset} trains networks with torch: install the train extra "
-                        "(pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, "
-                        "then pip install -e '.[train]')") from None
+        require_extra("torch", "sklearn")
+    except MissingExtraError as exc:
+        raise UserError(f"searching on {dataset} trains networks: {exc}") from None
     try:
         load_dataset(dataset, data_path)
     except (DatasetError, OSError) as exc:

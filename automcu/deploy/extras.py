@@ -17,6 +17,7 @@ EXTRA_OF: dict[str, str] = {
     "flatbuffers": "tflite",
     "onnx": "train",
     "onnxscript": "train",
+    "sklearn": "train",
 }
 
 DEFAULT_MODULES: tuple[str, ...] = ("torch", "litert_torch", "ai_edge_quantizer", "tflite_micro")

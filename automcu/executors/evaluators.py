@@ -72,5 +72,5 @@ def evaluator_spec_for(job: Any, time_scale: float = 0.0) -> EvaluatorSpec:
     from automcu.realdata import real_dataset_name
 
     if real_dataset_name(job.dataset) is not None:
-        return training_spec(job.dataset, getattr(job, "data_path", None), job.epochs)
+        return training_spec(job.dataset, job.data_path, job.epochs)
     return lookup_spec(job.benchmark, time_scale)
