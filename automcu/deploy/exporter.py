@@ -17,9 +17,10 @@ Needs the ``tflite`` extra; torch and the converters are imported inside the fun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,20 @@ def _log_tail(text: str, lines: int = 8) -> str:
     return " | ".join(kept)
 
 
+@contextlib.contextmanager
+def _converter_step(what: str) -> Iterator[None]:
+    """Run a converter call with its console output captured; any failure becomes one ExportError naming
+    ``what``, with the tail of that output (converter errors come from many layers)."""
+    failure: Exception | None = None
+    with capture_output() as log:
+        try:
+            yield
+        except Exception as exc:
+            failure = exc
+    if failure is not None:
+        raise ExportError(f"{what} failed: {failure} [{_log_tail(log.text)}]") from failure
+
+
 def to_nhwc(x: np.ndarray) -> np.ndarray:
     """NCHW (or CHW) float array → NHWC batch of one or more samples."""
     a = np.asarray(x, dtype=np.float32)
@@ -106,16 +121,8 @@ def export_float_tflite(model: torch.nn.Module, input_shape: tuple[int, int, int
     model = model.eval()
     wrapped = litert_torch.to_channel_last_io(model, args=[0]).eval()
     sample = (torch.zeros(1, h, w, c),)
-    with capture_output() as log:
-        try:
-            converted = litert_torch.convert(wrapped, sample)
-            content = converted.model_content()
-        except Exception as exc:  # converter errors come from many layers
-            failure: Exception | None = exc
-        else:
-            failure = None
-    if failure is not None:
-        raise ExportError(f"litert-torch conversion failed: {failure} [{_log_tail(log.text)}]") from failure
+    with _converter_step("litert-torch conversion"):
+        content = litert_torch.convert(wrapped, sample).model_content()
     return bytes(content)
 
 
@@ -143,18 +150,10 @@ def quantize_int8(float_tflite: bytes, calibration_nhwc: Iterable[np.ndarray]) -
     samples = [{name: np.ascontiguousarray(x, dtype=np.float32)} for x in calibration_nhwc]
     if not samples:
         raise ExportError("the calibration set is empty")
-    with capture_output() as log:
-        try:
-            q = quantizer.Quantizer(bytearray(float_tflite), recipe.static_wi8_ai8())
-            stats = q.calibrate({key: samples}, num_threads=max(1, min(4, os.cpu_count() or 1)))
-            result = q.quantize(stats)
-            data = bytes(result.quantized_model)
-        except Exception as exc:
-            failure: Exception | None = exc
-        else:
-            failure = None
-    if failure is not None:
-        raise ExportError(f"int8 quantization failed: {failure} [{_log_tail(log.text)}]") from failure
+    with _converter_step("int8 quantization"):
+        q = quantizer.Quantizer(bytearray(float_tflite), recipe.static_wi8_ai8())
+        stats = q.calibrate({key: samples}, num_threads=max(1, min(4, os.cpu_count() or 1)))
+        data = bytes(q.quantize(stats).quantized_model)
     return data
 
 
@@ -220,16 +219,9 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, int, int], path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     c, h, w = input_shape
-    with capture_output() as log:
-        try:
-            torch.onnx.export(
-                model.eval(), (torch.zeros(1, c, h, w),), str(p), input_names=["input"], output_names=["logits"],
-                opset_version=18, dynamo=True, external_data=False,
-            )
-        except Exception as exc:
-            failure: Exception | None = exc
-        else:
-            failure = None
-    if failure is not None:
-        raise ExportError(f"ONNX export failed: {failure} [{_log_tail(log.text)}]") from failure
+    with _converter_step("ONNX export"):
+        torch.onnx.export(
+            model.eval(), (torch.zeros(1, c, h, w),), str(p), input_names=["input"], output_names=["logits"],
+            opset_version=18, dynamo=True, external_data=False,
+        )
     return p
