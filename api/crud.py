@@ -93,14 +93,12 @@ def artifact_paths(job: Job) -> dict[str, str]:
     return found
 
 
-def job_detail(db: Database, job: Job | str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
-    """A job (or a job id, read here with ``owner``'s visibility) with its counts and best: one session."""
+def job_detail(db: Database, job_id: str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
+    """The job as ``owner`` may see it (another owner's: not found), its counts and best, in one session."""
     with db.sessions() as s:
-        if isinstance(job, str):
-            found = s.get(Job, job)
-            if found is None or (owner is not None and found.owner != owner):
-                raise JobNotFound(job)
-            job = found
+        job = s.get(Job, job_id)
+        if job is None or (owner is not None and job.owner != owner):
+            raise JobNotFound(job_id)
         counts = _counts(s, [job.id]).get(job.id)
         best = s.scalars(
             select(Candidate)

@@ -105,8 +105,8 @@ def cancel_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: Sett
     job = get_job(db, job_id, owner)
     if job.status in TERMINAL:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job.id} has already ended ({job.status})")
-    job = request_cancel(db, job_id, owner)
-    return crud.job_detail(db, job, settings.lease_seconds, _api_base(request))
+    request_cancel(db, job_id, owner)
+    return crud.job_detail(db, job_id, settings.lease_seconds, _api_base(request), owner)
 
 
 @router.get("/{job_id}/artifacts/{name}", response_class=FileResponse,
