@@ -9,6 +9,7 @@ arch is also exported and run in the real TFLite Micro interpreter, and the meas
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,11 @@ class FeasibilityAgent:
 
     name = "feasibility"
 
+    @staticmethod
+    def feasible_set(dataset: str, hardware: HardwareSpec | None, max_latency_ms: float | None = None) -> np.ndarray:
+        """Every arch (official index) the estimator says fits; see :func:`feasible_set`."""
+        return feasible_set(dataset, hardware, max_latency_ms)
+
     def check(self, req: FeasibilityRequest) -> FeasibilityReport:
         from search_spaces.nb201.index import index_of
 
@@ -122,7 +128,26 @@ class FeasibilityAgent:
 
 def feasible_mask(hardware: HardwareSpec | None, max_latency_ms: float | None = None,
                   dataset: str = "cifar10") -> np.ndarray:
-    """Boolean mask over the whole space (official index order): which archs fit."""
+    """Boolean mask over the whole space (official index order): which archs fit (a fresh copy)."""
+    return _cached_mask(hardware.model_dump_json() if hardware is not None else None, max_latency_ms, dataset).copy()
+
+
+def feasible_set(dataset: str, hardware: HardwareSpec | None, max_latency_ms: float | None = None) -> np.ndarray:
+    """Official indices (ascending) of every arch the estimator says fits: one vectorized sweep, cached
+    per board + limits + dataset. The array is read-only (shared by every caller)."""
+    return _cached_indices(hardware.model_dump_json() if hardware is not None else None, max_latency_ms, dataset)
+
+
+@lru_cache(maxsize=64)
+def _cached_indices(hardware_json: str | None, max_latency_ms: float | None, dataset: str) -> np.ndarray:
+    out = np.flatnonzero(_cached_mask(hardware_json, max_latency_ms, dataset))
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _cached_mask(hardware_json: str | None, max_latency_ms: float | None, dataset: str) -> np.ndarray:
+    hardware = HardwareSpec.model_validate_json(hardware_json) if hardware_json is not None else None
     figures = estimate_all(hardware, macro_for(dataset))
     mask = np.ones(len(figures["flash_bytes"]), dtype=bool)
     if hardware is not None:

@@ -4,7 +4,8 @@ Replies come from a script, in order; each entry is one of
 
 * ``"text"`` or ``Reply(content="text")`` — a 200 chat completion with that message content;
 * ``Reply(status=500)`` — an error response with that status (OpenAI error body);
-* ``Reply(sleep=2.0, content=...)`` — wait before answering (to make the client time out).
+* ``Reply(sleep=2.0, content=...)`` — wait before answering (to make the client time out);
+* ``Reply(raw=b"...", status=200)`` — exactly those bytes as a text/plain body (not a completion).
 
 ``reject_json_schema=True`` answers 400 to any request whose ``response_format`` is of type
 ``json_schema`` without consuming a script entry (like servers without structured output).
@@ -28,6 +29,7 @@ class Reply:
     sleep: float = 0.0
     prompt_tokens: int = 0  # 0: a word count of the prompt
     completion_tokens: int = 0  # 0: a word count of the content
+    raw: bytes | None = None  # send exactly these bytes as the body (text/plain), with ``status``
 
 
 def _words(text: str) -> int:
@@ -123,6 +125,16 @@ class FakeLLMServer:
                 reply = fake._next(body)
                 if reply.sleep:
                     time.sleep(reply.sleep)
+                if reply.raw is not None:
+                    try:
+                        self.send_response(reply.status)
+                        self.send_header("Content-Type", "text/plain; charset=utf-8")
+                        self.send_header("Content-Length", str(len(reply.raw)))
+                        self.end_headers()
+                        self.wfile.write(reply.raw)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 if reply.status != 200:
                     kind = "invalid_request_error" if reply.status < 500 else "server_error"
                     self._send(reply.status, {"error": {"message": reply.content or "error", "type": kind}})

@@ -144,6 +144,7 @@ def test_timeout_retries_then_unavailable(server: FakeLLMServer) -> None:
     server.add(*[Reply(sleep=1.5, content=reply((A1, "late", None))) for _ in range(3)])
     sleeps: list[float] = []
     prop = proposer_for(server, sleeps, llm_timeout_s=0.2, llm_max_retries=2)
+    prop._chat.total_deadline_s = 10.0  # retries, not the total deadline, are under test here
     t0 = time.perf_counter()
     with pytest.raises(ProposerUnavailable) as info:
         prop.propose(request(n=1))
@@ -227,3 +228,29 @@ def test_connection_refused_is_unavailable() -> None:
     with pytest.raises(ProposerUnavailable) as info:
         prop.propose(request(n=1))
     assert "Connection" in info.value.reason and sleeps == [0.01]
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"Sorry, the model is overloaded. Try later.", 200),  # a 200 whose body is plain text
+    (b"\xff\xfe\x00garbage \xc3\x28 not utf-8", 200),  # a 200 with bytes that are not UTF-8
+    (b"<html>teapot</html>", 418),  # an odd status with an HTML body
+    (b"", 200),  # an empty 200
+])
+def test_any_reply_body_becomes_unavailable_not_a_crash(server: FakeLLMServer, raw: bytes, status: int) -> None:
+    server.add(*[Reply(raw=raw, status=status) for _ in range(4)])
+    with pytest.raises(ProposerUnavailable) as info:
+        proposer_for(server, []).propose(request(n=1))
+    assert info.value.reason and "\n" not in info.value.reason
+
+
+def test_hanging_server_is_bounded_by_one_total_deadline(server: FakeLLMServer) -> None:
+    # every try hangs; per-try timeout 1 s and 3 retries would lose 4 s, the total deadline allows 0.6 s
+    server.add(*[Reply(sleep=3.0, content=reply((A1, "late", None))) for _ in range(8)])
+    prop = proposer_for(server, [], llm_timeout_s=1.0, llm_max_retries=3)
+    prop._chat.total_deadline_s = 0.6
+    with pytest.raises(ProposerUnavailable):
+        prop.propose(request(n=1))
+    assert prop._chat.lost_s < 1.5
+    with pytest.raises(ProposerUnavailable) as again:  # later calls of the same job are refused at once
+        prop.propose(request(n=1))
+    assert "total deadline" in again.value.reason

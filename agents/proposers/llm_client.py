@@ -5,7 +5,12 @@ the ``openai`` client. Structured output is asked for with a JSON-schema respons
 server that rejects it (HTTP 400) is asked again with ``json_object``, then with no response
 format, and the first mode that works is remembered for later calls. Timeouts, connection
 errors, 429 and 5xx are retried with exponential backoff; after ``max_retries`` retries, or on
-any other error, :class:`LLMUnavailable` is raised with a one-line reason.
+any other error, :class:`LLMUnavailable` is raised with a one-line reason. Whatever the server
+sends (a 200 whose body is plain text or not UTF-8, any status, a hang) ends in a reply or in
+:class:`LLMUnavailable`, never in another exception. The time one client (one job's proposer) may
+lose to failing calls is bounded in total by ``total_deadline_s`` (default: twice ``llm_timeout_s``),
+not per try: each try's timeout is clipped to what is left, and once it is spent every later
+call is refused at once.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class ChatClient:
         *,
         client: OpenAI | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        total_deadline_s: float | None = None,
     ) -> None:
         if not settings.llm_base_url and client is None:
             raise LLMUnavailable("no LLM endpoint configured (set AUTOMCU_LLM_BASE_URL)")
@@ -113,6 +119,11 @@ class ChatClient:
             max_retries=0,
         )
         self.format_mode: str = FORMAT_MODES[0]
+        self.total_deadline_s = 2 * settings.llm_timeout_s if total_deadline_s is None else max(0.0, total_deadline_s)
+        self.lost_s = 0.0  # wall time spent on failed tries and backoff, over this client's life
+
+    def _left(self) -> float:
+        return self.total_deadline_s - self.lost_s
 
     def _response_format(self, mode: str, schema_name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
         if mode == "json_schema":
@@ -133,10 +144,15 @@ class ChatClient:
                 kwargs["response_format"] = fmt
             if self.settings.llm_temperature is not None:
                 kwargs["temperature"] = self.settings.llm_temperature
+            if self._left() <= 0:
+                raise LLMUnavailable(f"LLM endpoint used up its total deadline of {self.total_deadline_s:g} s on "
+                                     f"failed calls ({attempts} tries in this call)")
+            kwargs["timeout"] = max(0.05, min(self.settings.llm_timeout_s, self._left()))
             attempts += 1
             started = time.perf_counter()
             try:
                 response = self._client.chat.completions.create(**kwargs)
+                reply = self._reply(response, time.perf_counter() - started, mode, attempts)
             except openai.BadRequestError as exc:
                 nxt = FORMAT_MODES.index(mode) + 1
                 if nxt < len(FORMAT_MODES):
@@ -145,21 +161,39 @@ class ChatClient:
                     continue
                 raise LLMUnavailable(f"LLM endpoint rejected the request: {_describe(exc)}") from exc
             except _TRANSIENT as exc:
+                self.lost_s += time.perf_counter() - started
                 failures += 1
                 if failures > self.max_retries:
                     raise LLMUnavailable(
                         f"LLM endpoint failed {failures} time(s) in a row, last: {_describe(exc)}"
                     ) from exc
-                self._sleep(self.base_delay_s * 2 ** (failures - 1))
+                if self._left() <= 0:
+                    raise LLMUnavailable(f"LLM endpoint used up its total deadline of {self.total_deadline_s:g} s "
+                                         f"after {failures} failed tries, last: {_describe(exc)}") from exc
+                delay = min(self.base_delay_s * 2 ** (failures - 1), self._left())
+                self._sleep(delay)
+                self.lost_s += delay
                 continue
             except openai.OpenAIError as exc:  # auth, unknown model, malformed response...
+                self.lost_s += time.perf_counter() - started
                 raise LLMUnavailable(f"LLM endpoint error: {_describe(exc)}") from exc
-            latency = time.perf_counter() - started
-            content = ""
-            if response.choices:
-                content = response.choices[0].message.content or ""
-            usage = response.usage
-            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-            completion = int(getattr(usage, "completion_tokens", 0) or 0)
-            total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
-            return ChatReply(content, prompt, completion, total, latency, mode, attempts)
+            except Exception as exc:  # any other reply (plain-text 200, bad bytes): fall back
+                self.lost_s += time.perf_counter() - started
+                raise LLMUnavailable(f"LLM endpoint sent a reply that is not a chat completion: {_describe(exc)}") \
+                    from exc
+            return reply
+
+    @staticmethod
+    def _reply(response: Any, latency: float, mode: str, attempts: int) -> ChatReply:
+        """A chat completion's text and token counts; raises on anything that is not one."""
+        choices = response.choices  # a str / dict body (not a completion) raises AttributeError here
+        content = ""
+        if choices:
+            content = choices[0].message.content or ""
+        if not isinstance(content, str):
+            raise TypeError(f"message content is {type(content).__name__}, not text")
+        usage = response.usage
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
+        return ChatReply(content, prompt, completion, total, latency, mode, attempts)

@@ -1,0 +1,132 @@
+"""Proposers by name, in one place: the built-ins below plus any installed package's entry points.
+
+A proposer is one module with a class that has ``name`` and ``propose(request) -> ProposalBatch``
+(:class:`agents.proposers.base.Proposer`). It becomes selectable by name (CLI ``--proposer``, REST
+``proposer``, ``AUTOMCU_``-configured jobs) either by calling :func:`register` or, from an
+installed package, by an entry point in the group ``automcu.proposers`` whose value is a factory
+``(settings) -> Proposer`` (a proposer class taking ``settings`` or no argument works too)::
+
+    [project.entry-points."automcu.proposers"]
+    mine = "my_package.my_proposer:MyProposer"
+
+``auto`` is not a proposer but a rule: ``llm`` when an endpoint is configured, else
+:data:`OFFLINE_DEFAULT`, which is also what the LLM proposer falls back to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from agents.proposers.base import Proposer
+from automcu.config import Settings
+
+ENTRY_POINT_GROUP = "automcu.proposers"
+#: the proposer ``auto`` resolves to without an LLM endpoint, and the LLM proposer's fallback
+OFFLINE_DEFAULT = "evolution"
+AUTO = "auto"
+
+Factory = Callable[[Settings], Proposer]
+
+
+@dataclass(frozen=True)
+class ProposerEntry:
+    name: str
+    target: str | Factory  # "module:attr" (imported on first use) or a factory
+    summary: str
+    needs_llm: bool = False
+
+
+_REGISTRY: dict[str, ProposerEntry] = {}
+_ENTRY_POINTS_LOADED = False
+
+
+def register(name: str, target: str | Factory, summary: str = "", *, needs_llm: bool = False) -> None:
+    """Make ``name`` selectable. ``target``: ``"module:attr"`` or a callable ``(settings) -> Proposer``
+    (a class whose ``__init__`` takes no argument is accepted too)."""
+    if not name or not name.replace("_", "").replace("-", "").isalnum() or name == AUTO:
+        raise ValueError(f"invalid proposer name {name!r}: letters, digits, '-' and '_' only, and not 'auto'")
+    _REGISTRY[name] = ProposerEntry(name, target, summary, needs_llm)
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = ProposerEntry(ep.name, ep.value, f"from the installed package entry point {ep.value}")
+
+
+def names() -> list[str]:
+    """Every selectable proposer name, ``auto`` first, then built-ins and plug-ins in registration order."""
+    _load_entry_points()
+    return [AUTO, *_REGISTRY]
+
+
+def choices_text() -> str:
+    """The names joined for help texts and error messages: ``auto | llm | evolution | ...``."""
+    return " | ".join(names())
+
+
+def entry(name: str) -> ProposerEntry:
+    _load_entry_points()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown proposer {name!r}; choose {', '.join(names())}") from None
+
+
+def resolve_name(name: str, settings: Settings) -> str:
+    if name == AUTO:
+        return "llm" if settings.llm_configured else OFFLINE_DEFAULT
+    return name
+
+
+def _factory(target: str | Factory) -> Factory:
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[return-value]
+
+
+def _call(factory: Factory, settings: Settings) -> Proposer:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return factory(settings)
+    required = [p for p in params.values() if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return factory(settings) if required or "settings" in params else factory()  # type: ignore[call-arg]
+
+
+def make_proposer(name: str, settings: Settings) -> Proposer:
+    name = resolve_name(name, settings)
+    item = entry(name)
+    if item.needs_llm and not settings.llm_configured:
+        raise ValueError(f"proposer {name!r} needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint)")
+    proposer = _call(_factory(item.target), settings)
+    if not callable(getattr(proposer, "propose", None)):
+        raise ValueError(f"proposer {name!r} ({item.target}) has no propose(request) method")
+    return proposer
+
+
+register("llm", "agents.proposers.llm:LLMProposer", "an OpenAI-compatible chat model proposes cells",
+         needs_llm=True)
+register("evolution", "agents.proposers.evolution:EvolutionProposer",
+         "constraint-aware regularized evolution (screens children by the estimator)")
+register("random", "agents.proposers.random_search:RandomProposer",
+         "uniform random over the space (the feasibility agent rejects what does not fit)")
+register("local", "agents.proposers.local_search:LocalSearchProposer",
+         "best-improvement local search over the one-edge neighbours inside the exact feasible set")
