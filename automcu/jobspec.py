@@ -10,7 +10,8 @@ from automcu.hardware.spec import HardwareSpec
 from automcu.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from search_spaces.nb201.table import DATASETS
 
-ProposerName = Literal["auto", "llm", "evolution", "random"]
+#: a proposer name: ``auto`` or one registered in :mod:`agents.proposers.registry` (built-in or plug-in)
+ProposerName = str
 
 
 class CustomHardware(BaseModel):
@@ -63,7 +64,8 @@ class JobSpec(BaseModel):
     max_latency_ms: float | None = Field(default=None, gt=0)
     task: str | None = Field(default=None, max_length=4000)
     budget: int = Field(default=100, gt=0, le=15625, description="evaluations (accuracy queries)")
-    proposer: ProposerName = "auto"
+    proposer: ProposerName = Field(default="auto", max_length=64,
+                                   description="auto, or a registered proposer (agents.proposers.registry)")
     seed: int = Field(default=0, ge=0)
     epochs: int | None = Field(default=None, ge=1, le=200, description="lookups: the NB201 schedule (12 or 200, "
                                "default 200); real data: training epochs per evaluation (digits 10, (fashion-)mnist 1)")
@@ -76,6 +78,15 @@ class JobSpec(BaseModel):
     batch_size: int = Field(default=1, ge=1, le=64)
     compress: CompressSpec | None = Field(default=None, description="hand the winner to the compression backend "
                                           "(train on real data, int8, TFLite Micro) when the search ends")
+
+    @field_validator("proposer")
+    @classmethod
+    def _known_proposer(cls, value: str) -> str:
+        from agents.proposers.registry import names
+
+        if value not in names():
+            raise ValueError(f"unknown proposer {value!r}; choose {', '.join(names())}")
+        return value
 
     @field_validator("dataset")
     @classmethod
@@ -116,8 +127,11 @@ class JobSpec(BaseModel):
             raise ValueError("a custom hardware spec needs sram_kb, flash_kb and clock_mhz (core is optional)")
         return self
 
-    def resolve_hardware(self) -> HardwareSpec | None:
-        """The target the search must fit (None = unconstrained). Raises ValueError for unknown boards."""
+    def resolve_hardware(self, board_files: bool = True) -> HardwareSpec | None:
+        """The target the search must fit (None = unconstrained). Raises ValueError for unknown boards.
+
+        ``board_files=False`` (the server): ``board`` is a catalog name only, never the path of a file.
+        """
         from automcu.hardware.catalog import resolve_hardware
 
         custom = self.hardware
@@ -127,4 +141,5 @@ class JobSpec(BaseModel):
             custom.flash_kb if custom else None,
             custom.clock_mhz if custom else None,
             custom.core if custom else None,
+            board_files=board_files,
         )

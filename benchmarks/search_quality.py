@@ -41,6 +41,7 @@ from agents.evaluator import LookupEvaluator
 from agents.feasibility import FeasibilityAgent, feasible_mask
 from agents.proposers.evolution import EvolutionProposer
 from agents.proposers.hardware_screen import HardwareScreen
+from agents.proposers.local_search import LocalSearchProposer
 from agents.proposers.random_search import RandomProposer
 from automcu.config import get_settings
 from automcu.hardware.catalog import get_board
@@ -122,6 +123,8 @@ def methods() -> list[Method]:
                False, "none (regularized evolution: population 10, tournament 3, one random mutation)"),
         Method("random+feas", RandomProposer, True, "feasibility agent only (AutoMCU's `random` proposer)"),
         Method("automcu-evolution", EvolutionProposer, True, EvolutionProposer().signals),
+        Method("automcu-local", LocalSearchProposer, True,
+               "exact feasible set (FeasibilityAgent.feasible_set), live-edge conv FLOPs (rank neighbours)"),
     ]
     if get_settings().llm_configured:
         out.append(Method("llm", _llm, True, "whatever the LLM infers from the prompt (task, budget, history)"))

@@ -83,6 +83,7 @@ def test_beats_needs_accuracy_and_as_many_deployable_winners() -> None:
 
 def test_methods_say_which_cheap_signals_they_use() -> None:
     ms = {m.name: m for m in sq.methods()}
-    assert set(ms) == {"random", "rea", "random+feas", "automcu-evolution"}  # no LLM endpoint in tests
+    assert set(ms) == {"random", "rea", "random+feas", "automcu-evolution", "automcu-local"}  # no LLM endpoint
+    assert "feasible set" in ms["automcu-local"].signals and ms["automcu-local"].feasibility_first
     assert "FLOPs" in ms["automcu-evolution"].signals and ms["automcu-evolution"].feasibility_first
     assert not ms["rea"].feasibility_first and not ms["random"].feasibility_first

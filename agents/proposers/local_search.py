@@ -11,8 +11,9 @@ of the incumbent is tried before the walk moves on, and it moves as soon as one 
 no evaluated arch has such a neighbour left (a local optimum of everything seen), restart from
 the best-ranked of ``n_restart_samples`` unexplored feasible archs. The first ``n_initial``
 proposals are such restarts. Cells computing the same function as one already proposed are
-skipped. With noisy accuracies (real training) the centre is the best *measured* one, as the
-product keeps it; the walk re-visits nothing.
+skipped while a new fitting function is left; after that the other fitting cell strings follow
+(re-measurements), so the walk runs dry only when every feasible arch is proposed. With noisy
+accuracies (real training) the centre is the best *measured* one, as the product keeps it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class LocalSearchProposer:
             if picked is None:
                 picked = self._restart(rng, feasible, seen, seen_keys, len(request.evaluated) + len(out))
             if picked is None:
-                notes.append(f"every one of the {len(feasible)} feasible archs (up to equivalent cells) is proposed")
+                notes.append(f"every one of the {len(feasible)} feasible archs is proposed")
                 break
             arch = Arch.from_string(picked.arch)
             seen.add(arch)
@@ -94,8 +95,14 @@ class LocalSearchProposer:
                     break
         if not options:  # sampling keeps hitting seen archs: scan the feasible set in order
             options = [a for a in (arch_of_index(int(i)) for i in feasible) if self._fresh(a, seen, seen_keys)]
+        if not options:  # every fitting function is proposed: another cell string of one (a re-measurement)
+            options = [a for a in (arch_of_index(int(i)) for i in feasible) if a not in seen]
             if not options:
                 return None
+            best = max(options, key=live_conv_cost)
+            return Proposal(arch=best.to_string(),
+                            reason=f"every fitting function is proposed; {len(options)} unseen fitting cell strings "
+                                   "are left: another cell string of one (another training run), by live conv FLOPs")
         best = max(options, key=live_conv_cost)
         why = "start" if done < self.n_initial else "restart (no evaluated arch has an unseen fitting neighbour)"
         return Proposal(arch=best.to_string(),

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from agents.proposers.registry import choices_text as proposer_choices
 from automcu.cli.common import emit_json, guarded
 from automcu.cli.render import print_summary
 from automcu.cli.search_run import prepare_job, run_with_progress
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         max_latency_ms: Annotated[float | None, typer.Option(help="latency limit (ms)")] = None,
         task: Annotated[str | None, typer.Option(help="the task in words")] = None,
         budget: Annotated[int, typer.Option(help="evaluations (accuracy queries)")] = 100,
-        proposer: Annotated[str, typer.Option(help="auto | llm | evolution | random")] = "auto",
+        proposer: Annotated[str, typer.Option(help=proposer_choices())] = "auto",
         seed: Annotated[int, typer.Option()] = 0,
         epochs: Annotated[int | None, typer.Option(
             help="lookups: NB201 schedule 200 (default) or 12; "
