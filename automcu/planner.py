@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from agents.proposers.base import Proposer, ProposerUnavailable
-from agents.proposers.factory import make_proposer, resolve_name
+from agents.proposers.factory import OFFLINE_DEFAULT, make_proposer, resolve_name
 from automcu.config import Settings, get_settings
 from automcu.hardware.spec import HardwareSpec
 from automcu.messages import (
@@ -159,7 +159,7 @@ class Planner:
         except (ValueError, ProposerUnavailable) as exc:
             if job.proposer != "auto" and name == job.proposer:
                 raise
-            proposer = make_proposer("evolution", self.settings)
+            proposer = make_proposer(OFFLINE_DEFAULT, self.settings)
             self._note_fallback(str(exc))
         with self.db.session() as s:
             s.execute(update(Job).where(Job.id == job.id).values(proposer_used=proposer.name))
@@ -167,8 +167,8 @@ class Planner:
 
     def _note_fallback(self, why: str) -> None:
         with self.db.session() as s:
-            s.execute(update(Job).where(Job.id == self.job_id).values(proposer_used="evolution"))
-            add_event(s, self.job_id, "proposer_fallback", to="evolution", reason=why)
+            s.execute(update(Job).where(Job.id == self.job_id).values(proposer_used=OFFLINE_DEFAULT))
+            add_event(s, self.job_id, "proposer_fallback", to=OFFLINE_DEFAULT, reason=why)
         self.progress("proposer_fallback", {"reason": why})
 
     def _propose(self, job: Job, proposer: Proposer, request: ProposalRequest) -> tuple[ProposalBatch, Proposer]:
@@ -176,7 +176,7 @@ class Planner:
             return proposer.propose(request), proposer
         except ProposerUnavailable as exc:
             self._note_fallback(f"{proposer.name} proposer failed: {exc}")
-            fallback = make_proposer("evolution", self.settings)
+            fallback = make_proposer(OFFLINE_DEFAULT, self.settings)
             return fallback.propose(request), fallback
 
     def _stop_rule(self, job: Job, cands: list[Candidate]) -> tuple[str, str] | None:
