@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from automcu.storage.repository import JobNotFound
 
@@ -62,6 +65,19 @@ async def _on_not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc).replace(" (see `automcu jobs`)", "")})
 
 
+async def _on_http_error(request: Request, exc: Exception) -> Any:
+    """A 405's ``Allow`` lists every method of the path (Starlette names only the first matching route's)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        routes = request.app.router.routes
+        allowed = {m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+                   if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)}
+        if allowed:
+            exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(JobNotFound, _on_not_found)

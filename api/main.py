@@ -1,12 +1,14 @@
-"""The FastAPI app: REST under ``/api/v1``, OpenAPI at ``/docs``, the dashboard at ``/``."""
+"""The FastAPI app: REST under ``/api/v1``, OpenAPI at ``/openapi.json`` (``/docs``, ``/redoc``), dashboard at ``/``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.core.config import ApiSettings, api_settings
@@ -36,8 +38,9 @@ A token sees only its own jobs; an admin token sees all. Jobs are run by worker 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app over the database of ``settings`` (default: the ``AUTOMCU_*`` environment)."""
     cfg: ApiSettings = api_settings(settings)
-    app = FastAPI(title="AutoMCU", version=__version__, description=DESCRIPTION,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
+    # Swagger UI and ReDoc from the assets fastapi-offline ships: nothing loaded from a CDN
+    app = FastAPIOffline(title="AutoMCU", version=__version__, description=DESCRIPTION,
+                         openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url="/redoc")
     app.state.settings = cfg
     app.state.db = open_database(cfg.database_url)
     app.state.api_prefix = API_PREFIX
@@ -56,5 +59,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())  # the same document as under /api/v1
+
+    _declare_page_max(app, cfg.page_max)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     return app
+
+
+def _declare_page_max(app: FastAPI, page_max: int) -> None:
+    """The schema's ``limit`` maximum is the configured ``page_max`` (the routes enforce that one)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = build()
+        for item in doc.get("paths", {}).values():
+            for op in item.values():
+                for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                    if param.get("name") == "limit" and param.get("in") == "query":
+                        param.setdefault("schema", {})["maximum"] = page_max
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

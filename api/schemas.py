@@ -143,12 +143,18 @@ class BoardList(BaseModel):
     total: int
 
 
+ArchIndex = Annotated[int, Field(ge=0, le=15624, strict=True)]
+ArchString = Annotated[str, Field(min_length=1, max_length=400)]
+
+
 class EstimateRequest(BaseModel):
     """An arch (NB201 string or index 0-15624) checked against a board or a custom spec."""
 
     model_config = {"extra": "forbid"}
 
-    arch: str | int = Field(examples=[EXAMPLE_ARCH, 1462])
+    arch: ArchIndex | ArchString = Field(
+        examples=[EXAMPLE_ARCH, 1462],
+        description="an NB201 arch string or its index 0-15624 (a boolean is not an arch)")
     dataset: str = "cifar10"
     board: str | None = None
     hardware: CustomHardware | None = None

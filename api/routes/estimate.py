@@ -31,7 +31,7 @@ def estimate(body: EstimateRequest, _principal: PrincipalDep) -> EstimateOut:
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     try:
-        hardware = spec.resolve_hardware()
+        hardware = spec.resolve_hardware(board_files=False)  # catalog names only, no server files
     except ValueError as exc:
         raise validation_error(("body", "board" if body.board else "hardware"), str(exc)) from None
     report = FeasibilityAgent().check(FeasibilityRequest(

@@ -14,6 +14,7 @@ from api.deps import DbDep, PrincipalDep, SettingsDep, StreamPrincipalDep, owner
 from api.errors import validation_error
 from api.schemas import CandidateList, ErrorOut, JobAccepted, JobList, JobOut
 from api.sse import job_events
+from automcu.jobs import JobError, prepare_job
 from automcu.jobspec import JobSpec
 from automcu.storage.repository import TERMINAL, get_job, request_cancel
 
@@ -21,7 +22,12 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 JobId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the job's id")]
 NOT_FOUND = {404: {"model": ErrorOut, "description": "no such job (or another token's job)"}}
-PAGE_MAX = 500
+LIMIT_DOC = "page size, at most the server's page_max (500 by default)"
+
+
+def _check_limit(limit: int, page_max: int) -> None:
+    if limit > page_max:
+        raise validation_error(("query", "limit"), f"Input should be less than or equal to {page_max}")
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
@@ -29,17 +35,10 @@ PAGE_MAX = 500
                         413: {"description": "request body too large"}})
 def create_job(spec: JobSpec, principal: PrincipalDep, db: DbDep, request: Request, response: Response) -> JobAccepted:
     """Queue a search. A worker picks it up; follow it with `GET /jobs/{id}` or `/jobs/{id}/events`."""
-    from automcu.cli.common import UserError
-    from automcu.cli.search_run import prepare_job
-
     try:
-        spec.resolve_hardware()
-    except ValueError as exc:
-        raise validation_error(("body", "board" if spec.board else "hardware"), str(exc)) from None
-    try:
-        _, job = prepare_job(spec, db, owner=principal.name)
-    except UserError as exc:
-        raise validation_error(("body",), str(exc)) from None
+        job = prepare_job(spec, db, owner=principal.name, board_files=False)  # catalog names only, no server files
+    except JobError as exc:
+        raise validation_error(("body", exc.field) if exc.field else ("body",), str(exc)) from None
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
     return JobAccepted(id=job.id, status="queued")
 
@@ -47,12 +46,13 @@ def create_job(spec: JobSpec, principal: PrincipalDep, db: DbDep, request: Reque
 @router.get("", response_model=JobList)
 def list_jobs(
     principal: PrincipalDep, db: DbDep, settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    limit: Annotated[int, Query(ge=1, description=LIMIT_DOC)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     job_status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
                           Query(alias="status")] = None,
 ) -> JobList:
     """Your jobs (an admin token: everyone's), newest first."""
+    _check_limit(limit, settings.page_max)
     items, total = crud.list_jobs(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds)
     return JobList(items=items, total=total)
 
@@ -65,8 +65,8 @@ def read_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: Settin
 
 @router.get("/{job_id}/candidates", response_model=CandidateList, responses=NOT_FOUND)
 def list_candidates(
-    job_id: JobId, principal: PrincipalDep, db: DbDep,
-    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 100,
+    job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, description=LIMIT_DOC)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     sort: Annotated[str, Query(pattern=crud.SORT_PATTERN,
                                description="a column, `-column` for descending: " + ", ".join(crud.CANDIDATE_SORTS))]
@@ -75,6 +75,7 @@ def list_candidates(
                            Query(alias="status")] = None,
 ) -> CandidateList:
     """Every candidate the job proposed: feasibility figures, violations, accuracies."""
+    _check_limit(limit, settings.page_max)
     get_job(db, job_id, owner_filter(principal))
     items, total = crud.page_candidates(db, job_id, cand_status, sort, limit, offset)
     return CandidateList(items=items, total=total)

@@ -6,9 +6,9 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from automcu import jobs
 from automcu.cli.common import UserError, console
 from automcu.config import get_settings
-from automcu.hardware.spec import HardwareSpec
 from automcu.jobspec import JobSpec
 from automcu.storage.db import Database, StorageError, open_database
 from automcu.storage.models import Job
@@ -22,38 +22,12 @@ def open_db(url: str | None) -> Database:
         raise UserError(str(exc)) from None
 
 
-def validate_spec(spec: JobSpec) -> HardwareSpec | None:
-    """Everything about a spec that can be wrong, checked before anything is stored; its hardware."""
-    try:
-        hardware = spec.resolve_hardware()
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if spec.proposer == "llm" and not get_settings().llm_configured:
-        raise UserError("proposer 'llm' needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint); "
-                        "use --proposer evolution to search offline")
-    if spec.real_data:
-        check_real_data(spec.dataset, spec.data_path)
-    return hardware
-
-
-def check_real_data(dataset: str, data_path: str | None) -> None:
-    """A real-data search needs its files (and the train extra) before anything is stored."""
-    from automcu.data import DatasetError, load_dataset
-    from automcu.deploy.extras import MissingExtraError, require_extra
-
-    try:
-        require_extra("torch", "sklearn")
-    except MissingExtraError as exc:
-        raise UserError(f"searching on {dataset} trains networks: {exc}") from None
-    try:
-        load_dataset(dataset, data_path)
-    except (DatasetError, OSError) as exc:
-        raise UserError(str(exc)) from None
-
-
 def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = None) -> tuple[Database, Job]:
-    """Validate the spec, then store the queued job (task text is turned into a spec by the planner's first step)."""
-    hardware = validate_spec(spec)
+    """The CLI's :func:`automcu.jobs.prepare_job`: board files by path allowed, errors as exit messages."""
+    try:
+        hardware = jobs.validate_spec(spec)  # before the database is opened: bad input creates nothing
+    except jobs.JobError as exc:
+        raise UserError(str(exc)) from None
     database = db if isinstance(db, Database) else open_db(db)
     return database, create_job(database, spec, hardware, owner=owner)
 

@@ -98,18 +98,23 @@ def _normalize(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def get_board(name: str) -> HardwareSpec:
-    """A board by name (case-insensitive; ``-``/``_`` ignored) or by the path of a YAML board file."""
+def get_board(name: str, board_files: bool = True) -> HardwareSpec:
+    """A board by name (case-insensitive; ``-``/``_`` ignored) or by the path of a YAML board file.
+
+    ``board_files=False`` (a server): catalog names only. Anything else, a path or not, existing or
+    not, gets the same "unknown board" error and no file is opened.
+    """
     key = name.strip()
     if not key:
         raise UnknownBoardError("empty board name; known boards: " + ", ".join(b.name for b in list_boards()))
-    boards = _boards()
+    path_like = os.sep in key or "/" in key or "\\" in key or ".." in key
+    boards = {} if path_like and not board_files else _boards()
     if key.lower() in boards:
         return boards[key.lower()].model_copy()
     by_norm = {_normalize(k): v for k, v in boards.items()}
     if _normalize(key) in by_norm:
         return by_norm[_normalize(key)].model_copy()
-    if key.endswith((".yaml", ".yml")) or os.sep in key or "/" in key:
+    if board_files and (key.endswith((".yaml", ".yml")) or os.sep in key or "/" in key):
         if Path(key).expanduser().is_file():
             return load_board_file(key)
         raise UnknownBoardError(f"board file {key} does not exist")
@@ -117,11 +122,10 @@ def get_board(name: str) -> HardwareSpec:
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.5) or difflib.get_close_matches(
         _normalize(key), [_normalize(n) for n in names], n=3, cutoff=0.5
     )
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UnknownBoardError(
-        f"unknown board {name!r}.{hint} Known boards: {', '.join(names)} "
-        f"(or pass the path of a board YAML file, or --sram-kb/--flash-kb/--clock-mhz/--core)"
-    )
+    hint = f" Did you mean {', '.join(close)}?" if close and not path_like else ""
+    other = ("or pass the path of a board YAML file, or --sram-kb/--flash-kb/--clock-mhz/--core" if board_files
+             else "a board is a catalog name, see GET /boards, or give --sram-kb/--flash-kb/--clock-mhz/--core")
+    raise UnknownBoardError(f"unknown board {name!r}.{hint} Known boards: {', '.join(names)} ({other})")
 
 
 def _check_core(core: str, where: str) -> None:
@@ -140,11 +144,13 @@ def resolve_hardware(
     flash_kb: float | None = None,
     clock_mhz: float | None = None,
     core: str | None = None,
+    board_files: bool = True,
 ) -> HardwareSpec | None:
     """The hardware a command targets, or ``None`` when nothing is given (unconstrained).
 
     A board name/file alone gives that board; numbers given with a board override its fields;
     without a board, a custom spec needs all of ``sram_kb``, ``flash_kb``, ``clock_mhz`` and ``core``.
+    ``board_files=False`` accepts catalog names only (see :func:`get_board`).
     """
     for label, value in (("--sram-kb", sram_kb), ("--flash-kb", flash_kb), ("--clock-mhz", clock_mhz)):
         _check_positive(label, value)
@@ -157,7 +163,7 @@ def resolve_hardware(
         if v is not None
     }
     if board is not None and board.strip():
-        spec = get_board(board)
+        spec = get_board(board, board_files=board_files)
         if overrides:
             spec = spec.model_copy(update=overrides)
             spec.notes = (spec.notes + " " if spec.notes else "") + "overridden: " + ", ".join(sorted(overrides))
