@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobCounts, JobOut
 from automcu.messages import Violation
@@ -93,19 +93,39 @@ def artifact_paths(job: Job) -> dict[str, str]:
     return found
 
 
+def _detail_query(job_id: str) -> Select[Any]:
+    """One statement: the job, its candidate counts (correlated subqueries) and its best candidate (outer join)."""
+    def count(where: Any, value: Any = 1) -> Any:
+        return (select(func.sum(case((where, value), else_=0))).where(Candidate.job_id == Job.id)
+                .correlate(Job).scalar_subquery())
+
+    evaluated = Candidate.status == "evaluated"
+    best_id = (select(Candidate.id)
+               .where(Candidate.job_id == Job.id, evaluated, Candidate.val_acc.is_not(None))
+               .order_by(Candidate.val_acc.desc(), Candidate.eval_order.asc()).limit(1)
+               .correlate(Job).scalar_subquery())
+    best = aliased(Candidate, name="best")
+    return (
+        select(Job, best,
+               select(func.count()).where(Candidate.job_id == Job.id).correlate(Job).scalar_subquery()
+               .label("n_proposed"),
+               count(Candidate.status == "infeasible").label("n_infeasible"),
+               count(evaluated).label("n_evaluated"),
+               count(evaluated, func.coalesce(Candidate.train_seconds, 0.0)).label("sim"))
+        .outerjoin(best, best.id == best_id)
+        .where(Job.id == job_id)
+    )
+
+
 def job_detail(db: Database, job_id: str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
     """The job as ``owner`` may see it (another owner's: not found), its counts and best, in one session."""
     with db.sessions() as s:
-        job = s.get(Job, job_id)
-        if job is None or (owner is not None and job.owner != owner):
+        row = s.execute(_detail_query(job_id)).first()  # the job, its counts and its best: one round trip
+        if row is None or (owner is not None and row.Job.owner != owner):
             raise JobNotFound(job_id)
-        counts = _counts(s, [job.id]).get(job.id)
-        best = s.scalars(
-            select(Candidate)
-            .where(Candidate.job_id == job.id, Candidate.status == "evaluated", Candidate.val_acc.is_not(None))
-            .order_by(Candidate.val_acc.desc(), Candidate.eval_order.asc())
-            .limit(1)
-        ).first()
+        job, best = row.Job, row.best
+        counts = {"n_proposed": row.n_proposed or 0, "n_infeasible": row.n_infeasible or 0,
+                  "n_evaluated": row.n_evaluated or 0, "sim": row.sim or 0.0}
     artifacts = [Artifact(name=name, url=f"{base_url}/jobs/{job.id}/artifacts/{name}")
                  for name in artifact_paths(job)]
     return JobOut(
