@@ -130,3 +130,5 @@ register("random", "agents.proposers.random_search:RandomProposer",
          "uniform random over the space (the feasibility agent rejects what does not fit)")
 register("local", "agents.proposers.local_search:LocalSearchProposer",
          "best-improvement local search over the one-edge neighbours inside the exact feasible set")
+register("predictor", "agents.proposers.predictor:PredictorProposer",
+         "Gaussian-process surrogate on the evaluated archs, expected improvement over the exact feasible set")
