@@ -83,7 +83,8 @@ def test_beats_needs_accuracy_and_as_many_deployable_winners() -> None:
 
 def test_methods_say_which_cheap_signals_they_use() -> None:
     ms = {m.name: m for m in sq.methods()}
-    assert set(ms) == {"random", "rea", "random+feas", "automcu-evolution", "automcu-local"}  # no LLM endpoint
+    assert set(ms) == {"random", "rea", "random+feas", "automcu-evolution", "automcu-local",
+                       "automcu-predictor"}  # no LLM endpoint in tests
     assert "feasible set" in ms["automcu-local"].signals and ms["automcu-local"].feasibility_first
     assert "FLOPs" in ms["automcu-evolution"].signals and ms["automcu-evolution"].feasibility_first
     assert not ms["rea"].feasibility_first and not ms["random"].feasibility_first
