@@ -7,6 +7,7 @@ It is stopped by killing that process group — the processes this helper starte
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -31,6 +32,10 @@ class RayHead:
         self.port = _free_port()
         self.num_cpus = num_cpus
         self.tmp = Path(tempfile.mkdtemp(prefix="automcu-ray-"))
+        # the cluster's own auth token, made here: nothing is read from or written to ~/.ray
+        self.token_path = self.tmp / "auth_token"
+        self.token_path.write_text(secrets.token_hex(32))
+        self.token_path.chmod(0o600)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +47,9 @@ class RayHead:
         cmd = [str(ray_bin), "start", "--head", "--block", f"--port={self.port}", "--node-ip-address=127.0.0.1",
                f"--num-cpus={self.num_cpus}", "--include-dashboard=false", "--disable-usage-stats",
                "--object-store-memory=100000000", f"--temp-dir={self.tmp}"]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+               "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
+        env.pop("RAY_AUTH_TOKEN", None)
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -88,15 +95,19 @@ def task_pids(name: str = "evaluate_task") -> list[int]:
 
 @pytest.fixture(scope="session")
 def ray_head() -> Iterator[RayHead]:
-    # head and drivers must agree on Ray's token auth (on by default once ~/.ray/auth_token exists); set
-    # before ray is imported, which reads it
-    saved = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = saved or "token"
-    pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'automcu[ray]'")
-    head = RayHead().start()
+    """A head with token auth on and its own token; this process (the Ray driver) and the automcu worker
+    processes the tests start inherit ``RAY_AUTH_MODE``/``RAY_AUTH_TOKEN_PATH``, set before ray is imported."""
+    head = RayHead()
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN")}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(head.token_path))
+    os.environ.pop("RAY_AUTH_TOKEN", None)
     try:
-        yield head
+        pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'automcu[ray]'")
+        yield head.start()
     finally:
         head.stop()
-        if saved is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

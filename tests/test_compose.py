@@ -28,7 +28,7 @@ def test_services_and_settings_are_real() -> None:
     from automcu.executors.settings import ExecutorSettings
 
     services = _compose()["services"]
-    assert set(services) == {"postgres", "ray-head", "ray-worker", "api", "worker"}
+    assert set(services) == {"postgres", "ray-token", "ray-head", "ray-worker", "api", "worker"}
     known = {f"AUTOMCU_{name.upper()}" for model in (ApiSettings, ExecutorSettings) for name in model.model_fields}
     for name, svc in services.items():
         env = svc.get("environment", {})
@@ -59,7 +59,7 @@ def test_automcu_commands_and_options_exist() -> None:
         missing = set(_options(cmd[2:])) - opts
         assert not missing, f"{name}: `automcu {cmd[1]}` has no {missing}"
         checked += 1
-    assert checked == 2
+    assert checked == 3
 
 
 def test_ray_start_options_exist() -> None:
@@ -84,3 +84,15 @@ def test_docker_compose_config_accepts_the_file() -> None:
         pytest.skip("no docker compose client (apt-get install docker-compose)")
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_ray_token_auth_is_on_and_shared() -> None:
+    """Every Ray process and driver reads the token that the one-shot ray-token service writes."""
+    services = _compose()["services"]
+    token_cmd = services["ray-token"]["command"]
+    assert token_cmd[:2] == ["automcu", "ray-token"]
+    for name in ("ray-head", "ray-worker", "api", "worker"):
+        env = services[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token", name
+        assert env["RAY_AUTH_TOKEN_PATH"] == token_cmd[2], name
+    assert services["ray-head"]["depends_on"]["ray-token"] == {"condition": "service_completed_successfully"}

@@ -77,15 +77,21 @@ def _crash_and_resume(url: str, executor_args: list[str]) -> None:
     db = open_database(url)
     job_id = create_job(db, JobSpec(dataset="cifar10", budget=BUDGET, proposer="random", batch_size=4), None).id
     first = _worker(url, executor_args)
+
+    def mid_job() -> bool:  # some results stored and more proposed: the kill aims at evaluations in flight
+        cands = candidates_of(db, job_id)
+        return sum(c.status == "evaluated" for c in cands) >= 3 and any(c.status == "proposed" for c in cands)
+
     try:
-        _wait(lambda: len(candidates_of(db, job_id, "evaluated")) >= 3)
+        _wait(mid_job)
         helpers = _children(first.pid)  # pool processes (process executor)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
+    # Where exactly the kill lands (mid-evaluation, between batches, mid-commit) is up to the scheduler; what
+    # follows must hold wherever it lands: the job is left running, unfinished, and finishes exactly once.
     done = len(candidates_of(db, job_id, "evaluated"))
     assert get_job(db, job_id).status == "running" and done < BUDGET
-    assert any(c.status == "proposed" for c in candidates_of(db, job_id))  # evaluations were in flight
     for pid in helpers:
         _wait(lambda pid=pid: not _alive(pid), 10)  # orphaned evaluation processes went away
     second = _worker(url, executor_args, "--exit-when-idle")

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "jobs_cmd",
     "serve_cmd",
     "worker_cmd",
+    "ray_token_cmd",
     "token_cmd",
     "verify_cmd",
     "boards_cmd",

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
+from automcu.executors.ray_auth import missing_token_message
 from automcu.messages import EvaluationRequest, EvaluationResult
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024  # results are a few hundred bytes; don't reserve 30 % of RAM
@@ -48,6 +49,9 @@ class RayExecutor(Executor):
         ray = _import_ray()
         self._ray = ray
         if not ray.is_initialized():
+            missing = missing_token_message()
+            if missing:
+                raise ExecutorUnavailable(missing)
             common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
             try:
                 if address:
@@ -56,7 +60,8 @@ class RayExecutor(Executor):
                     ray.init(num_cpus=num_cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
             except Exception as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise ExecutorUnavailable(f"cannot start or reach {where}: {exc}") from None
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+                raise ExecutorUnavailable(f"cannot start or reach {where}: {first}") from None
         self.address = address
         self._task = ray.remote(num_cpus=1, max_retries=task_retries, retry_exceptions=False)(evaluate_task)
         self._refs: dict[int, Any] = {}
