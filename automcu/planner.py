@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from automcu.messages import (
 )
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Job, utcnow
-from automcu.storage.repository import add_event, best_candidate, claim_job, get_job, heartbeat
+from automcu.storage.repository import add_event, claim_job, get_job, heartbeat
 from automcu.task_step import derive_job_spec
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import ArchError, parse_arch
@@ -134,23 +135,61 @@ class Planner:
         evaluator = (shared_executor(exec_cfg), evaluator_spec_for(job, self.settings.simulated_time_scale), exec_cfg)
         build_evaluator(evaluator[1])  # a bad evaluator fails the job here, not each evaluation
         idle_rounds = 0
+        cands = self._candidates()  # loaded once; each step appends to / updates this list in memory
+        self._load_state(cands)
         while True:
-            cands = self._candidates()
-            stop = self._stop_rule(job, cands)
+            stop = self._stop_rule(job)
             if stop:
                 return stop
-            pending = [c for c in cands if c.status == "proposed"]
-            if pending:
-                self._evaluate(job, evaluator, pending, cands)
+            self._pending = [c for c in self._pending if c.status == "proposed"]
+            if self._pending:
+                self._evaluate(job, evaluator, list(self._pending))
                 continue
-            step = self._next_step()
-            remaining = job.budget - sum(c.status == "evaluated" for c in cands)
-            request = self._proposal_request(job, hardware, cands, step, min(job.batch_size, remaining))
+            step = self._step
+            self._step += 1
+            request = self._proposal_request(job, hardware, step, min(job.batch_size, self._remaining(job)))
             batch, proposer = self._propose(job, proposer, request)
             added = self._record_proposals(job, hardware, feasibility, step, request, batch, cands)
             idle_rounds = 0 if added else idle_rounds + 1
             if idle_rounds >= MAX_IDLE_ROUNDS:
                 return "no new feasible candidates (the reachable feasible space is exhausted)", "succeeded"
+
+    def _load_state(self, cands: list[Candidate]) -> None:
+        """The job's history in memory, once: what each step adds is appended, nothing is reloaded."""
+        self._step = self._next_step()
+        evaluated = sorted((c for c in cands if c.status == "evaluated"), key=lambda c: c.eval_order or 0)
+        self._evaluated: list[EvaluatedCandidate] = []
+        self._n_evaluated = 0
+        self._sim_seconds = 0.0
+        self._best: tuple[float, int] | None = None  # (val_acc, eval_order) of the incumbent
+        for c in evaluated:
+            self._note_evaluated(c)
+        self._seen: list[str] = [c.arch for c in cands]
+        self._rejected: deque[RejectedCandidate] = deque(maxlen=RECENT_REJECTED)
+        self._rejected_ids: deque[int] = deque(maxlen=RECENT_REJECTED)
+        for c in cands:
+            if c.status == "infeasible":
+                self._note_rejected(c)
+        self._pending: list[Candidate] = [c for c in cands if c.status == "proposed"]
+        self._digest = chain_digest("", self._seen)
+
+    def _note_evaluated(self, c: Candidate) -> None:
+        self._evaluated.append(EvaluatedCandidate(
+            arch=c.arch, val_acc=c.val_acc or 0.0, flash_bytes=c.flash_bytes, peak_sram_bytes=c.peak_sram_bytes,
+            latency_ms=c.latency_ms, margins=c.margins or {}))
+        self._n_evaluated += 1
+        self._sim_seconds += c.train_seconds or 0.0
+        order = c.eval_order or self._n_evaluated
+        if c.val_acc is not None and (self._best is None or c.val_acc > self._best[0]):
+            self._best = (c.val_acc, order)
+
+    def _note_rejected(self, c: Candidate) -> None:
+        self._rejected.append(RejectedCandidate(arch=c.arch, violations=[Violation(**v) for v in c.violations or []]))
+        self._rejected_ids.append(c.id)
+
+    def _remaining(self, job: Job) -> int:
+        """Evaluations left in the budget (the one place this is computed)."""
+        return max(0, job.budget - self._n_evaluated)
 
     def _proposer(self, job: Job) -> Proposer:
         name = job.proposer_used or resolve_name(job.proposer, self.settings)
@@ -179,7 +218,7 @@ class Planner:
             fallback = make_proposer(OFFLINE_DEFAULT, self.settings)
             return fallback.propose(request), fallback
 
-    def _stop_rule(self, job: Job, cands: list[Candidate]) -> tuple[str, str] | None:
+    def _stop_rule(self, job: Job) -> tuple[str, str] | None:
         with self.db.sessions() as s:
             fresh = s.get(Job, job.id)
             assert fresh is not None
@@ -188,18 +227,14 @@ class Planner:
             if fresh.lease_owner != self.worker:
                 raise JobBusy(f"job {job.id} was taken over by {fresh.lease_owner}")
             wall = fresh.wall_seconds + (time.monotonic() - self._wall_mark)
-        evaluated = [c for c in cands if c.status == "evaluated"]
-        if len(evaluated) >= job.budget:
+        if self._remaining(job) <= 0:
             return f"budget of {job.budget} evaluations spent", "succeeded"
-        sim = sum(c.train_seconds or 0.0 for c in evaluated)
-        if job.max_sim_seconds is not None and sim >= job.max_sim_seconds:
+        if job.max_sim_seconds is not None and self._sim_seconds >= job.max_sim_seconds:
             return f"simulated training budget of {job.max_sim_seconds:.0f} s spent", "succeeded"
         if job.max_wall_seconds is not None and wall >= job.max_wall_seconds:
             return f"wall-clock budget of {job.max_wall_seconds:.0f} s spent", "succeeded"
-        if job.patience is not None and evaluated:
-            best = best_candidate(evaluated)
-            assert best is not None and best.eval_order is not None
-            if len(evaluated) - best.eval_order >= job.patience:
+        if job.patience is not None and self._best is not None:
+            if self._n_evaluated - self._best[1] >= job.patience:
                 return f"no improvement in {job.patience} evaluations", "succeeded"
         return None
 
@@ -214,20 +249,28 @@ class Planner:
             steps = list(s.scalars(q))
         return max(steps) + 1 if steps else 0
 
-    def _proposal_request(self, job: Job, hardware: HardwareSpec | None, cands: list[Candidate],
-                          step: int, n: int) -> ProposalRequest:
-        evaluated = sorted((c for c in cands if c.status == "evaluated"), key=lambda c: c.eval_order or 0)
-        rejected = [c for c in cands if c.status == "infeasible"][-RECENT_REJECTED:]
-        return ProposalRequest(
+    def _proposal_request(self, job: Job, hardware: HardwareSpec | None, step: int, n: int) -> ProposalRequest:
+        """Built from the in-memory history (list copies, no validation of the history again)."""
+        return ProposalRequest.model_construct(
             task=job.task, dataset=job.dataset, hardware=hardware, max_latency_ms=job.max_latency_ms,
-            n=max(1, n), seed=job.seed, step=step,
-            evaluated=[EvaluatedCandidate(arch=c.arch, val_acc=c.val_acc or 0.0, flash_bytes=c.flash_bytes,
-                                          peak_sram_bytes=c.peak_sram_bytes, latency_ms=c.latency_ms,
-                                          margins=c.margins or {}) for c in evaluated],
-            rejected=[RejectedCandidate(arch=c.arch, violations=[Violation(**v) for v in c.violations or []])
-                      for c in rejected],
-            seen=[c.arch for c in cands],
+            n=max(1, n), seed=job.seed, step=step, evaluated=list(self._evaluated), rejected=list(self._rejected),
+            seen=list(self._seen),
         )
+
+    def _request_by_reference(self, request: ProposalRequest, cands: list[Candidate]) -> dict[str, Any]:
+        """The proposer's input as stored: the request without its history, which is named by reference.
+
+        The history a proposer saw at a step is exactly the job's candidates up to ``seen_through_id`` (in id
+        order) and its evaluations up to ``evaluated_through_order``; ``digest`` (SHA-256 chained over the seen
+        archs) pins it. So each stored request is bounded and the audit trail stays complete.
+        """
+        payload = request.model_dump(exclude={"evaluated", "rejected", "seen"})
+        payload["history"] = {
+            "n_seen": len(request.seen), "seen_through_id": cands[-1].id if cands else None,
+            "n_evaluated": len(request.evaluated), "evaluated_through_order": len(request.evaluated),
+            "rejected_ids": list(self._rejected_ids), "digest": self._digest,
+        }
+        return payload
 
     def _record_proposals(self, job: Job, hardware: HardwareSpec | None, feasibility: Any, step: int,
                           request: ProposalRequest, batch: ProposalBatch, cands: list[Candidate]) -> int:
@@ -235,9 +278,11 @@ class Planner:
         seen = {c.arch for c in cands}
         added = 0
         rows: list[Any] = [
-            AgentMessage(job_id=job.id, step=step, agent="proposer", direction="in", payload=request.model_dump()),
+            AgentMessage(job_id=job.id, step=step, agent="proposer", direction="in",
+                         payload=self._request_by_reference(request, cands)),
             AgentMessage(job_id=job.id, step=step, agent="proposer", direction="out", payload=batch.model_dump()),
         ]
+        new_cands: list[Candidate] = []
         events: list[tuple[str, dict[str, Any]]] = []
         for p in batch.proposals:
             try:
@@ -258,7 +303,7 @@ class Planner:
                 AgentMessage(job_id=job.id, step=step, agent="feasibility", direction="out",
                              payload=report.model_dump()),
             ]
-            rows.append(Candidate(
+            new_cands.append(Candidate(
                 job_id=job.id, arch=text, index=index_of(arch), iso_key=arch.canonical_key(),
                 status="proposed" if report.feasible else "infeasible", step=step, proposer=batch.proposer,
                 reason=p.reason, parent=p.parent, violations=[v.model_dump() for v in report.violations],
@@ -270,15 +315,22 @@ class Planner:
             else:
                 events.append(("infeasible", {"arch": text, "violations": [v.describe() for v in report.violations]}))
         with self.db.session() as s:
-            s.add_all(rows)
+            s.add_all(rows + new_cands)
             for kind, payload in events:
                 add_event(s, job.id, kind, **payload)
+        cands.extend(new_cands)
+        for c in new_cands:
+            self._seen.append(c.arch)
+            if c.status == "proposed":
+                self._pending.append(c)
+            else:
+                self._note_rejected(c)
+        self._digest = chain_digest(self._digest, [c.arch for c in new_cands])
         for kind, payload in events:
             self.progress(kind, payload)
         return added
 
-    def _evaluate(self, job: Job, evaluator: tuple[Any, Any, Any], pending: list[Candidate],
-                  cands: list[Candidate]) -> None:
+    def _evaluate(self, job: Job, evaluator: tuple[Any, Any, Any], pending: list[Candidate]) -> None:
         """Evaluate pending feasible candidates (no more than the budget left) through the executor.
 
         Results are stored as they arrive, each exactly once and only while this worker holds the lease;
@@ -289,8 +341,7 @@ class Planner:
         from automcu.storage.repository import LeaseLost, count_attempts, record_evaluation, record_failure
 
         executor, spec, cfg = evaluator
-        remaining = job.budget - sum(c.status == "evaluated" for c in cands)
-        batch = {c.id: c for c in pending[:max(0, remaining)]}
+        batch = {c.id: c for c in pending[:self._remaining(job)]}
         settled: set[Any] = set()
         items = [Item(c.id, EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed))
                  for c in batch.values()]
@@ -316,11 +367,15 @@ class Planner:
             settled.add(item.key)
             if stored is not None:
                 order, improved = stored
+                cand.status, cand.eval_order = "evaluated", order
+                cand.val_acc, cand.test_acc, cand.train_seconds = result.val_acc, result.test_acc, result.train_seconds
+                self._note_evaluated(cand)
                 self.progress("evaluated", {**event, "n_evaluated": order, "improved": improved})
 
         def on_failure(item: Item, error: str) -> None:
             settled.add(item.key)
             record_failure(self.db, job.id, self.worker, item.key, batch[item.key].arch, error)
+            batch[item.key].status, batch[item.key].error = "failed", error
 
         def on_lost(item: Item, attempt: int, why: str) -> None:
             with self.db.session() as s:
@@ -345,6 +400,13 @@ class Planner:
             with self.db.session() as s:
                 add_event(s, job.id, "evaluations_cancelled", executor=executor.name,
                           archs=[c.arch for k, c in batch.items() if k not in settled])
+
+
+def chain_digest(previous: str, archs: list[str]) -> str:
+    """SHA-256 chained over the seen archs in order: each step's digest from the last one and what it added."""
+    import hashlib
+
+    return hashlib.sha256((previous + "\n" + "\n".join(archs)).encode()).hexdigest() if archs else previous
 
 
 def run_job(db: Database, job_id: str, progress: ProgressFn | None = None, allow_failed: bool = False) -> Job:
