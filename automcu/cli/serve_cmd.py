@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -23,6 +24,8 @@ def register(app: typer.Typer) -> None:
         poll: Annotated[float, typer.Option(min=0.05, help="workers' poll period (s)")] = 1.0,
         worker_nice: Annotated[int, typer.Option(min=0, max=19, help="workers' CPU priority below the API's")] = 10,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+        api_processes: Annotated[int, typer.Option(min=0, help="uvicorn processes answering requests (0: "
+                                                           "one per core, at most 4)")] = 0,
     ) -> None:
         """Serve the API under /api/v1, OpenAPI at /docs, the dashboard at /; jobs run in worker processes."""
         import uvicorn
@@ -39,8 +42,14 @@ def register(app: typer.Typer) -> None:
         pool = WorkerPool(workers, database.url, poll_seconds=poll, nice=worker_nice).start() if workers else None
         console.print(f"AutoMCU on http://{host}:{port}/ (API /api/v1, docs /docs), database {database.url}, "
                       f"{workers} worker process(es)", highlight=False)
+        processes = api_processes or min(4, os.cpu_count() or 1)
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, timeout_keep_alive=30)
+            if processes == 1:
+                uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, timeout_keep_alive=30)
+            else:  # each process builds its app from the environment: pass the database on
+                os.environ["AUTOMCU_DB_URL"] = settings.database_url
+                uvicorn.run("api.main:create_app", factory=True, workers=processes, host=host, port=port,
+                            log_level=log_level, timeout_keep_alive=30)
         finally:
             if pool is not None:
                 pool.stop()
