@@ -32,7 +32,7 @@ from automcu.messages import (
 )
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Job, utcnow
-from automcu.storage.repository import add_event, claim_job, get_job, heartbeat
+from automcu.storage.repository import add_event, claim_job, get_job, heartbeat, lease_holder_message
 from automcu.task_step import derive_job_spec
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import ArchError, parse_arch
@@ -62,12 +62,12 @@ class Planner:
         self._wall_mark = time.monotonic()
 
     # ----- lifecycle ---------------------------------------------------------------------------
-    def run(self, allow_failed: bool = False) -> Job:
+    def run(self, allow_failed: bool = False, force: bool = False) -> Job:
         job = get_job(self.db, self.job_id)
-        if not claim_job(self.db, self.job_id, self.worker, self.settings.lease_seconds, allow_failed):
+        if not claim_job(self.db, self.job_id, self.worker, self.settings.lease_seconds, allow_failed, force):
             job = get_job(self.db, self.job_id)
             if job.status == "running":
-                raise JobBusy(f"job {job.id} is running in another process (lease held by {job.lease_owner})")
+                raise JobBusy(lease_holder_message(job, self.settings.lease_seconds))
             raise JobBusy(f"job {job.id} is {job.status}; nothing to run")
         stop_beat = self._start_heartbeat()
         try:
@@ -81,13 +81,26 @@ class Planner:
                 self._hand_off()
             self._finish(status, reason)
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise  # the lease lapses; the job shows as stale and can be resumed
+            if isinstance(exc, KeyboardInterrupt):
+                self._interrupted()
+                raise
+            if isinstance(exc, SystemExit):
+                raise  # a worker stopped by a signal releases the lease itself; the next worker resumes
             self._finish("failed", "error", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             stop_beat.set()
         return get_job(self.db, self.job_id)
+
+    def _interrupted(self) -> None:
+        """Ctrl-C: the lease is released and the job marked interrupted, resumable with `automcu resume`."""
+        reason = f"interrupted (Ctrl-C); resume with `automcu resume {self.job_id}`"
+        with self.db.session() as s:
+            res = s.execute(update(Job).where(Job.id == self.job_id, Job.lease_owner == self.worker).values(
+                status="failed", stop_reason="interrupted", error=reason, lease_owner=None, heartbeat_at=None,
+                wall_seconds=Job.wall_seconds + (time.monotonic() - self._wall_mark)))
+            if res.rowcount:
+                add_event(s, self.job_id, "interrupted", worker=self.worker, reason=reason)
 
     def _hand_off(self) -> None:
         """The winner to the compression backend (the job asked for it); recorded on the job either way."""
@@ -409,5 +422,6 @@ def chain_digest(previous: str, archs: list[str]) -> str:
     return hashlib.sha256((previous + "\n" + "\n".join(archs)).encode()).hexdigest() if archs else previous
 
 
-def run_job(db: Database, job_id: str, progress: ProgressFn | None = None, allow_failed: bool = False) -> Job:
-    return Planner(db, job_id, progress=progress).run(allow_failed=allow_failed)
+def run_job(db: Database, job_id: str, progress: ProgressFn | None = None, allow_failed: bool = False,
+            force: bool = False) -> Job:
+    return Planner(db, job_id, progress=progress).run(allow_failed=allow_failed, force=force)

@@ -98,12 +98,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def resume(job_id: str, db: DbOpt = None, json_out: JsonOpt = False,
-               quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
+               quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+               force: Annotated[bool, typer.Option(
+                   "--force", help="take over the lease even if a live process holds it (that process stops "
+                                   "at its next write; what it was evaluating is paid again)")] = False) -> None:
         """Finish a job whose process died (or that failed): nothing evaluated is lost or paid twice."""
         database, job = _job(db, job_id)
         if job.status in ("succeeded", "cancelled"):
             raise UserError(f"job {job.id} is {job.status}; nothing to resume")
-        summary = run_with_progress(database, job, quiet=quiet, allow_failed=True)
+        if force and job.status == "running" and not quiet:
+            out.print(f"--force: taking over the lease of {job.lease_owner}; if that process is still alive it "
+                      "stops at its next write, and any evaluation it had in flight is paid again")
+        summary = run_with_progress(database, job, quiet=quiet, allow_failed=True, force=force)
         emit_json(summary) if json_out else print_summary(summary)
 
     @app.command()

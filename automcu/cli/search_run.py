@@ -32,7 +32,8 @@ def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = No
     return database, create_job(database, spec, hardware, owner=owner)
 
 
-def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False) -> dict[str, Any]:
+def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False,
+                      force: bool = False) -> dict[str, Any]:
     from automcu.planner import JobBusy, run_job
 
     with Progress(
@@ -49,9 +50,13 @@ def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed:
                 console.print(f"[yellow]proposer fallback:[/] {data['reason']}")
 
         try:
-            run_job(db, job.id, progress=on_event, allow_failed=allow_failed)
+            run_job(db, job.id, progress=on_event, allow_failed=allow_failed, force=force)
         except JobBusy as exc:
             raise UserError(str(exc)) from None
+        except KeyboardInterrupt:  # the planner released the lease and marked the job interrupted
+            bar.stop()
+            console.print(f"interrupted: job {job.id} stopped; resume it with `automcu resume {job.id}`")
+            raise SystemExit(130) from None
     from automcu.storage.repository import get_job
 
     final = get_job(db, job.id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -168,14 +170,62 @@ def _take_lease(s: Session, job_id: str, worker: str, lease_seconds: float, allo
     return bool(res.rowcount)
 
 
-def claim_job(db: Database, job_id: str, worker: str, lease_seconds: float, allow_failed: bool = False) -> bool:
+def lease_owner_gone(owner: str | None) -> bool:
+    """The lease owner (``HOST:PID:THREAD``) is a process on this host that no longer exists."""
+    parts = (owner or "").split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _take_over(s: Session, job_id: str, old_owner: str, worker: str) -> bool:
+    """Take a running job's lease from ``old_owner`` (only if it still holds it)."""
+    res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.lease_owner == old_owner,
+                                      Job.cancel_requested.is_(False))
+                    .values(lease_owner=worker, heartbeat_at=utcnow(), error=None))
+    if res.rowcount:
+        add_event(s, job_id, "lease_taken_over", worker=worker, previous=old_owner)
+    return bool(res.rowcount)
+
+
+def lease_holder_message(job: Job, lease_seconds: float) -> str:
+    """Who holds a running job's lease and when it lapses, for a refused claim."""
+    where = "a live process on this host" if (job.lease_owner or "").split(":")[0] == socket.gethostname() \
+        else "a process on another host"
+    hb = _aware(job.heartbeat_at)
+    lapse = ""
+    if hb is not None:
+        at = hb + timedelta(seconds=lease_seconds)
+        lapse = f"; the lease lapses at {at:%H:%M:%S} UTC (in {max(0.0, (at - utcnow()).total_seconds()):.0f} s) " \
+                "unless renewed"
+    return (f"job {job.id} is running in another process (lease held by {job.lease_owner}, {where}){lapse}; "
+            f"`automcu resume {job.id} --force` takes it over anyway")
+
+
+def claim_job(db: Database, job_id: str, worker: str, lease_seconds: float, allow_failed: bool = False,
+              force: bool = False) -> bool:
     """Atomically take the job's lease: queued, or running with a lapsed heartbeat (or failed, to retry).
 
     A conditional UPDATE, so of several processes racing for one job exactly one wins (SQLite and PostgreSQL).
     Re-entrant: the worker that already holds the lease keeps it (``claim_next_job`` then ``Planner.run``).
+    A lease whose owner is a dead process on this host is taken over at once; with ``force``, any lease is.
     """
     with db.session() as s:
-        return _take_lease(s, job_id, worker, lease_seconds, allow_failed)
+        if _take_lease(s, job_id, worker, lease_seconds, allow_failed):
+            return True
+        owner = s.scalar(select(Job.lease_owner).where(Job.id == job_id, Job.status == "running"))
+        if owner is not None and (force or lease_owner_gone(owner)):
+            return _take_over(s, job_id, owner, worker)
+        return False
 
 
 def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | None:
@@ -207,6 +257,20 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
                 started_at=func.coalesce(Job.started_at, now), error=None))
             if res.rowcount:
                 return job_id
+    return _claim_dead_local(db, worker)
+
+
+def _claim_dead_local(db: Database, worker: str) -> str | None:
+    """A running job whose lease owner is a process on this host that died: taken over without waiting."""
+    with db.sessions() as s:
+        rows = s.execute(select(Job.id, Job.lease_owner).where(
+            Job.status == "running", Job.lease_owner.like(f"{socket.gethostname()}:%"),
+            Job.cancel_requested.is_(False)).order_by(Job.created_at, Job.id).limit(50)).all()
+    for job_id, owner in rows:
+        if lease_owner_gone(owner):
+            with db.session() as s:
+                if _take_over(s, job_id, owner, worker):
+                    return str(job_id)
     return None
 
 
