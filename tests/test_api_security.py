@@ -128,3 +128,18 @@ def test_page_max_comes_from_the_settings(db_url: str, monkeypatch: pytest.Monke
         limit = next(p for p in c.get("/openapi.json").json()["paths"][f"{API}/jobs"]["get"]["parameters"]
                      if p["name"] == "limit")
         assert limit["schema"]["maximum"] == 20
+
+
+def test_data_path_errors_do_not_map_the_servers_files(client: tuple[TestClient, dict[str, str]],
+                                                       tmp_path: Path) -> None:
+    c, h = client
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    answers = set()
+    for path in (str(tmp_path / "missing"), str(tmp_path), str(secret), "/etc"):
+        r = c.post(f"{API}/jobs", json={"dataset": "mnist", "data_path": path, "budget": 2}, headers=h)
+        assert r.status_code == 422, r.text
+        message = r.json()["message"]
+        assert "hunter2" not in message and "exist" not in message and path not in message
+        answers.add(message)
+    assert len(answers) == 1, answers

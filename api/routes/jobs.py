@@ -36,7 +36,7 @@ def _check_limit(limit: int, page_max: int) -> None:
 def create_job(spec: JobSpec, principal: PrincipalDep, db: DbDep, request: Request, response: Response) -> JobAccepted:
     """Queue a search. A worker picks it up; follow it with `GET /jobs/{id}` or `/jobs/{id}/events`."""
     try:
-        job = prepare_job(spec, db, owner=principal.name, board_files=False)  # catalog names only, no server files
+        job = prepare_job(spec, db, owner=principal.name, on_server=True)  # catalog boards only, no file leaks
     except JobError as exc:
         raise validation_error(("body", exc.field) if exc.field else ("body",), str(exc)) from None
     response.headers["Location"] = str(request.url_for("read_job", job_id=job.id))
