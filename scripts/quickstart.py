@@ -58,7 +58,8 @@ def cmd_search(args: list[str]) -> int:
     ensure_venv()
     pip("-e", ".")
     if not args:
-        args = ["--dataset", "cifar10", "--budget", "100", "--seed", "0"]
+        args = ["--dataset", "cifar10", "--board", "STM32F411", "--max-latency-ms", "300", "--budget", "100",
+                "--seed", "0"]
     return sh(BIN / "automcu", "search", *args, check=False)
 
 

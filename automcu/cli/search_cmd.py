@@ -72,6 +72,6 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(summary)
         else:
-            print_summary(summary)
+            print_summary(summary, spec)
         if summary["status"] == "failed":
             raise typer.Exit(1)

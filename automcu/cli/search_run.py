@@ -32,6 +32,11 @@ def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = No
     return database, create_job(database, spec, hardware, owner=owner)
 
 
+def _plain_every(budget: int) -> int:
+    """Evaluations between two progress lines when stderr is not a terminal (about ten lines a job)."""
+    return max(1, budget // 10)
+
+
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False,
                       force: bool = False) -> dict[str, Any]:
     from automcu.planner import JobBusy, run_job
@@ -46,6 +51,10 @@ def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed:
             if kind == "evaluated":
                 best = f"val {data['val_acc']:.2f}" if data.get("improved") else None
                 bar.update(task, completed=data["n_evaluated"], **({"best": best} if best else {}))
+                n = data["n_evaluated"]
+                if not quiet and not console.is_terminal and (n % _plain_every(job.budget) == 0 or n == job.budget):
+                    console.print(f"job {job.id}: {n}/{job.budget} evaluated {bar.tasks[0].fields['best']}".rstrip(),
+                                  soft_wrap=True)
             elif kind == "proposer_fallback":
                 console.print(f"[yellow]proposer fallback:[/] {data['reason']}")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from automcu.hardware.core_names import canonical_core
 from automcu.hardware.spec import HardwareSpec
 
 BOARDS_ENV = "AUTOMCU_BOARDS_DIR"
@@ -72,8 +73,10 @@ def load_board_file(path: str | Path) -> HardwareSpec:
     except ValidationError as exc:
         errs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise BoardFileError(f"board file {path}: {errs}") from exc
-    _check_core(spec.core, where=f"board file {path}")
-    return spec
+    try:
+        return spec.model_copy(update={"core": _check_core(spec.core, where=f"board file {path}")})
+    except ValueError as exc:
+        raise BoardFileError(str(exc)) from exc
 
 
 @lru_cache(maxsize=8)
@@ -128,9 +131,8 @@ def get_board(name: str, board_files: bool = True) -> HardwareSpec:
     raise UnknownBoardError(f"unknown board {name!r}.{hint} Known boards: {', '.join(names)} ({other})")
 
 
-def _check_core(core: str, where: str) -> None:
-    if core.lower() not in KNOWN_CORES:
-        raise ValueError(f"{where}: unknown core {core!r}; known cores: {', '.join(KNOWN_CORES)}")
+def _check_core(core: str, where: str) -> str:
+    return canonical_core(core, where=where)
 
 
 def _check_positive(label: str, value: float | None) -> None:
@@ -155,8 +157,7 @@ def resolve_hardware(
     for label, value in (("--sram-kb", sram_kb), ("--flash-kb", flash_kb), ("--clock-mhz", clock_mhz)):
         _check_positive(label, value)
     if core is not None:
-        core = core.strip().lower()
-        _check_core(core, where="--core")
+        core = _check_core(core, where="--core")
     overrides = {
         k: v
         for k, v in (("sram_kb", sram_kb), ("flash_kb", flash_kb), ("clock_mhz", clock_mhz), ("core", core))
