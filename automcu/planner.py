@@ -24,6 +24,7 @@ from automcu.hardware.spec import HardwareSpec
 from automcu.messages import (
     EvaluatedCandidate,
     EvaluationRequest,
+    FeasibilityReport,
     FeasibilityRequest,
     ProposalBatch,
     ProposalRequest,
@@ -310,7 +311,7 @@ class Planner:
             seen.add(text)
             freq = FeasibilityRequest(arch=text, dataset=job.dataset, hardware=hardware,
                                       max_latency_ms=job.max_latency_ms, verify=job.verify)  # type: ignore[arg-type]
-            report = feasibility.check(freq)
+            report = checked_feasibility(feasibility, freq)
             rows += [
                 AgentMessage(job_id=job.id, step=step, agent="feasibility", direction="in", payload=freq.model_dump()),
                 AgentMessage(job_id=job.id, step=step, agent="feasibility", direction="out",
@@ -413,6 +414,22 @@ class Planner:
             with self.db.session() as s:
                 add_event(s, job.id, "evaluations_cancelled", executor=executor.name,
                           archs=[c.arch for k, c in batch.items() if k not in settled])
+
+
+_feasibility_cache: dict[str, FeasibilityReport] = {}
+FEASIBILITY_CACHE_SIZE = 50_000
+
+
+def checked_feasibility(agent: Any, request: FeasibilityRequest) -> FeasibilityReport:
+    """The agent's report for this request, computed once per process and reused (jobs, resumes, workers)."""
+    key = request.model_dump_json()
+    report = _feasibility_cache.get(key)
+    if report is None:
+        report = agent.check(request)
+        if len(_feasibility_cache) >= FEASIBILITY_CACHE_SIZE:
+            _feasibility_cache.clear()
+        _feasibility_cache[key] = report
+    return report
 
 
 def chain_digest(previous: str, archs: list[str]) -> str:
