@@ -105,7 +105,8 @@ def register(app: typer.Typer) -> None:
         """Finish a job whose process died (or that failed): nothing evaluated is lost or paid twice."""
         database, job = _job(db, job_id)
         if job.status in ("succeeded", "cancelled"):
-            raise UserError(f"job {job.id} is {job.status}; nothing to resume")
+            raise UserError(f"job {job.id} has already {'finished' if job.status == 'succeeded' else 'been cancelled'}"
+                            f" ({job.status}); nothing to resume")
         if force and job.status == "running" and not quiet:
             out.print(f"--force: taking over the lease of {job.lease_owner}; if that process is still alive it "
                       "stops at its next write, and any evaluation it had in flight is paid again")
@@ -117,5 +118,7 @@ def register(app: typer.Typer) -> None:
     def cancel(job_id: str, db: DbOpt = None, json_out: JsonOpt = False) -> None:
         """Ask a queued or running job to stop."""
         database, job = _job(db, job_id)
+        if job.status in ("succeeded", "failed", "cancelled"):
+            raise UserError(f"job {job.id} has already finished ({job.status}); nothing to cancel")
         job = request_cancel(database, job.id)
         emit_json({"id": job.id, "status": job.status}) if json_out else out.print(f"job {job.id}: {job.status}")

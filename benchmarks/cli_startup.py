@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Start-up time of the common ``automcu`` commands against a bare ``python -c pass``, in one run.
+
+Each command runs 10 times as a fresh process (subprocess timing, wall clock); the median is reported
+with the bare interpreter's median of the same run and the ratio. Target: <= 0.5 s or <= 5x the bare
+interpreter. ``python -X importtime`` of ``automcu --help`` names the slowest imports (cumulative).
+Writes ``benchmarks/results/cli_startup.{json,md}``. The database is a fresh SQLite file in a temp dir
+holding one finished 10-evaluation job (for ``show``); HOME and the data dir point into that temp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+REPEATS = 10
+TARGET_S = 0.5
+TARGET_RATIO = 5.0
+CLI = [sys.executable, "-c", "from automcu.cli.app import main; main()"]
+
+
+def _median_seconds(argv: list[str], env: dict[str, str]) -> float:
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _slowest_imports(env: dict[str, str], n: int = 12) -> list[dict[str, object]]:
+    proc = subprocess.run([*CLI[:1], "-X", "importtime", *CLI[1:], "--help"], env=env, capture_output=True,
+                          text=True, check=True, cwd=ROOT)
+    rows: list[dict[str, object]] = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cum_us, name = line.split(":", 1)[1].split("|", 2)
+        rows.append({"module": name.strip(), "cumulative_ms": int(cum_us) / 1000, "self_ms": int(self_us) / 1000})
+    return sorted(rows, key=lambda r: -float(str(r["cumulative_ms"])))[:n]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "HOME": tmp, "AUTOMCU_DATA_DIR": str(Path(tmp) / "data"),
+               "AUTOMCU_DB_URL": f"sqlite:///{Path(tmp) / 'automcu.db'}", "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([*CLI, "search", "--dataset", "cifar10", "--board", "STM32F746", "--budget", "10",
+                              "--json", "--quiet"], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+        job_id = json.loads(out.stdout)["job_id"]
+        commands = {"--help": ["--help"], "boards": ["boards"], "jobs": ["jobs"], "show": ["show", job_id],
+                    "estimate --arch": ["estimate", "--arch", "6111", "--board", "STM32F746", "--json"]}
+        bare = _median_seconds([sys.executable, "-c", "pass"], env)
+        rows = []
+        for label, args in commands.items():
+            med = _median_seconds([*CLI, *args], env)
+            rows.append({"command": f"automcu {label}", "median_s": round(med, 3),
+                         "ratio_to_bare": round(med / bare, 1),
+                         "meets_target": med <= TARGET_S or med <= TARGET_RATIO * bare})
+        imports = _slowest_imports(env)
+    result = {"python_c_pass_median_s": round(bare, 4), "repeats": REPEATS, "target": f"<= {TARGET_S} s or <= "
+              f"{TARGET_RATIO:g}x python -c pass", "commands": rows, "slowest_imports_of_help": imports,
+              "python": platform.python_version(), "cpus": os.cpu_count(),
+              "load_average_1m": round(os.getloadavg()[0], 2)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "cli_startup.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["# CLI start-up time", "", f"Median of {REPEATS} fresh processes each; `python -c pass` median "
+             f"{bare:.3f} s in the same run (load average {result['load_average_1m']} on {os.cpu_count()} CPUs, "
+             f"shared). Target: {result['target']}.", "", "| command | median s | x bare | meets target |",
+             "|---|---|---|---|"]
+    lines += [f"| `{r['command']}` | {r['median_s']:.3f} | {r['ratio_to_bare']} | "
+              f"{'yes' if r['meets_target'] else 'no'} |" for r in rows]
+    lines += ["", "Slowest imports of `automcu --help` (`python -X importtime`, cumulative ms):", "",
+              "| module | cumulative ms |", "|---|---|"]
+    lines += [f"| `{r['module']}` | {r['cumulative_ms']:.0f} |" for r in imports]
+    (RESULTS / "cli_startup.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
