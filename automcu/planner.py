@@ -26,6 +26,7 @@ from automcu.messages import (
     EvaluationRequest,
     FeasibilityReport,
     FeasibilityRequest,
+    Proposal,
     ProposalBatch,
     ProposalRequest,
     RejectedCandidate,
@@ -39,7 +40,8 @@ from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import ArchError, parse_arch
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
-MAX_IDLE_ROUNDS = 20  # proposal rounds in a row that add no new feasible candidate → stop
+MAX_IDLE_ROUNDS = 20  # proposal rounds in a row that add no new feasible candidate → sample the feasible set
+SPACE_SIZE = 15625
 RECENT_REJECTED = 20
 
 
@@ -151,10 +153,15 @@ class Planner:
         idle_rounds = 0
         cands = self._candidates()  # loaded once; each step appends to / updates this list in memory
         self._load_state(cands)
+        feasible = feasibility.feasible_set(job.dataset, hardware, job.max_latency_ms)
+        if len(feasible) == 0:
+            return (f"no arch of the space fits these limits (0 of {SPACE_SIZE:,} feasible by the estimator); "
+                    "nothing was evaluated"), "failed"
+        dry = False  # the proposer ran dry: the rest of the job samples the unexplored feasible set
         while True:
             stop = self._stop_rule(job)
             if stop:
-                return stop
+                return self._no_winner_check(stop)
             self._pending = [c for c in self._pending if c.status == "proposed"]
             if self._pending:
                 self._evaluate(job, evaluator, list(self._pending))
@@ -162,11 +169,56 @@ class Planner:
             step = self._step
             self._step += 1
             request = self._proposal_request(job, hardware, step, min(job.batch_size, self._remaining(job)))
-            batch, proposer = self._propose(job, proposer, request)
+            if dry:
+                batch = self._from_feasible_set(job, feasible, step, request.n)
+                if not batch.proposals:
+                    return self._no_winner_check(
+                        (f"the feasible space is exhausted: all {len(feasible):,} feasible archs were proposed",
+                         "succeeded"))
+            else:
+                batch, proposer = self._propose(job, proposer, request)
             added = self._record_proposals(job, hardware, feasibility, step, request, batch, cands)
             idle_rounds = 0 if added else idle_rounds + 1
-            if idle_rounds >= MAX_IDLE_ROUNDS:
-                return "no new feasible candidates (the reachable feasible space is exhausted)", "succeeded"
+            if idle_rounds >= MAX_IDLE_ROUNDS and not dry:
+                dry, idle_rounds = True, 0
+                self._note_ran_dry(proposer.name, feasible)
+            elif idle_rounds >= MAX_IDLE_ROUNDS:  # only when the estimator's set disagrees with the agent's check
+                return self._no_winner_check(("the proposals from the feasible set keep failing the feasibility "
+                                              "check (verification disagrees with the estimate)", "succeeded"))
+
+    def _unexplored(self, feasible: Any) -> list[int]:
+        """Feasible official indices not yet proposed in this job (exact, counted now)."""
+        seen = {index_of(parse_arch(a)) for a in self._seen}
+        return [int(i) for i in feasible if int(i) not in seen]
+
+    def _note_ran_dry(self, proposer: str, feasible: Any) -> None:
+        left = len(self._unexplored(feasible))
+        why = (f"{proposer} proposer added no new feasible candidate in {MAX_IDLE_ROUNDS} rounds; continuing "
+               f"from the feasible set ({left:,} of {len(feasible):,} feasible archs not yet proposed)")
+        with self.db.session() as s:
+            add_event(s, self.job_id, "proposer_ran_dry", proposer=proposer, feasible=len(feasible),
+                      unexplored=left, reason=why)
+        self.progress("proposer_ran_dry", {"reason": why, "unexplored": left, "feasible": len(feasible)})
+
+    def _from_feasible_set(self, job: Job, feasible: Any, step: int, n: int) -> ProposalBatch:
+        """A seeded sample of the unexplored feasible archs (same seed and step, same sample)."""
+        import numpy as np
+
+        from search_spaces.nb201.index import arch_of_index
+
+        left = self._unexplored(feasible)
+        rng = np.random.default_rng([job.seed, step])
+        picks = rng.choice(len(left), size=min(n, len(left)), replace=False) if left else []
+        reason = f"sampled from the {len(left):,} unexplored feasible archs (the proposer ran dry)"
+        return ProposalBatch(proposer="feasible-set", proposals=[
+            Proposal(arch=arch_of_index(left[int(k)]).to_string(), reason=reason) for k in picks])
+
+    def _no_winner_check(self, stop: tuple[str, str]) -> tuple[str, str]:
+        """A job never ends `succeeded` without a winner."""
+        reason, status = stop
+        if status == "succeeded" and self._best is None:
+            return f"{reason}; no candidate was evaluated, so there is no winner", "failed"
+        return stop
 
     def _load_state(self, cands: list[Candidate]) -> None:
         """The job's history in memory, once: what each step adds is appended, nothing is reloaded."""

@@ -44,6 +44,8 @@ def print_summary(summary: dict[str, Any], spec: Any = None) -> None:
         else:
             out.print("unconstrained: no board or limits were given; add --board NAME (see `automcu boards`) "
                       "and --max-latency-ms MS", soft_wrap=True)
+    if summary.get("stop_reason"):
+        out.print(f"stopped: {summary['stop_reason']}", soft_wrap=True, highlight=False)
     if not best:
         out.print("no candidate was evaluated")
         return
