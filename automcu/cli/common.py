@@ -55,3 +55,9 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def check_arch_index(arch: str | None) -> None:
+    """A negative number given as ``--arch`` is an index out of range, not a malformed arch string."""
+    if arch is not None and arch.strip().startswith("-") and arch.strip()[1:].isdigit():
+        raise UserError(f"--arch {arch.strip()} is out of range: an arch index is 0..15624 (or give an arch string)")

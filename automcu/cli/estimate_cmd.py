@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automcu.cli.common import UserError, emit_json, guarded
+from automcu.cli.common import UserError, check_arch_index, emit_json, guarded
 
 CSV_FIELDS = ("arch", "index", "flash_bytes", "peak_sram_bytes", "latency_ms", "macs", "params", "feasible",
               "violations")
@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
         """Estimate int8 Flash, peak SRAM (TFLM arena) and latency; say what does not fit and by how much."""
         if max_latency_ms is not None and not max_latency_ms > 0:
             raise UserError(f"--max-latency-ms must be a positive number, got {max_latency_ms}")
+        check_arch_index(arch)
         dataset = _dataset(dataset)
         hw = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
         if all_archs:
