@@ -47,7 +47,7 @@ def _port_free(port: int) -> bool:
 
 def _serve_as_written(argv: list[str], env: dict[str, str]) -> None:
     if not _port_free(8000):
-        pytest.skip("port 8000 is in use; `automcu serve` is run as written on its default port")
+        pytest.skip("optional resource: port 8000 is in use; `automcu serve` is run as written on its default port")
     proc = subprocess.Popen([sys.executable, "-c", "from automcu.cli.app import main; main()", *argv[1:]], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
