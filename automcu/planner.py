@@ -188,8 +188,7 @@ class Planner:
 
     def _unexplored(self, feasible: Any) -> list[int]:
         """Feasible official indices not yet proposed in this job (exact, counted now)."""
-        seen = {index_of(parse_arch(a)) for a in self._seen}
-        return [int(i) for i in feasible if int(i) not in seen]
+        return [int(i) for i in feasible if int(i) not in self._seen_index]
 
     def _note_ran_dry(self, proposer: str, feasible: Any) -> None:
         left = len(self._unexplored(feasible))
@@ -231,6 +230,7 @@ class Planner:
         for c in evaluated:
             self._note_evaluated(c)
         self._seen: list[str] = [c.arch for c in cands]
+        self._seen_index: set[int] = {c.index for c in cands}  # official indices, for the feasible-set fallback
         self._rejected: deque[RejectedCandidate] = deque(maxlen=RECENT_REJECTED)
         self._rejected_ids: deque[int] = deque(maxlen=RECENT_REJECTED)
         for c in cands:
@@ -387,6 +387,7 @@ class Planner:
         cands.extend(new_cands)
         for c in new_cands:
             self._seen.append(c.arch)
+            self._seen_index.add(c.index)
             if c.status == "proposed":
                 self._pending.append(c)
             else:
