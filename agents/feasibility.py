@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from agents.messages import FeasibilityReport, FeasibilityRequest, Violation
 from automcu.hardware.estimator import Estimate, Macro, estimate, estimate_all
 from automcu.hardware.spec import HardwareSpec
-from automcu.messages import FeasibilityReport, FeasibilityRequest, Violation
 from search_spaces.nb201.space import Arch, parse_arch
 
 #: an estimate this close to a limit (fraction of the limit) counts as "near" for verify="near"
@@ -29,7 +29,7 @@ class VerificationUnavailable(RuntimeError):
 
 def macro_for(dataset: str) -> Macro:
     """The benchmark macro of a lookup dataset; a real-data name: the net the training evaluator builds."""
-    from automcu.realdata import real_dataset_name, search_macro
+    from automcu.data.realdata import real_dataset_name, search_macro
 
     if real_dataset_name(dataset) is not None:
         return search_macro(dataset)

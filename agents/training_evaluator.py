@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from automcu.messages import EvaluationRequest, EvaluationResult
+from agents.messages import EvaluationRequest, EvaluationResult
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import parse_arch
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from agents.messages import Violation
 from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobCounts, JobOut
-from automcu.messages import Violation
 from automcu.storage.db import Database
 from automcu.storage.models import Candidate, Job
 from automcu.storage.repository import JobNotFound, display_status
@@ -65,7 +65,7 @@ def _brief(job: Job, counts: dict[str, float] | None, lease_seconds: float) -> d
 def list_jobs(
     db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float
 ) -> tuple[list[JobBrief], int]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         q = select(Job)
         count_q = select(func.count()).select_from(Job)
         if owner is not None:
@@ -119,7 +119,7 @@ def _detail_query(job_id: str) -> Select[Any]:
 
 def job_detail(db: Database, job_id: str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
     """The job as ``owner`` may see it (another owner's: not found), its counts and best, in one session."""
-    with db.sessions() as s:
+    with db.read_session() as s:
         row = s.execute(_detail_query(job_id)).first()  # the job, its counts and its best: one round trip
         if row is None or (owner is not None and row.Job.owner != owner):
             raise JobNotFound(job_id)
@@ -168,7 +168,7 @@ def page_candidates(
 ) -> tuple[list[CandidateOut], int]:
     desc = sort.startswith("-")
     col = CANDIDATE_SORTS[sort.lstrip("-")]
-    with db.sessions() as s:
+    with db.read_session() as s:
         q = select(Candidate).where(Candidate.job_id == job_id)
         count_q = select(func.count()).select_from(Candidate).where(Candidate.job_id == job_id)
         if status is not None:

@@ -16,7 +16,7 @@ from api.middleware import BodySizeLimit
 from api.routes import boards, estimate, health, jobs
 from api.schemas import ErrorOut
 from automcu import __version__
-from automcu.config import Settings
+from automcu.core.config import Settings
 from automcu.storage.db import open_database
 
 API_PREFIX = "/api/v1"

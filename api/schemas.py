@@ -1,4 +1,4 @@
-"""Response and request models of the REST API (the job body itself is :class:`automcu.jobspec.JobSpec`)."""
+"""Response and request models of the REST API (the job body itself is :class:`automcu.jobs.spec.JobSpec`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from automcu.jobspec import CustomHardware
+from automcu.jobs.spec import CustomHardware
 
 
 def _utc(value: datetime) -> datetime:

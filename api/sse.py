@@ -33,7 +33,7 @@ def format_event(ev: Event) -> str:
 
 
 def _job_status(db: Database, job_id: str) -> str | None:
-    with db.sessions() as s:
+    with db.read_session() as s:
         job = s.get(Job, job_id)
         return job.status if job else None
 

@@ -349,7 +349,7 @@ def main() -> None:
 
     from automcu.storage.models import Event, Job
 
-    with open_database(db_url).sessions() as s:
+    with open_database(db_url).read_session() as s:
         rows = [r for r in s.execute(select(Job.id, Job.seed, Job.status)) if r.seed < 10_000]
         event_ids = {j: [e for (e,) in s.execute(select(Event.id).where(Event.job_id == j).order_by(Event.id))]
                      for j in sse_ids}

@@ -22,7 +22,7 @@ def _payload_bytes(db: Any, job_id: str) -> int:
     from automcu.storage.models import AgentMessage, Candidate, Event
 
     total = 0
-    with db.sessions() as s:
+    with db.read_session() as s:
         for model in (AgentMessage, Event):
             total += int(s.scalar(select(func.coalesce(func.sum(func.length(func.cast(model.payload, _text()))), 0))
                                   .where(model.job_id == job_id)) or 0)
@@ -37,8 +37,8 @@ def _text() -> Any:
 
 
 def run_one(db_url: str, proposer: str, budget: int, seed: int = 0) -> dict[str, Any]:
-    from automcu.jobspec import JobSpec
-    from automcu.planner import run_job
+    from automcu.engine.planner import run_job
+    from automcu.jobs.spec import JobSpec
     from automcu.storage.db import open_database
     from automcu.storage.repository import candidates_of, create_job
 

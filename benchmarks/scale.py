@@ -37,9 +37,9 @@ ARCH_INDICES = (1, 77, 321, 999, 4321, 7000, 10000, 15000, 2222, 5555, 8888, 123
 # ----- part 1: Ray throughput -------------------------------------------------------------------------
 def ray_phase(n_cpus: int, n_evals: int, epochs: int) -> dict[str, Any]:
     """In this (child) process: a local Ray with ``n_cpus``; warm each worker, then time ``n_evals`` evaluations."""
+    from agents.messages import EvaluationRequest
     from automcu.executors import EvaluatorSpec, Item, run_evaluations
     from automcu.executors.ray_executor import RayExecutor
-    from automcu.messages import EvaluationRequest
     from search_spaces.nb201.index import arch_of_index
 
     spec = EvaluatorSpec(factory=TRAINING, kwargs={"dataset": "digits", "epochs": epochs, "C": 8, "N": 1,
@@ -88,7 +88,7 @@ def postgres_jobs(n_jobs: int, budget: int) -> dict[str, Any]:
     from pg_server import PostgresServer, find_bindir
     from sqlalchemy import func, select
 
-    from automcu.jobspec import JobSpec
+    from automcu.jobs.spec import JobSpec
     from automcu.storage.db import open_database
     from automcu.storage.models import Event
     from automcu.storage.repository import candidates_of, create_job, get_job
@@ -123,7 +123,7 @@ def postgres_jobs(n_jobs: int, budget: int) -> dict[str, Any]:
                  for _ in range(2)]
         jobs_run = [json.loads(p.communicate(900)[0])["jobs_run"] for p in procs]
         wall = time.perf_counter() - started
-        with db.sessions() as s:
+        with db.read_session() as s:
             starts = Counter(dict(s.execute(select(Event.job_id, func.count()).where(Event.kind == "started")
                                             .group_by(Event.job_id)).all()))
         statuses = Counter(get_job(db, j).status for j in ids)

@@ -39,15 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agents.evaluator import LookupEvaluator
 from agents.feasibility import FeasibilityAgent, feasible_mask
-from agents.proposers.evolution import EvolutionProposer
-from agents.proposers.hardware_screen import HardwareScreen
-from agents.proposers.local_search import LocalSearchProposer
-from agents.proposers.predictor import PredictorProposer
-from agents.proposers.random_search import RandomProposer
-from automcu.config import get_settings
-from automcu.hardware.catalog import get_board
-from automcu.hardware.spec import HardwareSpec
-from automcu.messages import (
+from agents.messages import (
     EvaluatedCandidate,
     EvaluationRequest,
     FeasibilityRequest,
@@ -55,6 +47,14 @@ from automcu.messages import (
     RejectedCandidate,
     Violation,
 )
+from agents.proposers.evolution import EvolutionProposer
+from agents.proposers.hardware_screen import HardwareScreen
+from agents.proposers.local_search import LocalSearchProposer
+from agents.proposers.predictor import PredictorProposer
+from agents.proposers.random_search import RandomProposer
+from automcu.core.config import get_settings
+from automcu.hardware.catalog import get_board
+from automcu.hardware.spec import HardwareSpec
 from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import Arch
 from search_spaces.nb201.table import DATASETS, INPUT_HW, load_table

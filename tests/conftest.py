@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own AUTOMCU data dir; no LLM endpoint unless the test sets one."""
-    from automcu.config import get_settings
+    from automcu.core.config import get_settings
 
     monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path / "data"))
     for var in ("AUTOMCU_DB_URL", "AUTOMCU_LLM_BASE_URL", "AUTOMCU_LLM_API_KEY", "AUTOMCU_LLM_MODEL"):

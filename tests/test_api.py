@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from api.core.security import create_token, revoke_token
 from api.main import create_app
-from automcu.config import get_settings
+from automcu.core.config import get_settings
+from automcu.engine.worker import Worker
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Job
-from automcu.worker import Worker
 
 API = "/api/v1"
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -84,7 +84,7 @@ def test_a_token_revoked_by_another_process_stops_working_within_the_cache_time(
 
     principal_cache.clear()
     assert authenticate(ctx.db, ctx.tokens["bob"], cache_seconds=0.3) is not None
-    with ctx.db.session() as s:  # what `automcu token revoke` in another process does: no cache to clear here
+    with ctx.db.transaction() as s:  # what `automcu token revoke` in another process does: no cache to clear here
         s.execute(delete(ApiToken).where(ApiToken.name == "bob"))
     assert authenticate(ctx.db, ctx.tokens["bob"], cache_seconds=0.3) is not None  # still trusted, briefly
     assert authenticate(ctx.db, ctx.tokens["bob"]) is None  # uncached: gone
@@ -245,7 +245,7 @@ def test_artifacts_are_served_by_recorded_name_only(ctx: Ctx, tmp_path: Path) ->
     model.parent.mkdir()
     model.write_bytes(b"TFL3-model")
     (tmp_path / "secret.txt").write_text("not yours")
-    with ctx.db.session() as s:
+    with ctx.db.transaction() as s:
         s.execute(update(Job).where(Job.id == job_id).values(artifacts={"tflite": str(model), "gone": "/nope/x.bin"}))
     job = ctx.client.get(f"{API}/jobs/{job_id}", headers=ctx.h("alice")).json()
     assert {a["name"] for a in job["artifacts"]} == {"tflite", "gone"}

@@ -20,11 +20,11 @@ from schemathesis.checks import (  # noqa: E402
 
 from api.core.security import create_token  # noqa: E402
 from api.main import create_app  # noqa: E402
-from automcu.config import Settings  # noqa: E402
-from automcu.jobspec import JobSpec  # noqa: E402
+from automcu.core.config import Settings  # noqa: E402
+from automcu.engine.worker import Worker  # noqa: E402
+from automcu.jobs.spec import JobSpec  # noqa: E402
 from automcu.storage.db import open_database  # noqa: E402
 from automcu.storage.repository import create_job  # noqa: E402
-from automcu.worker import Worker  # noqa: E402
 
 _tmp = Path(tempfile.mkdtemp(prefix="automcu-schemathesis-"))
 _db_url = f"sqlite:///{_tmp / 'fuzz.db'}"

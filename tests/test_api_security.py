@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.core.security import create_token
 from api.main import create_app
-from automcu.config import get_settings
+from automcu.core.config import get_settings
 from automcu.storage.db import open_database
 from automcu.storage.repository import list_jobs
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from api import sse
-from automcu.config import get_settings
+from automcu.core.config import get_settings
 from tests.test_api import API, Ctx, _sse, ctx  # noqa: F401  (the fixture)
 
 

@@ -22,8 +22,8 @@ from automcu.compress.c_array import parse_c_array
 from automcu.data import load_dataset
 from automcu.deploy.exporter import to_nhwc
 from automcu.deploy.tflm import TFLMModel
-from automcu.jobspec import JobSpec
-from automcu.planner import run_job
+from automcu.engine.planner import run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.repository import create_job, get_job
 

@@ -19,7 +19,7 @@ from pg_server import pg_url, postgres_server  # noqa: F401  (fixtures)
 from ray_head import ray_head  # noqa: F401  (fixture)
 from sqlalchemy import func, select
 
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Candidate, Event
 from automcu.storage.repository import candidates_of, create_job, events_of, get_job
@@ -63,7 +63,7 @@ def _check_exactly_once(db: Database, job_id: str) -> None:
     assert job.status == "succeeded", (job.status, job.error)
     evaluated = candidates_of(db, job_id, "evaluated")
     assert sorted(c.eval_order for c in evaluated) == list(range(1, BUDGET + 1))  # none lost, none paid twice
-    with db.sessions() as s:
+    with db.read_session() as s:
         archs = s.scalar(select(func.count(func.distinct(Candidate.arch))).where(Candidate.job_id == job_id))
         rows = s.scalar(select(func.count()).select_from(Candidate).where(Candidate.job_id == job_id))
         stored = s.scalar(select(func.count()).select_from(Event).where(Event.job_id == job_id,

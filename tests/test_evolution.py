@@ -6,11 +6,11 @@ import pytest
 
 from agents.evaluator import LookupEvaluator
 from agents.feasibility import FeasibilityAgent
+from agents.messages import EvaluatedCandidate, EvaluationRequest, FeasibilityRequest, ProposalRequest
 from agents.proposers.cheap_signals import live_conv_cost
 from agents.proposers.evolution import EvolutionProposer, same_function
 from agents.proposers.hardware_screen import HardwareScreen
 from automcu.hardware.catalog import get_board
-from automcu.messages import EvaluatedCandidate, EvaluationRequest, FeasibilityRequest, ProposalRequest
 from search_spaces.nb201.index import arch_of_index
 from search_spaces.nb201.space import CONV3, NONE, Arch
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from ray_head import RayHead, ray_head, task_pids  # noqa: F401  (session fixture)
 
+from agents.messages import EvaluationRequest
 from automcu.executors import EvaluationFailed, EvaluationLost, Item, lookup_spec, run_evaluations
 from automcu.executors.inprocess import InProcessExecutor
 from automcu.executors.process_pool import LocalProcessExecutor
 from automcu.executors.settings import ExecutorSettings
-from automcu.messages import EvaluationRequest
 from search_spaces.nb201.index import arch_of_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +164,7 @@ def test_pool_processes_exit_when_their_parent_is_killed(tmp_path: Path) -> None
         "import sys, time\n"
         "from automcu.executors import lookup_spec\n"
         "from automcu.executors.process_pool import LocalProcessExecutor\n"
-        "from automcu.messages import EvaluationRequest\n"
+        "from agents.messages import EvaluationRequest\n"
         "if __name__ == '__main__':\n"
         "    pool = LocalProcessExecutor(1)\n"
         f"    fut = pool.submit(lookup_spec('table', 2e-3), EvaluationRequest(arch={ARCHS[0]!r}, dataset='cifar10'))\n"
@@ -216,10 +216,10 @@ def test_ray_worker_killed_mid_task_is_retried_by_ray_or_reported_lost(ray_head:
 
 
 def test_cancelling_a_job_cancels_its_running_evaluations(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from automcu.config import get_settings
+    from automcu.core.config import get_settings
+    from automcu.engine.planner import run_job
     from automcu.executors.factory import close_shared, shared_executor
-    from automcu.jobspec import JobSpec
-    from automcu.planner import run_job
+    from automcu.jobs.spec import JobSpec
     from automcu.storage.db import open_database
     from automcu.storage.repository import candidates_of, create_job, events_of, get_job, request_cancel
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from agents.feasibility import FeasibilityAgent, VerificationUnavailable, feasible_mask
+from agents.messages import FeasibilityRequest
 from automcu.hardware.catalog import get_board
 from automcu.hardware.estimator import Macro, estimate_all
-from automcu.messages import FeasibilityRequest
 
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 TINY = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"

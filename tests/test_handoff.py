@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from automcu.config import get_settings
-from automcu.handoff import handoff_outcome
-from automcu.jobspec import JobSpec
-from automcu.planner import run_job
+from automcu.core.config import get_settings
+from automcu.engine.handoff import handoff_outcome
+from automcu.engine.planner import run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.repository import best_candidate, candidates_of, create_job, get_job
 

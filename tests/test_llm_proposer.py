@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
 
+from agents.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate, Violation
 from agents.proposers.base import ProposerUnavailable
 from agents.proposers.llm import LLMProposer
-from automcu.config import Settings
+from automcu.core.config import Settings
 from automcu.hardware.spec import HardwareSpec
-from automcu.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate, Violation
 from search_spaces.nb201.space import GRAMMAR
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

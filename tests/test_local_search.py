@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.feasibility import FeasibilityAgent, feasible_mask, feasible_set
+from agents.messages import EvaluatedCandidate, ProposalRequest
 from agents.proposers.local_search import LocalSearchProposer
 from automcu.hardware.catalog import get_board
-from automcu.messages import EvaluatedCandidate, ProposalRequest
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import Arch
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from automcu.jobspec import JobSpec
-from automcu.planner import JobBusy, run_job
+from automcu.engine.planner import JobBusy, run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.repository import (
     candidates_of,
@@ -58,7 +58,7 @@ def test_stop_rules(db_url: str) -> None:
 
 
 def test_cancel_stops_a_running_job(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from automcu.config import get_settings
+    from automcu.core.config import get_settings
 
     monkeypatch.setenv("AUTOMCU_SIMULATED_TIME_SCALE", "0.00002")  # ~40 ms per evaluation
     get_settings.cache_clear()

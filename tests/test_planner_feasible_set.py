@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agents.feasibility import feasible_set
-from automcu.jobspec import JobSpec
-from automcu.planner import run_job
+from automcu.engine.planner import run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.repository import candidates_of, create_job, events_of
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
 
-from automcu.config import get_settings
-from automcu.jobspec import JobSpec
-from automcu.planner import run_job
+from automcu.core.config import get_settings
+from automcu.engine.planner import run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.repository import candidates_of, create_job, events_of, get_job, messages_of
 

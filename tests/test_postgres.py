@@ -14,7 +14,7 @@ from pg_server import pg_url, postgres_server  # noqa: F401  (fixtures)
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import open_database
 from automcu.storage.models import Candidate, Event
 from automcu.storage.repository import candidates_of, claim_next_job, create_job, get_job
@@ -31,9 +31,9 @@ def test_storage_roundtrip_and_unique_candidates(pg_url: str) -> None:  # noqa: 
     job_id = _job(db)
     row = {"job_id": job_id, "arch": "|a|", "index": 1, "iso_key": "k", "status": "proposed", "step": 0,
            "proposer": "random"}
-    with db.session() as s:
+    with db.transaction() as s:
         s.add(Candidate(**row))
-    with pytest.raises(IntegrityError), db.session() as s:
+    with pytest.raises(IntegrityError), db.transaction() as s:
         s.add(Candidate(**row))
     assert [c.arch for c in candidates_of(db, job_id)] == ["|a|"]
     assert get_job(db, job_id).created_at.tzinfo is not None
@@ -78,7 +78,7 @@ def test_two_worker_processes_share_one_postgres_database(pg_url: str) -> None: 
              for _ in range(2)]
     ran = [json.loads(p.communicate(60)[0])["jobs_run"] for p in procs]
     assert sum(ran) == len(jobs)
-    with db.sessions() as s:
+    with db.read_session() as s:
         starts = dict(s.execute(select(Event.job_id, func.count()).where(Event.kind == "started")
                                 .group_by(Event.job_id)).all())
     assert starts == dict.fromkeys(jobs, 1)  # no job ran twice

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from agents.feasibility import feasible_set
+from agents.messages import EvaluatedCandidate, ProposalRequest
 from agents.proposers.base import ProposerUnavailable
 from agents.proposers.predictor import PredictorProposer, expected_improvement
 from automcu.hardware.catalog import get_board
-from automcu.messages import EvaluatedCandidate, ProposalRequest
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import CONV3, Arch
 

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from agents.proposers import registry
 from automcu.cli.app import app
-from automcu.config import Settings
-from automcu.jobspec import JobSpec
+from automcu.core.config import Settings
+from automcu.jobs.spec import JobSpec
 
 PLUGIN = '''
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from agents.feasibility import macro_for
 from automcu.cli.app import app
-from automcu.jobspec import JobSpec
-from automcu.realdata import TRAIN_C, TRAIN_N
+from automcu.data.realdata import TRAIN_C, TRAIN_N
+from automcu.jobs.spec import JobSpec
 
 pytest.importorskip("torch")
 runner = CliRunner()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from automcu.jobspec import JobSpec
-from automcu.planner import JobBusy, run_job
+from automcu.engine.planner import JobBusy, run_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Job, utcnow
 from automcu.storage.repository import (
@@ -33,7 +33,7 @@ def _job(db_url: str, **kw: Any) -> tuple[Database, Job]:
 
 
 def _hold(db: Database, job_id: str, owner: str) -> None:
-    with db.session() as s:
+    with db.transaction() as s:
         s.execute(update(Job).where(Job.id == job_id).values(status="running", lease_owner=owner,
                                                               heartbeat_at=utcnow()))
 

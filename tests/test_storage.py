@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database, StorageError, open_database
 from automcu.storage.models import Candidate
 from automcu.storage.repository import (
@@ -24,7 +24,7 @@ def _cand(job_id: str, arch: str) -> Candidate:
 def test_job_and_candidate_roundtrip(db_url: str) -> None:
     db = open_database(db_url)
     job = create_job(db, JobSpec(dataset="CIFAR10", budget=5), None, owner="alice")
-    with db.session() as s:
+    with db.transaction() as s:
         s.add(_cand(job.id, "|a|"))
     got = get_job(db, job.id)
     assert got.dataset == "cifar10" and got.status == "queued" and got.owner == "alice"
@@ -37,9 +37,9 @@ def test_job_and_candidate_roundtrip(db_url: str) -> None:
 def test_candidate_is_unique_per_job(db_url: str) -> None:
     db = open_database(db_url)
     job = create_job(db, JobSpec(dataset="cifar10"), None)
-    with db.session() as s:
+    with db.transaction() as s:
         s.add(_cand(job.id, "|a|"))
-    with pytest.raises(IntegrityError), db.session() as s:
+    with pytest.raises(IntegrityError), db.transaction() as s:
         s.add(_cand(job.id, "|a|"))
     assert len(candidates_of(db, job.id)) == 1
 

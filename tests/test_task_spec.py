@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
 
-from automcu.config import Settings
-from automcu.task_spec import TaskSpec, merge_task_spec, parse_task, spec_from_reply
+from automcu.core.config import Settings
+from automcu.jobs.task_spec import TaskSpec, merge_task_spec, parse_task, spec_from_reply
 
 TEXT = "classify 10 clothing types on an STM32F746 under 100 ms"
 

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
+from agents.messages import EvaluationRequest, EvaluationResult
 from agents.training_evaluator import TrainingEvaluator
-from automcu.messages import EvaluationRequest, EvaluationResult
 
 CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 DEAD = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"

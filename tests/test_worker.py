@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from automcu.config import get_settings
-from automcu.jobspec import JobSpec
-from automcu.planner import run_job
+from automcu.core.config import get_settings
+from automcu.engine.planner import run_job
+from automcu.engine.worker import Worker, WorkerPool
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Job, utcnow
 from automcu.storage.repository import candidates_of, create_job, events_of, get_job
-from automcu.worker import Worker, WorkerPool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_worker_runs_queued_and_resumes_a_stale_job(db_url: str) -> None:
     assert get_job(db, crashed).status == "running" and _evaluated(db, crashed) == [1, 2, 3]
     worker = Worker(db, poll_seconds=0.05)
     assert worker.claimable() == [queued]  # the crashed job still holds a live lease
-    with db.session() as s:  # its heartbeat lapses
+    with db.transaction() as s:  # its heartbeat lapses
         s.execute(update(Job).where(Job.id == crashed).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
     assert worker.claimable() == [crashed, queued]
     assert worker.run(exit_when_idle=True) == 2
@@ -107,7 +107,7 @@ def test_sigterm_releases_the_lease_so_a_restart_resumes_at_once(db_url: str) ->
 def test_cancel_of_a_job_whose_worker_died_is_honoured(db_url: str) -> None:
     db = open_database(db_url)
     job_id = _job(db)
-    with db.session() as s:
+    with db.transaction() as s:
         s.execute(update(Job).where(Job.id == job_id).values(status="running", lease_owner="gone:1:1",
                                                              cancel_requested=True,
                                                              heartbeat_at=utcnow() - timedelta(hours=1)))

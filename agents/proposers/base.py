@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Protocol
 
-from automcu.messages import ProposalBatch, ProposalRequest
+from agents.messages import ProposalBatch, ProposalRequest
 
 
 class Proposer(Protocol):

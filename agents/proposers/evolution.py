@@ -24,10 +24,10 @@ import random
 from functools import lru_cache
 from typing import Literal
 
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import rng_for
 from agents.proposers.cheap_signals import live_conv_cost
 from agents.proposers.hardware_screen import HardwareScreen
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 Ranking = Literal["signal", "random"]

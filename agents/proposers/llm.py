@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from openai import OpenAI
 
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import ProposerUnavailable
 from agents.proposers.llm_client import ChatClient, LLMUnavailable, UsageTotals
 from agents.proposers.llm_parse import (
@@ -26,8 +27,7 @@ from agents.proposers.llm_parse import (
     validate_items,
 )
 from agents.proposers.llm_prompt import build_messages, repair_message
-from automcu.config import Settings
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
+from automcu.core.config import Settings
 
 
 class LLMProposer:

@@ -23,7 +23,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from automcu.config import Settings
+from automcu.core.config import Settings
 
 #: Response-format modes, most structured first.
 FORMAT_MODES: tuple[str, ...] = ("json_schema", "json_object", "none")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from automcu.messages import Proposal
+from agents.messages import Proposal
 from search_spaces.nb201.space import Arch, ArchError
 
 

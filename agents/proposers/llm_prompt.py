@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automcu.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate
+from agents.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate
 from search_spaces.nb201.space import GRAMMAR, OPS
 
 #: How much history goes into one prompt (the rest is summarised by count).

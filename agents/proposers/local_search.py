@@ -23,9 +23,9 @@ import random
 import numpy as np
 
 from agents.feasibility import feasible_set
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import rng_for
 from agents.proposers.cheap_signals import live_conv_cost
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
 from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 

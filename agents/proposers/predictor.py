@@ -23,9 +23,9 @@ from functools import lru_cache
 import numpy as np
 
 from agents.feasibility import feasible_set, macro_for
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import ProposerUnavailable, rng_for
 from agents.proposers.cheap_signals import live_conv_cost
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
 from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import N_EDGES, NONE, OPS, SPACE_SIZE, Arch
 

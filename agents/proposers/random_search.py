@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import rng_for
-from automcu.messages import Proposal, ProposalBatch, ProposalRequest
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 

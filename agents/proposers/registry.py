@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from agents.proposers.base import Proposer
-from automcu.config import Settings
+from automcu.core.config import Settings
 
 ENTRY_POINT_GROUP = "automcu.proposers"
 #: the proposer ``auto`` resolves to without an LLM endpoint, and the LLM proposer's fallback

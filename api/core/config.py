@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from automcu.config import Settings
+from automcu.core.config import Settings
 
 
 class ApiSettings(Settings):

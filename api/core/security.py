@@ -45,7 +45,7 @@ def create_token(db: Database, name: str, admin: bool = False) -> str:
     name = _check_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        with db.session() as s:
+        with db.transaction() as s:
             if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise TokenError(f"a token named {name!r} exists already; revoke it first or pick another name")
             s.add(ApiToken(name=name, token_hash=hash_token(token), admin=admin))
@@ -55,12 +55,12 @@ def create_token(db: Database, name: str, admin: bool = False) -> str:
 
 
 def list_tokens(db: Database) -> list[ApiToken]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         return list(s.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)))
 
 
 def revoke_token(db: Database, name: str) -> None:
-    with db.session() as s:
+    with db.transaction() as s:
         res = s.execute(delete(ApiToken).where(ApiToken.name == name))
         if not res.rowcount:
             raise TokenError(f"no token named {name!r} (see `automcu token list`)")
@@ -109,7 +109,7 @@ def authenticate(db: Database, token: str, cache_seconds: float = 0.0) -> Princi
     key = (db.url, hash_token(token))
     if cache_seconds > 0 and (hit := principal_cache.get(key)) is not None:
         return hit
-    with db.sessions() as s:
+    with db.read_session() as s:
         row = s.execute(select(ApiToken.name, ApiToken.admin).where(ApiToken.token_hash == key[1])).first()
     if row is None:
         return None

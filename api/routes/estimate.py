@@ -6,11 +6,11 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from agents.messages import FeasibilityRequest
 from api.deps import PrincipalDep
 from api.errors import validation_error
 from api.schemas import EstimateOut, EstimateRequest
-from automcu.jobspec import JobSpec
-from automcu.messages import FeasibilityRequest
+from automcu.jobs.spec import JobSpec
 
 router = APIRouter(tags=["estimate"])
 

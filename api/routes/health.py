@@ -16,7 +16,7 @@ def health(db: DbDep) -> Health:
     from automcu import __version__
 
     try:
-        with db.sessions() as s:
+        with db.read_session() as s:
             s.execute(text("SELECT 1"))
     except Exception as exc:
         raise HTTPException(503, detail=f"database unreachable: {type(exc).__name__}") from None

@@ -14,8 +14,8 @@ from api.deps import DbDep, PrincipalDep, SettingsDep, StreamPrincipalDep, owner
 from api.errors import validation_error
 from api.schemas import CandidateList, ErrorOut, JobAccepted, JobList, JobOut
 from api.sse import job_events
-from automcu.jobs import JobError, prepare_job
-from automcu.jobspec import JobSpec
+from automcu.jobs.service import JobError, prepare_job
+from automcu.jobs.spec import JobSpec
 from automcu.storage.repository import TERMINAL, get_job, request_cancel
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])

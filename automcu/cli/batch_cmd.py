@@ -15,7 +15,7 @@ from rich.table import Table
 from automcu.cli.common import UserError, console, emit_json, guarded
 from automcu.cli.render import out
 from automcu.cli.search_run import prepare_job, run_with_progress
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 
 
 def load_batch(path: Path) -> list[JobSpec]:

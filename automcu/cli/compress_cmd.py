@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(str(exc)) from None
         summary = contract_summary(report)
         if database is not None and job is not None:
-            from automcu.handoff import record_compress_result
+            from automcu.engine.handoff import record_compress_result
 
             record_compress_result(database, job, report, summary)
         if json_out:

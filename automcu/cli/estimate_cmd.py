@@ -109,8 +109,8 @@ def register(app: typer.Typer) -> None:
 
 def _one(arch_text: str, hw: Any, dataset: str, max_latency_ms: float | None) -> dict[str, Any]:
     from agents.feasibility import FeasibilityAgent, macro_for
+    from agents.messages import FeasibilityRequest
     from automcu.hardware.estimator import estimate
-    from automcu.messages import FeasibilityRequest
     from search_spaces.nb201.space import parse_arch
 
     arch = parse_arch(arch_text)

@@ -9,7 +9,7 @@ import typer
 from automcu.cli.common import UserError, emit_json, guarded
 from automcu.cli.render import out, print_jobs, print_lineage, print_summary
 from automcu.cli.search_run import open_db, run_with_progress
-from automcu.config import get_settings
+from automcu.core.config import get_settings
 from automcu.storage.repository import (
     JobNotFound,
     candidate_brief,
@@ -34,7 +34,7 @@ def _job(db_url: str | None, job_id: str):  # type: ignore[no-untyped-def]
 
 
 def _lineage(cands: list, record: dict, which: str) -> list[dict]:  # type: ignore[type-arg]
-    from automcu.lineage import lineage
+    from automcu.engine.lineage import lineage
     from search_spaces.nb201.space import ArchError, parse_arch
 
     if which == "best":

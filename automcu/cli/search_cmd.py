@@ -10,7 +10,7 @@ from agents.proposers.registry import choices_text as proposer_choices
 from automcu.cli.common import emit_json, guarded
 from automcu.cli.render import print_summary
 from automcu.cli.search_run import prepare_job, run_with_progress
-from automcu.jobspec import CustomHardware, JobSpec
+from automcu.jobs.spec import CustomHardware, JobSpec
 
 
 def build_spec(
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         database, job = prepare_job(spec, db)
         summary = run_with_progress(database, job, quiet=quiet)
         if compress:
-            from automcu.handoff import handoff_outcome
+            from automcu.engine.handoff import handoff_outcome
 
             summary["compress"] = handoff_outcome(database, job.id)
         if json_out:

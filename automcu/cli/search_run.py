@@ -6,10 +6,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from automcu import jobs
 from automcu.cli.common import UserError, console
-from automcu.config import get_settings
-from automcu.jobspec import JobSpec
+from automcu.core.config import get_settings
+from automcu.jobs import service as jobs
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database, StorageError, open_database
 from automcu.storage.models import Job
 from automcu.storage.repository import candidates_of, create_job, job_summary
@@ -39,7 +39,7 @@ def _plain_every(budget: int) -> int:
 
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False,
                       force: bool = False) -> dict[str, Any]:
-    from automcu.planner import JobBusy, run_job
+    from automcu.engine.planner import JobBusy, run_job
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[best]}"),

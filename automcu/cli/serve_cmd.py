@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from api.main import create_app
-        from automcu.config import get_settings
-        from automcu.worker import WorkerPool
+        from automcu.core.config import get_settings
+        from automcu.engine.worker import WorkerPool
 
         settings = get_settings()
         if db:

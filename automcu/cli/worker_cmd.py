@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Claim queued jobs, and running jobs whose worker died, and run them (workers may share a DB)."""
         from automcu.cli.common import UserError
-        from automcu.worker import serve_forever
+        from automcu.engine.worker import serve_forever
 
         if executor is not None and executor not in EXECUTORS:
             raise UserError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")

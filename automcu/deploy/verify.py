@@ -213,7 +213,7 @@ def cache_key(arch: Arch, macro: Macro, seed: int) -> str:
 
 
 def cache_dir() -> Path:
-    from automcu.config import get_settings
+    from automcu.core.config import get_settings
 
     return Path(get_settings().data_dir) / "tflite_cache"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 
+from agents.messages import EvaluationRequest, EvaluationResult
 from automcu.executors.evaluators import EvaluatorSpec
-from automcu.messages import EvaluationRequest, EvaluationResult
 
 EvalFuture = Future[EvaluationResult]
 

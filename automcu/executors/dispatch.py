@@ -17,9 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, wait
 from dataclasses import dataclass
 from typing import Literal
 
+from agents.messages import EvaluationRequest, EvaluationResult
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
 from automcu.executors.evaluators import EvaluatorSpec
-from automcu.messages import EvaluationRequest, EvaluationResult
 
 
 @dataclass

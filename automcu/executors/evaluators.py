@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from automcu.messages import EvaluationRequest, EvaluationResult
+from agents.messages import EvaluationRequest, EvaluationResult
 
 LOOKUP_FACTORY = "agents.evaluator:LookupEvaluator"
 TRAINING_FACTORY = "agents.training_evaluator:TrainingEvaluator"
@@ -61,7 +61,7 @@ def lookup_spec(benchmark: str = "table", time_scale: float = 0.0) -> EvaluatorS
 
 
 def training_spec(dataset: str, data_path: str | None, epochs: int) -> EvaluatorSpec:
-    from automcu.realdata import TRAIN_C, TRAIN_N
+    from automcu.data.realdata import TRAIN_C, TRAIN_N
 
     return EvaluatorSpec(factory=TRAINING_FACTORY, kwargs={"dataset": dataset, "data_path": data_path,
                                                            "epochs": epochs, "C": TRAIN_C, "N": TRAIN_N})
@@ -69,7 +69,7 @@ def training_spec(dataset: str, data_path: str | None, epochs: int) -> Evaluator
 
 def evaluator_spec_for(job: Any, time_scale: float = 0.0) -> EvaluatorSpec:
     """The evaluator of a job: real training for a real-data name, else its NAS-Bench-201 backend."""
-    from automcu.realdata import real_dataset_name
+    from automcu.data.realdata import real_dataset_name
 
     if real_dataset_name(job.dataset) is not None:
         return training_spec(job.dataset, job.data_path, job.epochs)

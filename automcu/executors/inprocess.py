@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
+from agents.messages import EvaluationRequest
 from automcu.executors.base import EvalFuture, EvaluationFailed, Executor
 from automcu.executors.evaluators import EvaluatorSpec, run_evaluation
-from automcu.messages import EvaluationRequest
 
 
 class InProcessExecutor(Executor):

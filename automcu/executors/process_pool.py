@@ -18,9 +18,9 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
+from agents.messages import EvaluationRequest, EvaluationResult
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
 from automcu.executors.evaluators import EvaluatorSpec, run_evaluation
-from automcu.messages import EvaluationRequest, EvaluationResult
 
 ORPHAN_CHECK_SECONDS = 0.5
 

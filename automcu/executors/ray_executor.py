@@ -14,9 +14,9 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from agents.messages import EvaluationRequest, EvaluationResult
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
 from automcu.executors.ray_auth import missing_token_message
-from automcu.messages import EvaluationRequest, EvaluationResult
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024  # results are a few hundred bytes; don't reserve 30 % of RAM
 PARALLELISM_TTL_SECONDS = 5.0

@@ -62,7 +62,8 @@ class Database:
             raise StorageError(f"cannot open database {url!r}: {exc}") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: a plain session for reads (``with db.read_session() as s``); writes go through ``transaction()``
+        self.read_session = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> list[str]:
         """Apply the schema migrations this database lacks (see ``automcu.storage.migrate``); the steps taken."""
@@ -82,9 +83,9 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A short transaction: commit on success, roll back on error."""
-        with self.sessions() as s:
+    def transaction(self) -> Iterator[Session]:
+        """A short transaction: commit on success, roll back on error. For reads use ``read_session()``."""
+        with self.read_session() as s:
             try:
                 yield s
                 s.commit()
@@ -110,7 +111,7 @@ _cache: dict[str, Database] = {}
 
 def open_database(url: str | None = None) -> Database:
     """The database at ``url`` (default: settings), schema created; cached per URL."""
-    from automcu.config import get_settings
+    from automcu.core.config import get_settings
 
     url = url or get_settings().database_url
     if url not in _cache:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from automcu.hardware.spec import HardwareSpec
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Event, Job, utcnow
 
@@ -58,7 +58,7 @@ def create_job(
         batch_size=spec.batch_size,
         compress=compress if compress is not None else (spec.compress.model_dump() if spec.compress else None),
     )
-    with db.session() as s:
+    with db.transaction() as s:
         s.add(job)
         s.flush()
         s.add(Event(job_id=job.id, kind="created", payload={"spec": spec.model_dump(exclude_none=True)}))
@@ -67,7 +67,7 @@ def create_job(
 
 def get_job(db: Database, job_id: str, owner: str | None = None) -> Job:
     """The job; with ``owner`` set, another owner's job is reported as not found."""
-    with db.sessions() as s:
+    with db.read_session() as s:
         job = s.get(Job, job_id)
     if job is None or (owner is not None and job.owner != owner):
         raise JobNotFound(job_id)
@@ -75,7 +75,7 @@ def get_job(db: Database, job_id: str, owner: str | None = None) -> Job:
 
 
 def list_jobs(db: Database, owner: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Job], int]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         q = select(Job)
         count_q = select(func.count()).select_from(Job)
         if owner is not None:
@@ -87,7 +87,7 @@ def list_jobs(db: Database, owner: str | None = None, limit: int = 100, offset: 
 
 
 def candidates_of(db: Database, job_id: str, status: str | None = None) -> list[Candidate]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         q = select(Candidate).where(Candidate.job_id == job_id)
         if status:
             q = q.where(Candidate.status == status)
@@ -95,13 +95,13 @@ def candidates_of(db: Database, job_id: str, status: str | None = None) -> list[
 
 
 def events_of(db: Database, job_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         q = select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id).limit(limit)
         return list(s.scalars(q))
 
 
 def messages_of(db: Database, job_id: str) -> list[AgentMessage]:
-    with db.sessions() as s:
+    with db.read_session() as s:
         return list(s.scalars(select(AgentMessage).where(AgentMessage.job_id == job_id).order_by(AgentMessage.id)))
 
 
@@ -111,7 +111,7 @@ def add_event(s: Session, job_id: str, kind: str, **payload: Any) -> None:
 
 def request_cancel(db: Database, job_id: str, owner: str | None = None) -> Job:
     job = get_job(db, job_id, owner)
-    with db.session() as s:
+    with db.transaction() as s:
         if job.status == "queued":
             s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(
                 status="cancelled", cancel_requested=True, finished_at=utcnow(), stop_reason="cancelled by user"))
@@ -123,7 +123,7 @@ def request_cancel(db: Database, job_id: str, owner: str | None = None) -> Job:
 
 def record_artifacts(db: Database, job_id: str, artifacts: dict[str, str], summary: dict[str, Any]) -> Job:
     """Merge files (name → path) into ``job.artifacts`` and log a ``compressed`` event with ``summary``."""
-    with db.session() as s:
+    with db.transaction() as s:
         job = s.get(Job, job_id)
         if job is None:
             raise JobNotFound(job_id)
@@ -219,7 +219,7 @@ def claim_job(db: Database, job_id: str, worker: str, lease_seconds: float, allo
     Re-entrant: the worker that already holds the lease keeps it (``claim_next_job`` then ``Planner.run``).
     A lease whose owner is a dead process on this host is taken over at once; with ``force``, any lease is.
     """
-    with db.session() as s:
+    with db.transaction() as s:
         if _take_lease(s, job_id, worker, lease_seconds, allow_failed):
             return True
         owner = s.scalar(select(Job.lease_owner).where(Job.id == job_id, Job.status == "running"))
@@ -238,7 +238,7 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
     cond = _claimable(worker, lease_seconds, reentrant=False)  # a job this worker already runs is not "next"
     order = (Job.created_at, Job.id)
     if db.engine.dialect.name == "postgresql":
-        with db.session() as s:
+        with db.transaction() as s:
             job_id = s.scalar(select(Job.id).where(cond).order_by(*order).limit(1).with_for_update(skip_locked=True))
             if job_id is None:
                 return None
@@ -247,10 +247,10 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
                 status="running", lease_owner=worker, heartbeat_at=now,
                 started_at=func.coalesce(Job.started_at, now), error=None))
             return job_id if res.rowcount else None
-    with db.sessions() as s:
+    with db.read_session() as s:
         ids = list(s.scalars(select(Job.id).where(cond).order_by(*order).limit(20)))
     for job_id in ids:
-        with db.session() as s:
+        with db.transaction() as s:
             now = utcnow()
             res = s.execute(update(Job).where(Job.id == job_id, cond).values(
                 status="running", lease_owner=worker, heartbeat_at=now,
@@ -262,13 +262,13 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
 
 def _claim_dead_local(db: Database, worker: str) -> str | None:
     """A running job whose lease owner is a process on this host that died: taken over without waiting."""
-    with db.sessions() as s:
+    with db.read_session() as s:
         rows = s.execute(select(Job.id, Job.lease_owner).where(
             Job.status == "running", Job.lease_owner.like(f"{socket.gethostname()}:%"),
             Job.cancel_requested.is_(False)).order_by(Job.created_at, Job.id).limit(50)).all()
     for job_id, owner in rows:
         if lease_owner_gone(owner):
-            with db.session() as s:
+            with db.transaction() as s:
                 if _take_over(s, job_id, owner, worker):
                     return str(job_id)
     return None
@@ -276,7 +276,7 @@ def _claim_dead_local(db: Database, worker: str) -> str | None:
 
 def heartbeat(db: Database, job_id: str, worker: str) -> bool:
     """Renew the lease; False when another worker took it over."""
-    with db.session() as s:
+    with db.transaction() as s:
         res = s.execute(update(Job).where(Job.id == job_id, Job.lease_owner == worker, Job.status == "running")
                         .values(heartbeat_at=utcnow()))
         return bool(res.rowcount)
@@ -297,7 +297,7 @@ def _fence(s: Session, job_id: str, worker: str, **values: Any) -> None:
 
 def count_attempts(db: Database, job_id: str, worker: str, cand_ids: list[int]) -> dict[int, int]:
     """Count one more evaluation attempt of each still-proposed candidate, before it is dispatched; id → attempts."""
-    with db.session() as s:
+    with db.transaction() as s:
         _fence(s, job_id, worker)
         s.execute(update(Candidate).where(Candidate.id.in_(cand_ids), Candidate.status == "proposed")
                   .values(attempts=Candidate.attempts + 1))
@@ -315,7 +315,7 @@ def record_evaluation(db: Database, job_id: str, worker: str, cand_id: int, budg
     None when the budget is already spent (the result is dropped, not counted) or the row was stored already.
     With ``event``, an ``evaluated`` event carrying it plus ``n_evaluated`` and ``improved`` is stored alongside.
     """
-    with db.session() as s:
+    with db.transaction() as s:
         _fence(s, job_id, worker, wall_seconds=Job.wall_seconds + wall_delta)
         done = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == "evaluated").subquery()
         n_done = int(s.scalar(select(func.count()).select_from(done)) or 0)
@@ -335,7 +335,7 @@ def record_evaluation(db: Database, job_id: str, worker: str, cand_id: int, budg
 
 def record_failure(db: Database, job_id: str, worker: str, cand_id: int, arch: str, error: str) -> None:
     """The evaluation raised (or its worker was lost too often): the candidate is failed, not retried again."""
-    with db.session() as s:
+    with db.transaction() as s:
         _fence(s, job_id, worker)
         s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed")
                   .values(status="failed", error=error))

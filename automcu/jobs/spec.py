@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from automcu.data.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from automcu.hardware.spec import HardwareSpec
-from automcu.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from search_spaces.nb201.table import DATASETS
 
 #: a proposer name: ``auto`` or one registered in :mod:`agents.proposers.registry` (built-in or plug-in)

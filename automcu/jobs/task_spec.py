@@ -15,7 +15,7 @@ from typing import Any
 from openai import OpenAI
 from pydantic import BaseModel, Field, ValidationError
 
-from automcu.config import Settings
+from automcu.core.config import Settings
 
 #: Dataset names a search accepts, and spellings an LLM may use for them.
 KNOWN_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120", "fashion-mnist", "mnist", "digits")
@@ -141,7 +141,7 @@ def parse_task(
     from agents.proposers.llm_client import ChatClient, LLMUnavailable
 
     if settings is None:
-        from automcu.config import get_settings
+        from automcu.core.config import get_settings
 
         settings = get_settings()
     if not text or not text.strip() or (not settings.llm_configured and client is None):

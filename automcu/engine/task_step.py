@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from automcu.config import Settings
+from automcu.core.config import Settings
 from automcu.hardware.spec import HardwareSpec
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Event, Job
 from automcu.storage.repository import add_event
@@ -26,7 +26,7 @@ TASK_STEP = 0
 def apply_task_text(spec: JobSpec, hardware: HardwareSpec | None,
                     settings: Settings | None = None) -> tuple[JobSpec, HardwareSpec | None, dict[str, Any]]:
     """Task text → typed spec merged under the explicit one; returns the new spec, its hardware, the derived spec."""
-    from automcu.task_spec import merge_task_spec, parse_task
+    from automcu.jobs.task_spec import merge_task_spec, parse_task
 
     derived = parse_task(spec.task, settings)
     if derived is None:
@@ -48,7 +48,7 @@ def apply_task_text(spec: JobSpec, hardware: HardwareSpec | None,
 
 def _submitted_spec(db: Database, job: Job) -> JobSpec:
     """The spec exactly as submitted (the ``created`` event), so explicit means what the user gave."""
-    with db.sessions() as s:
+    with db.read_session() as s:
         created = s.scalars(
             select(Event).where(Event.job_id == job.id, Event.kind == "created").order_by(Event.id).limit(1)
         ).first()
@@ -65,7 +65,7 @@ def derive_job_spec(db: Database, job: Job, settings: Settings) -> Job:
     spec = _submitted_spec(db, job)
     hardware = HardwareSpec(**job.hardware) if job.hardware else None
     new_spec, new_hw, derived = apply_task_text(spec, hardware, settings)
-    with db.session() as s:
+    with db.transaction() as s:
         row = s.get(Job, job.id)
         assert row is not None
         row.task_spec = derived

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from automcu.config import Settings
+from automcu.core.config import Settings
 from automcu.hardware.spec import HardwareSpec
-from automcu.jobspec import CompressSpec
+from automcu.jobs.spec import CompressSpec
 from automcu.storage.db import Database
 from automcu.storage.models import Job
 from automcu.storage.repository import add_event, best_candidate, candidates_of, record_artifacts
@@ -30,7 +30,7 @@ def compress_winner(db: Database, job: Job, settings: Settings) -> dict[str, Any
     """Run the backend on the job's best candidate; the contract summary, or None when it failed."""
     from automcu.compress.pipeline import contract_summary, run_compress
     from automcu.compress.request import CompressRequest
-    from automcu.realdata import TRAIN_C, TRAIN_N
+    from automcu.data.realdata import TRAIN_C, TRAIN_N
 
     spec = CompressSpec(**(job.compress or {}))
     best = best_candidate(candidates_of(db, job.id))
@@ -63,7 +63,7 @@ def record_compress_result(db: Database, job_id: str, report: dict[str, Any], su
 
 
 def _failed(db: Database, job_id: str, error: str) -> None:
-    with db.session() as s:
+    with db.transaction() as s:
         add_event(s, job_id, "compress_failed", error=error[:2000])
 
 

@@ -9,9 +9,9 @@ whether a path exists.
 
 from __future__ import annotations
 
-from automcu.config import get_settings
+from automcu.core.config import get_settings
 from automcu.hardware.spec import HardwareSpec
-from automcu.jobspec import JobSpec
+from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database
 from automcu.storage.models import Job
 from automcu.storage.repository import create_job

@@ -26,12 +26,12 @@ from types import FrameType
 
 from sqlalchemy import or_, select, update
 
-from automcu.config import Settings, get_settings
+from automcu.core.config import Settings, get_settings
 from automcu.storage.db import Database, open_database
 from automcu.storage.models import Job, utcnow
 from automcu.storage.repository import add_event, claim_next_job
 
-log = logging.getLogger("automcu.worker")
+log = logging.getLogger("automcu.engine.worker")
 
 
 class Worker:
@@ -52,7 +52,7 @@ class Worker:
     def claimable(self, limit: int = 20) -> list[str]:
         """Queued jobs and running jobs whose worker stopped beating, oldest first."""
         stale = (Job.status == "running") & or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < self._lapsed())
-        with self.db.sessions() as s:
+        with self.db.read_session() as s:
             q = (select(Job.id).where((Job.status == "queued") | stale, Job.cancel_requested.is_(False))
                  .order_by(Job.created_at, Job.id).limit(limit))
             return list(s.scalars(q))
@@ -61,7 +61,7 @@ class Worker:
         """Stale jobs with a cancel request have no one left to honour it: mark them cancelled."""
         lapsed = self._lapsed()
         done: list[str] = []
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             ids = list(s.scalars(select(Job.id).where(
                 Job.status == "running", Job.cancel_requested.is_(True),
                 or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < lapsed))))
@@ -82,7 +82,7 @@ class Worker:
         The claim is atomic across processes sharing the database (``claim_next_job``: row locks with
         SKIP LOCKED on PostgreSQL, a conditional UPDATE on SQLite), so no job runs in two places.
         """
-        from automcu.planner import JobBusy, run_job, worker_id
+        from automcu.engine.planner import JobBusy, run_job, worker_id
 
         for job_id in self.reap_cancelled():
             log.info("job %s: cancelled (its worker had died)", job_id)
@@ -113,9 +113,9 @@ class Worker:
 
     def release(self, job_id: str) -> None:
         """Give up this process's lease on ``job_id`` so the next worker resumes it without waiting."""
-        from automcu.planner import worker_id
+        from automcu.engine.planner import worker_id
 
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             s.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.lease_owner == worker_id())
                       .values(heartbeat_at=None))
             add_event(s, job_id, "released", worker=worker_id())

@@ -17,11 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from agents.proposers.base import Proposer, ProposerUnavailable
-from agents.proposers.factory import OFFLINE_DEFAULT, make_proposer, resolve_name
-from automcu.config import Settings, get_settings
-from automcu.hardware.spec import HardwareSpec
-from automcu.messages import (
+from agents.messages import (
     EvaluatedCandidate,
     EvaluationRequest,
     FeasibilityReport,
@@ -32,10 +28,14 @@ from automcu.messages import (
     RejectedCandidate,
     Violation,
 )
+from agents.proposers.base import Proposer, ProposerUnavailable
+from agents.proposers.factory import OFFLINE_DEFAULT, make_proposer, resolve_name
+from automcu.core.config import Settings, get_settings
+from automcu.engine.task_step import derive_job_spec
+from automcu.hardware.spec import HardwareSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Job, utcnow
 from automcu.storage.repository import add_event, claim_job, get_job, heartbeat, lease_holder_message
-from automcu.task_step import derive_job_spec
 from search_spaces.nb201.index import index_of
 from search_spaces.nb201.space import ArchError, parse_arch
 
@@ -75,7 +75,7 @@ class Planner:
         stop_beat = self._start_heartbeat()
         try:
             job = get_job(self.db, self.job_id)
-            with self.db.session() as s:
+            with self.db.transaction() as s:
                 add_event(s, job.id, "started", worker=self.worker)
             job = derive_job_spec(self.db, job, self.settings)
             self.progress("started", {"job_id": job.id, "budget": job.budget})
@@ -98,7 +98,7 @@ class Planner:
     def _interrupted(self) -> None:
         """Ctrl-C: the lease is released and the job marked interrupted, resumable with `automcu resume`."""
         reason = f"interrupted (Ctrl-C); resume with `automcu resume {self.job_id}`"
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             res = s.execute(update(Job).where(Job.id == self.job_id, Job.lease_owner == self.worker).values(
                 status="failed", stop_reason="interrupted", error=reason, lease_owner=None, heartbeat_at=None,
                 wall_seconds=Job.wall_seconds + (time.monotonic() - self._wall_mark)))
@@ -107,7 +107,7 @@ class Planner:
 
     def _hand_off(self) -> None:
         """The winner to the compression backend (the job asked for it); recorded on the job either way."""
-        from automcu.handoff import compress_winner
+        from automcu.engine.handoff import compress_winner
 
         self.progress("compressing", {})
         summary = compress_winner(self.db, get_job(self.db, self.job_id), self.settings)
@@ -125,7 +125,7 @@ class Planner:
         return stop
 
     def _finish(self, status: str, reason: str, error: str | None = None) -> None:
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             job = s.get(Job, self.job_id)
             assert job is not None
             if job.lease_owner not in (None, self.worker):
@@ -194,7 +194,7 @@ class Planner:
         left = len(self._unexplored(feasible))
         why = (f"{proposer} proposer added no new feasible candidate in {MAX_IDLE_ROUNDS} rounds; continuing "
                f"from the feasible set ({left:,} of {len(feasible):,} feasible archs not yet proposed)")
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             add_event(s, self.job_id, "proposer_ran_dry", proposer=proposer, feasible=len(feasible),
                       unexplored=left, reason=why)
         self.progress("proposer_ran_dry", {"reason": why, "unexplored": left, "feasible": len(feasible)})
@@ -266,12 +266,12 @@ class Planner:
                 raise
             proposer = make_proposer(OFFLINE_DEFAULT, self.settings)
             self._note_fallback(str(exc))
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             s.execute(update(Job).where(Job.id == job.id).values(proposer_used=proposer.name))
         return proposer
 
     def _note_fallback(self, why: str) -> None:
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             s.execute(update(Job).where(Job.id == self.job_id).values(proposer_used=OFFLINE_DEFAULT))
             add_event(s, self.job_id, "proposer_fallback", to=OFFLINE_DEFAULT, reason=why)
         self.progress("proposer_fallback", {"reason": why})
@@ -285,7 +285,7 @@ class Planner:
             return fallback.propose(request), fallback
 
     def _stop_rule(self, job: Job) -> tuple[str, str] | None:
-        with self.db.sessions() as s:
+        with self.db.read_session() as s:
             fresh = s.get(Job, job.id)
             assert fresh is not None
             if fresh.cancel_requested:
@@ -306,11 +306,11 @@ class Planner:
 
     # ----- steps ---------------------------------------------------------------------------------
     def _candidates(self) -> list[Candidate]:
-        with self.db.sessions() as s:
+        with self.db.read_session() as s:
             return list(s.scalars(select(Candidate).where(Candidate.job_id == self.job_id).order_by(Candidate.id)))
 
     def _next_step(self) -> int:
-        with self.db.sessions() as s:
+        with self.db.read_session() as s:
             q = select(AgentMessage.step).where(AgentMessage.job_id == self.job_id, AgentMessage.agent == "proposer")
             steps = list(s.scalars(q))
         return max(steps) + 1 if steps else 0
@@ -380,7 +380,7 @@ class Planner:
                 added += 1
             else:
                 events.append(("infeasible", {"arch": text, "violations": [v.describe() for v in report.violations]}))
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             s.add_all(rows + new_cands)
             for kind, payload in events:
                 add_event(s, job.id, kind, **payload)
@@ -445,12 +445,12 @@ class Planner:
             batch[item.key].status, batch[item.key].error = "failed", error
 
         def on_lost(item: Item, attempt: int, why: str) -> None:
-            with self.db.session() as s:
+            with self.db.transaction() as s:
                 add_event(s, job.id, "evaluation_lost", arch=batch[item.key].arch, attempt=attempt, error=why)
             self.progress("evaluation_lost", {"arch": batch[item.key].arch, "attempt": attempt, "error": why})
 
         def should_cancel() -> bool:
-            with self.db.sessions() as s:
+            with self.db.read_session() as s:
                 fresh = s.get(Job, job.id)
                 assert fresh is not None
                 if fresh.lease_owner != self.worker:
@@ -464,7 +464,7 @@ class Planner:
         except LeaseLost as exc:
             raise JobBusy(str(exc)) from None
         if outcome == "cancelled":
-            with self.db.session() as s:
+            with self.db.transaction() as s:
                 add_event(s, job.id, "evaluations_cancelled", executor=executor.name,
                           archs=[c.arch for k, c in batch.items() if k not in settled])
 

@@ -1,0 +1,1 @@
+"""Settings: one root, read from AUTOMCU_* environment variables."""
