@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from automcu.hardware.spec import HardwareSpec
 
@@ -80,6 +80,37 @@ class ProposalRequest(BaseModel):
     evaluated: list[EvaluatedCandidate] = []  # in evaluation order
     rejected: list[RejectedCandidate] = []  # recent infeasible proposals with their reasons
     seen: list[str] = []  # every arch already proposed in this job (never propose them again)
+
+    # Lookups the planner keeps up to date as the job runs (so a proposer needs no pass over the history);
+    # a request built by hand computes them from its lists on first use. Read-only for proposers.
+    _seen_set: set[str] | None = PrivateAttr(default=None)
+    _seen_keys: set[str] | None = PrivateAttr(default=None)
+    _best: int | None = PrivateAttr(default=None)
+
+    def seen_set(self) -> set[str]:
+        """``seen`` as a set (shared with the planner: do not modify it; copy it or keep your own additions)."""
+        if self._seen_set is None:
+            self._seen_set = set(self.seen)
+        return self._seen_set
+
+    def seen_keys(self) -> set[str]:
+        """Canonical keys (the function each cell computes) of ``seen``; shared like :meth:`seen_set`."""
+        if self._seen_keys is None:
+            from search_spaces.nb201.space import Arch
+
+            self._seen_keys = {Arch.from_string(a).canonical_key() for a in self.seen}
+        return self._seen_keys
+
+    def best_position(self) -> int | None:
+        """Position in ``evaluated`` of the incumbent (highest val_acc, earliest on ties); None when empty."""
+        if self._best is None and self.evaluated:
+            self._best = max(range(len(self.evaluated)), key=lambda i: (self.evaluated[i].val_acc, -i))
+        return self._best
+
+    def with_lookups(self, seen_set: set[str], seen_keys: set[str], best: int | None) -> ProposalRequest:
+        """Attach the planner's live lookups (O(1); they must describe exactly ``seen`` and ``evaluated``)."""
+        self._seen_set, self._seen_keys, self._best = seen_set, seen_keys, best
+        return self
 
 
 class Proposal(BaseModel):

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Literal
 
 from agents.messages import Proposal, ProposalBatch, ProposalRequest
-from agents.proposers.base import rng_for
+from agents.proposers.base import SeenArchs, rng_for
 from agents.proposers.cheap_signals import live_conv_cost
 from agents.proposers.hardware_screen import HardwareScreen
 from search_spaces.nb201.space import SPACE_SIZE, Arch
@@ -74,23 +74,20 @@ class EvolutionProposer:
         rng = rng_for(request, self.name)
         screen = HardwareScreen(request.hardware if self.feasibility_aware else None,
                                 request.max_latency_ms if self.feasibility_aware else None, request.dataset)
-        seen = {Arch.from_string(a) for a in request.seen}
-        seen_keys = {a.canonical_key() for a in seen}
-        history = [(Arch.from_string(e.arch), e.val_acc) for e in request.evaluated]
+        seen = SeenArchs(request)
+        history = _History(request)
         notes: list[str] = []
         out: list[Proposal] = []
         for _ in range(request.n):
             proposal = None
             for _attempt in range(50):
-                proposal = self._one(rng, history, seen, seen_keys, screen)
+                proposal = self._one(rng, history, seen, screen)
                 if proposal is not None:
                     break
             if proposal is None:
                 notes.append("no unseen arch that fits was found near the population")
                 break
-            arch = Arch.from_string(proposal.arch)
-            seen.add(arch)
-            seen_keys.add(arch.canonical_key())
+            seen.add(proposal.arch, Arch.from_string(proposal.arch).canonical_key())
             out.append(proposal)
         return ProposalBatch(proposer=self.name, proposals=out, notes=notes)
 
@@ -103,17 +100,17 @@ class EvolutionProposer:
         return max(options, key=lambda o: live_conv_cost(o[0]))
 
     @staticmethod
-    def _fresh(arch: Arch, seen: set[Arch], seen_keys: set[str]) -> bool:
-        return arch not in seen and arch.canonical_key() not in seen_keys and arch.output_connected
+    def _fresh(arch: Arch, seen: SeenArchs) -> bool:
+        return arch.to_string() not in seen and not seen.has_function(arch.canonical_key()) and arch.output_connected
 
-    def _one(self, rng: random.Random, history: list[tuple[Arch, float]], seen: set[Arch], seen_keys: set[str],
+    def _one(self, rng: random.Random, history: _History, seen: SeenArchs,
              screen: HardwareScreen) -> Proposal | None:
         dropped: dict[str, int] = {}
         options: list[tuple[Arch, str]] = []
         ranked_by = "live conv FLOPs" if self.ranking == "signal" else "random choice"
 
         def consider(arch: Arch, how: str) -> None:
-            if not self._fresh(arch, seen, seen_keys):
+            if not self._fresh(arch, seen):
                 return
             violated = screen.violated(arch)
             for resource in violated:
@@ -133,7 +130,7 @@ class EvolutionProposer:
             again = self._remeasure(history, seen, screen)
             if again is not None:
                 return again
-        population = history[-self.population_size:]
+        population = history.last(self.population_size)
         contenders = rng.sample(population, min(self.sample_size, len(population)))
         parent, parent_acc = max(contenders, key=lambda p: p[1])
         for _ in range(self.n_mutations):
@@ -159,20 +156,42 @@ class EvolutionProposer:
                    f"fitting children by {ranked_by}{steer}",
         )
 
-    def _remeasure(self, history: list[tuple[Arch, float]], seen: set[Arch],
-                   screen: HardwareScreen) -> Proposal | None:
-        best = max(range(len(history)), key=lambda i: (history[i][1], -i))
+    def _remeasure(self, history: _History, seen: SeenArchs, screen: HardwareScreen) -> Proposal | None:
+        best = history.best_position()
+        if best is None:
+            return None
         stalled = len(history) - 1 - best
         if stalled < self.remeasure_after:
             return None
-        arch, acc = history[best]
+        arch, acc = history.at(best)
         for twin in same_function(arch):
-            if twin not in seen and not screen.violated(twin):
+            if twin.to_string() not in seen and not screen.violated(twin):
                 return Proposal(arch=twin.to_string(), parent=arch.to_string(),
                                 reason=f"re-measure the incumbent (val {acc:.2f}, unbeaten for {stalled} "
                                        "evaluations): the same function with other dead-edge ops, another "
                                        "training run")
         return None
+
+
+class _History:
+    """The evaluated archs of the request, parsed only where they are read (the population, the incumbent)."""
+
+    def __init__(self, request: ProposalRequest) -> None:
+        self._request = request
+
+    def __len__(self) -> int:
+        return len(self._request.evaluated)
+
+    def at(self, i: int) -> tuple[Arch, float]:
+        e = self._request.evaluated[i]
+        return Arch.from_string(e.arch), e.val_acc
+
+    def last(self, k: int) -> list[tuple[Arch, float]]:
+        n = len(self)
+        return [self.at(i) for i in range(max(0, n - k), n)]
+
+    def best_position(self) -> int | None:
+        return self._request.best_position()
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.messages import Proposal, ProposalBatch, ProposalRequest
-from agents.proposers.base import rng_for
+from agents.proposers.base import SeenArchs, rng_for
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 
@@ -12,7 +12,7 @@ class RandomProposer:
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
-        seen = set(request.seen)
+        seen = SeenArchs(request)
         out: list[Proposal] = []
         while len(out) < request.n and len(seen) < SPACE_SIZE:
             arch = Arch.sample(rng).to_string()
