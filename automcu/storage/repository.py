@@ -350,10 +350,30 @@ def best_candidate(cands: list[Candidate]) -> Candidate | None:
     return max(evaluated, key=lambda c: (c.val_acc, -(c.eval_order or 0)))
 
 
-def candidate_brief(c: Candidate) -> dict[str, Any]:
+def memory_split(flash_bytes: int | None, peak_sram_bytes: int | None,
+                 hardware: dict[str, Any] | None) -> dict[str, Any]:
+    """Flash and SRAM as model/arena + runtime = total, against the limit (``*_limit_bytes`` None without
+    hardware). ``flash_bytes``/``peak_sram_bytes`` are the totals (the estimator adds the board's runtime)."""
+    hw = hardware or {}
+    rt_flash = int(float(hw.get("runtime_flash_kb") or 0) * 1024)
+    rt_sram = int(float(hw.get("runtime_sram_kb") or 0) * 1024)
+    return {
+        "flash_model_bytes": None if flash_bytes is None else flash_bytes - rt_flash,
+        "flash_runtime_bytes": rt_flash, "flash_total_bytes": flash_bytes,
+        "flash_limit_bytes": int(float(hw["flash_kb"]) * 1024) if hw.get("flash_kb") else None,
+        "sram_arena_bytes": None if peak_sram_bytes is None else peak_sram_bytes - rt_sram,
+        "sram_runtime_bytes": rt_sram, "sram_total_bytes": peak_sram_bytes,
+        "sram_limit_bytes": int(float(hw["sram_kb"]) * 1024) if hw.get("sram_kb") else None,
+    }
+
+
+def candidate_brief(c: Candidate, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract's candidate fields plus the memory split of :func:`memory_split` (``hardware``: the
+    job's hardware dict, whose runtime sizes the estimator added to the totals)."""
     return {
         "arch": c.arch, "index": c.index, "val_acc": c.val_acc, "test_acc": c.test_acc,
         "flash_bytes": c.flash_bytes, "peak_sram_bytes": c.peak_sram_bytes, "latency_ms": c.latency_ms,
+        **memory_split(c.flash_bytes, c.peak_sram_bytes, hardware),
     }
 
 
@@ -364,12 +384,13 @@ def job_summary(job: Job, cands: list[Candidate], lease_seconds: float = 30.0) -
     return {
         "job_id": job.id,
         "status": display_status(job, lease_seconds),
-        "best": candidate_brief(best) if best else None,
+        "best": candidate_brief(best, job.hardware) if best else None,
         "n_proposed": len(cands),
         "n_infeasible": sum(c.status == "infeasible" for c in cands),
         "n_evaluated": len(evaluated),
         "simulated_train_seconds": round(sum(c.train_seconds or 0.0 for c in evaluated), 3),
         "wall_seconds": round(job.wall_seconds, 3),
+        "stop_reason": job.stop_reason,  # why the search stopped (None while it runs)
     }
 
 
