@@ -1,7 +1,8 @@
 """The ``automcu`` Typer app. Each command lives in its own module with a ``register(app)``.
 
-``main()`` imports only the module of the command being run (start-up time); ``app`` (the attribute,
-used by tests and documentation tools) has every command registered.
+``main()`` imports only the module of the command being run (start-up time): ``automcu --help`` (or no
+command) builds a stand-in app from :data:`COMMAND_HELP` without importing any command module; ``app``
+(the attribute, used by tests and documentation tools) has every command registered.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import importlib
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+from automcu.cli import noise
 
 #: Command modules under automcu.cli, each exposing ``register(app)``.
 COMMAND_MODULES: list[str] = [
@@ -36,23 +39,59 @@ COMMAND_OF: dict[str, str] = {
     "compress": "compress_cmd",
 }
 
+#: The one-line help of every command, in the order ``automcu --help`` lists them (groups last). A test
+#: checks that the stand-in help equals the full app's, so these cannot drift from the docstrings.
+COMMAND_HELP: dict[str, str] = {
+    "search": "Search NAS-Bench-201 for the most accurate network that fits the target.",
+    "batch": "Run many searches one after another from a YAML or JSON list.",
+    "jobs": "List jobs, newest first.",
+    "show": "One job: its spec, status, best candidate and counts; --candidates lists the candidates.",
+    "resume": "Finish a job whose process died (or that failed): nothing evaluated is lost or paid twice.",
+    "cancel": "Ask a queued or running job to stop.",
+    "serve": "Serve the API under /api/v1, OpenAPI at /docs, the dashboard at /; jobs run in worker processes.",
+    "worker": "Claim queued jobs, and running jobs whose worker died, and run them (workers may share a DB).",
+    "ray-token": "Create a Ray auth token file for a cluster with RAY_AUTH_MODE=token.",
+    "verify": "Measure the smallest TFLM arena and the Flash of a model, and whether it fits the board.",
+    "boards": "List the known boards (packaged + AUTOMCU_BOARDS_DIR) with their memory and clock.",
+    "estimate": "Estimate int8 Flash, peak SRAM (TFLM arena) and latency; say what does not fit and by how much.",
+    "compress": "Train, distil, quantize and export a network; accuracy and memory measured in TFLite Micro.",
+    "token": "API tokens for the REST API and dashboard.",
+}
+GROUPS = ("token",)
+APP_HELP = "Feasibility-first neural architecture search for microcontrollers."
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", help="show third-party log lines and warnings (TensorFlow, absl, torch), hidden by default; "
+                      "may also follow the command")]
+
+
+def _new_app() -> typer.Typer:
+    new = typer.Typer(name="automcu", help=APP_HELP, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False)
+
+    @new.callback()
+    def _group(verbose: VerboseOpt = False) -> None:
+        """Feasibility-first neural architecture search for microcontrollers."""
+        noise.configure(verbose)
+
+    return new
+
 
 def build_app(modules: list[str]) -> typer.Typer:
     """A Typer app with the commands of ``modules``; always a command group, even with one module."""
-    new = typer.Typer(
-        name="automcu",
-        help="Feasibility-first neural architecture search for microcontrollers.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-    )
-
-    @new.callback()
-    def _group() -> None:
-        """Feasibility-first neural architecture search for microcontrollers."""
-
+    new = _new_app()
     for name in modules:
         importlib.import_module(f"automcu.cli.{name}").register(new)
+    return new
+
+
+def help_app() -> typer.Typer:
+    """A stand-in app for ``automcu --help``: every command's name and help, no command module imported."""
+    new = _new_app()
+    for name, text in COMMAND_HELP.items():
+        if name in GROUPS:
+            new.add_typer(typer.Typer(), name=name, help=text)
+        else:
+            new.command(name, help=text)(lambda: None)
     return new
 
 
@@ -67,10 +106,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _argv(args: list[str]) -> list[str]:
+    """``--verbose`` anywhere before ``--`` moves to the front, where the group option reads it."""
+    head, sep, tail = (args[:args.index("--")], ["--"], args[args.index("--") + 1:]) if "--" in args \
+        else (args, [], [])
+    if "--verbose" not in head:
+        return args
+    return ["--verbose", *[a for a in head if a != "--verbose"], *sep, *tail]
+
+
 def main() -> None:
-    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    args = _argv(sys.argv[1:])
+    noise.configure("--verbose" in args[:1])
+    words = [a for a in args if not a.startswith("-")]
     module = COMMAND_OF.get(words[0]) if words else None
-    (build_app([module]) if module else full_app())()
+    (build_app([module]) if module else help_app())(args=args, prog_name="automcu")
 
 
 if __name__ == "__main__":

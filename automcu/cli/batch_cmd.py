@@ -55,7 +55,12 @@ def register(app: typer.Typer) -> None:
         db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
-        """Run many searches one after another; a failed search does not stop the others."""
+        """Run many searches one after another from a YAML or JSON list.
+
+        Every entry is checked before any search starts: one invalid entry (unknown field, bad value,
+        unknown board) rejects the whole file, names the entry, and nothing runs or is stored. Once the
+        searches run, one that fails does not stop the others; the exit status is 1 if any failed.
+        """
         specs = load_batch(file)
         results: list[dict[str, Any]] = []
         with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -24,13 +25,17 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json([s.model_dump() for s in specs])
             return
-        table = Table(title="Boards (SRAM = usable contiguous arena memory)")
-        for col, justify in (("name", "left"), ("core", "left"), ("MHz", "right"), ("SRAM KB", "right"),
-                             ("Flash KB", "right"), ("runtime code KB", "right"), ("runtime SRAM KB", "right"),
-                             ("vendor", "left")):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table = Table(title="Boards (KB; rt = the TFLM runtime's code / RAM)",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        # name and core are what a user types next (--board, --core): never cut; the vendor folds
+        for col, justify, cut in (("name", "left", False), ("core", "left", False), ("MHz", "right", False),
+                                  ("SRAM", "right", False), ("Flash", "right", False),
+                                  ("rt code", "right", False), ("rt RAM", "right", False),
+                                  ("vendor", "left", True)):
+            table.add_column(col, justify=justify, no_wrap=not cut, overflow="fold")  # type: ignore[arg-type]
         for s in specs:
             table.add_row(s.name, s.core, f"{s.clock_mhz:g}", f"{s.sram_kb:g}", f"{s.flash_kb:g}",
                           f"{s.runtime_flash_kb:g}", f"{s.runtime_sram_kb:g}", s.vendor)
         Console().print(table)
-        Console().print("[dim]datasheets: automcu boards --json (field 'datasheet')[/]")
+        Console().print("[dim]SRAM = usable contiguous arena memory; datasheets: automcu boards --json "
+                        "(field 'datasheet')[/]")

@@ -14,20 +14,18 @@ from automcu.cli.common import UserError, emit_json, guarded
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
 
 
-def _job_winner(db_url: str | None, job_id: str) -> tuple[Any, str, Any]:
-    """(database, the job's best arch, the job's hardware or None)."""
-    from automcu.cli.search_run import open_db
-    from automcu.storage.repository import JobNotFound, best_candidate, candidates_of, get_job
+def _job_winner(db_url: str | None, job_id: str) -> tuple[Any, str, Any, str]:
+    """(database, the job's best arch, the job's hardware or None, the job's full id); ``job_id`` may be a
+    unique prefix."""
+    from automcu.cli.common import open_db, resolve_job
+    from automcu.storage.repository import best_candidate, candidates_of
 
     db = open_db(db_url)
-    try:
-        job = get_job(db, job_id)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
-    best = best_candidate(candidates_of(db, job_id))
+    job = resolve_job(db, job_id)
+    best = best_candidate(candidates_of(db, job.id))
     if best is None:
-        raise UserError(f"job {job_id} has no evaluated candidate to compress (status {job.status})")
-    return db, best.arch, _job_hardware(job)
+        raise UserError(f"job {job.id} has no evaluated candidate to compress (status {job.status})")
+    return db, best.arch, _job_hardware(job), job.id
 
 
 def _job_hardware(job: Any) -> Any:
@@ -55,9 +53,16 @@ def _print_human(s: dict[str, Any]) -> None:
               + (f", PTQ {s['ptq_int8_acc']:.2f} %" if s["qat_int8_acc"] is not None else ""))
     if s["kd_gain"] is not None:
         out.print(f"knowledge distillation gain: {s['kd_gain']:+.2f} pp")
-    verdict = "" if s["fits"] is None else (" — fits" if s["fits"] else " — does NOT fit") + f" on {s['board']}"
-    out.print(f"Flash {s['flash_bytes']:,} B, arena {s['arena_bytes']:,} B, latency ≈ {s['latency_ms']:.2f} ms"
-              f"{verdict}")
+    from automcu.cli.render import memory_text
+
+    for region, part in (("flash", "flash_model_bytes"), ("sram", "sram_arena_bytes")):
+        if part in s:
+            scratch = s.get("sram_kernel_scratch_bytes", 0) if region == "sram" else 0
+            out.print(memory_text(region, s[part], s[f"{region}_runtime_bytes"], s[f"{region}_total_bytes"],
+                                  s[f"{region}_limit_bytes"], scratch=scratch), soft_wrap=True, highlight=False)
+    verdict = "no board: runtime not counted" if s["fits"] is None else \
+        ("fits" if s["fits"] else "does NOT fit") + f" on {s['board']}"
+    out.print(f"latency ≈ {s['latency_ms']:.2f} ms (estimated); {verdict}", highlight=False)
     out.print(f"bundle: {s['artifacts']['dir']} (report: {s['artifacts']['report']})")
 
 
@@ -117,7 +122,7 @@ def register(app: typer.Typer) -> None:
         hardware = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
         database = None
         if job is not None:
-            database, arch, job_hw = _job_winner(db, job)
+            database, arch, job_hw, job = _job_winner(db, job)
             hardware = hardware or job_hw
         assert arch is not None
         arch = parse_arch(arch).to_string()
@@ -138,6 +143,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--out {out_dir} exists and is not a folder")
         try:
             require_extra("torch", "litert_torch", "ai_edge_quantizer", "tflite_micro", "onnx", "onnxscript")
+            from automcu.cli.noise import preload_quietly
+
+            preload_quietly()  # converter start-up lines (torchao, absl, TF) only with --verbose
             from automcu.compress.pipeline import contract_summary, run_compress
             from automcu.compress.teacher import TeacherError
             from automcu.deploy.exporter import ExportError

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automcu.cli.common import UserError, check_arch_index, emit_json, guarded
+from automcu.cli.common import UserError, check_arch_index, emit_json, guarded, positive
 
 CSV_FIELDS = ("arch", "index", "flash_bytes", "peak_sram_bytes", "latency_ms", "macs", "params", "feasible",
-              "violations")
+              "violations", "flash_model_bytes", "flash_runtime_bytes", "sram_arena_bytes", "sram_runtime_bytes")
 
 
 def _hardware(board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
@@ -49,6 +49,8 @@ def _write_all(out: Path, hw: Any, dataset: str, max_latency_ms: float | None) -
     sram_over = fig["peak_sram_bytes"] > hw.sram_bytes if hw else np.zeros(n, bool)
     lat_over = fig["latency_ms"] > max_latency_ms if max_latency_ms is not None else np.zeros(n, bool)
     ops = all_ops()
+    rt_flash = int(hw.runtime_flash_kb * 1024) if hw else 0
+    rt_sram = int(hw.runtime_sram_kb * 1024) if hw else 0
     try:
         fh = out.open("w", newline="")
     except OSError as exc:
@@ -61,7 +63,8 @@ def _write_all(out: Path, hw: Any, dataset: str, max_latency_ms: float | None) -
                  if bad]
             w.writerow((Arch(tuple(int(o) for o in ops[i])).to_string(), i, int(fig["flash_bytes"][i]),
                         int(fig["peak_sram_bytes"][i]), f"{fig['latency_ms'][i]:.4f}", int(fig["macs"][i]),
-                        int(fig["params"][i]), not v, ";".join(v)))
+                        int(fig["params"][i]), not v, ";".join(v), int(fig["flash_bytes"][i]) - rt_flash, rt_flash,
+                        int(fig["arena_bytes"][i]), rt_sram))
     return n
 
 
@@ -82,8 +85,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
         """Estimate int8 Flash, peak SRAM (TFLM arena) and latency; say what does not fit and by how much."""
-        if max_latency_ms is not None and not max_latency_ms > 0:
-            raise UserError(f"--max-latency-ms must be a positive number, got {max_latency_ms}")
+        positive(max_latency_ms, "--max-latency-ms")
         check_arch_index(arch)
         dataset = _dataset(dataset)
         hw = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
@@ -134,12 +136,18 @@ def _one(arch_text: str, hw: Any, dataset: str, max_latency_ms: float | None) ->
                       "slowest_layer": est.slowest_layer, "nb201_params": est.nb201_params,
                       "nb201_macs": est.nb201_macs, "n_ops": est.n_ops},
         "left_out": est.left_out,
+        # Flash and SRAM as model/arena + runtime = total, against the limit (None without hardware)
+        "flash_model_bytes": est.flash["model_total"], "flash_runtime_bytes": est.flash["runtime_code"],
+        "flash_total_bytes": est.flash_bytes, "flash_limit_bytes": hw.flash_bytes if hw else None,
+        "sram_arena_bytes": est.sram["arena"], "sram_runtime_bytes": est.sram["runtime"],
+        "sram_total_bytes": est.peak_sram_bytes, "sram_limit_bytes": hw.sram_bytes if hw else None,
     }
 
 
 def _print(r: dict[str, Any]) -> None:
     con = Console()
-    con.print(f"[bold]{r['arch']}[/] (index {r['index']}) on {r['board'] or 'no board (unconstrained)'}")
+    con.print(f"[bold]{r['arch']}[/] (index {r['index']}) on {r['board'] or 'no board (unconstrained)'}",
+              soft_wrap=True, highlight=False)
     t = Table(show_header=True)
     t.add_column("region")
     t.add_column("bytes", justify="right")
@@ -148,12 +156,19 @@ def _print(r: dict[str, Any]) -> None:
     for k, v in r["breakdown"]["sram"].items():
         t.add_row(f"sram: {k}", f"{v:,}")
     con.print(t)
-    con.print(f"flash {r['flash_bytes']:,} B · peak SRAM {r['peak_sram_bytes']:,} B (peak at "
-              f"{r['breakdown']['peak_layer']}) · latency {r['latency_ms']:.2f} ms · MACs {r['macs']:,} · "
-              f"params {r['params']:,}")
+    from automcu.cli.render import memory_text
+
+    con.print(memory_text("flash", r["flash_model_bytes"], r["flash_runtime_bytes"], r["flash_total_bytes"],
+                          r["flash_limit_bytes"]), soft_wrap=True, highlight=False)
+    con.print(memory_text("sram", r["sram_arena_bytes"], r["sram_runtime_bytes"], r["sram_total_bytes"],
+                          r["sram_limit_bytes"]) + f", peak at {r['breakdown']['peak_layer']}",
+              soft_wrap=True, highlight=False)
+    con.print(f"latency {r['latency_ms']:.2f} ms · MACs {r['macs']:,} · params {r['params']:,}")
     if r["feasible"]:
         con.print("[green]fits[/] " + ", ".join(f"{k} margin {v:.0%}" for k, v in r["margins"].items()))
     else:
-        for v in r["violations"]:
-            con.print(f"[red]does not fit:[/] {v['message']}")
+        for v in r["violations"]:  # Flash/SRAM overflows are in the memory lines above
+            if v.get("resource") not in ("flash", "sram"):
+                con.print(f"[red]does not fit:[/] {v['message']}", soft_wrap=True)
+        con.print("[red]does not fit[/]: " + ", ".join(str(v.get("resource")) for v in r["violations"]))
     con.print("[dim]not counted: " + "; ".join(r["left_out"]) + "[/]")

@@ -1,39 +1,48 @@
-"""`automcu jobs`, `show`, `resume`, `cancel`."""
+"""`automcu jobs`, `show`, `resume`, `cancel`.
+
+Heavy modules (the planner, the job service, rich progress) are imported inside the commands that need
+them, so `jobs` and `show` start fast. Every JOB_ID may be a prefix unique in the database.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from automcu.cli.common import UserError, emit_json, guarded
-from automcu.cli.render import out, print_jobs, print_lineage, print_summary
-from automcu.cli.search_run import open_db, run_with_progress
-from automcu.core.config import get_settings
-from automcu.storage.repository import (
-    JobNotFound,
-    candidate_brief,
-    candidates_of,
-    get_job,
-    job_record,
-    job_summary,
-    list_jobs,
-    request_cancel,
-)
+from automcu.cli.common import UserError, emit_json, guarded, open_db, resolve_job
+
+if TYPE_CHECKING:
+    from automcu.storage.db import Database
+    from automcu.storage.models import Candidate, Job
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+JobArg = Annotated[str, typer.Argument(metavar="JOB_ID", help="job id, or a prefix of it unique in the database "
+                                                               "(see `automcu jobs`)")]
+
+#: `show --candidates --sort` keys: (description, key function, reverse).
+SORTS: dict[str, str] = {
+    "acc": "validation accuracy, best first (then feasible unevaluated, then infeasible)",
+    "order": "proposal order, first first",
+    "latency": "estimated latency, fastest first",
+    "flash": "total Flash, smallest first",
+    "sram": "peak SRAM, smallest first",
+}
 
 
-def _job(db_url: str | None, job_id: str):  # type: ignore[no-untyped-def]
+def _job(db_url: str | None, job_id: str) -> tuple[Database, Job]:
     db = open_db(db_url)
-    try:
-        return db, get_job(db, job_id)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    return db, resolve_job(db, job_id)
 
 
-def _lineage(cands: list, record: dict, which: str) -> list[dict]:  # type: ignore[type-arg]
+def _lease() -> float:
+    from automcu.core.config import get_settings
+
+    return get_settings().lease_seconds
+
+
+def _lineage(cands: list[Candidate], record: dict[str, Any], which: str) -> list[dict[str, Any]]:
     from automcu.engine.lineage import lineage
     from search_spaces.nb201.space import ArchError, parse_arch
 
@@ -52,14 +61,46 @@ def _lineage(cands: list, record: dict, which: str) -> list[dict]:  # type: igno
     return chain
 
 
+def _sort_key(sort: str) -> Any:
+    big = float("inf")
+    rank = {"evaluated": 0, "feasible": 1, "proposed": 1, "infeasible": 2}
+
+    def key(c: dict[str, Any]) -> tuple[Any, ...]:
+        if sort == "acc":
+            return (rank.get(c["status"], 3), -(c["val_acc"] if c["val_acc"] is not None else -big),
+                    c["eval_order"] or 0, c["order"])
+        if sort == "order":
+            return (c["order"],)
+        field = {"latency": "latency_ms", "flash": "flash_bytes", "sram": "peak_sram_bytes"}[sort]
+        return (c[field] if c[field] is not None else big, c["order"])
+
+    return key
+
+
+def candidate_rows(cands: list[Candidate], hardware: dict[str, Any] | None, sort: str = "acc"
+                   ) -> list[dict[str, Any]]:
+    """Every candidate as in `show --json --candidates`, sorted by ``sort`` (see :data:`SORTS`)."""
+    from automcu.storage.repository import candidate_brief
+
+    rows = []
+    for i, c in enumerate(cands, 1):
+        rows.append({**candidate_brief(c, hardware), "status": c.status, "proposer": c.proposer,
+                     "reason": c.reason, "parent": c.parent, "violations": c.violations,
+                     "eval_order": c.eval_order, "order": i})
+    return sorted(rows, key=_sort_key(sort))
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def jobs(db: DbOpt = None, json_out: JsonOpt = False,
              limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50) -> None:
         """List jobs, newest first."""
+        from automcu.cli.render import out, print_jobs
+        from automcu.storage.repository import candidates_of, job_record, list_jobs
+
         database = open_db(db)
-        lease = get_settings().lease_seconds
+        lease = _lease()
         items, total = list_jobs(database, limit=limit)
         rows = [job_record(j, candidates_of(database, j.id), lease) for j in items]
         if json_out:
@@ -70,39 +111,55 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @guarded
-    def show(job_id: str, db: DbOpt = None, json_out: JsonOpt = False,
-             candidates: Annotated[bool, typer.Option(help="include every candidate")] = False,
+    def show(job_id: JobArg, db: DbOpt = None, json_out: JsonOpt = False,
+             candidates: Annotated[bool, typer.Option(
+                 help="list the candidates (text: a page of --limit rows, sorted by --sort)")] = False,
+             limit: Annotated[int, typer.Option(min=1, help="with --candidates: rows per page (text output)")] = 20,
+             page: Annotated[int, typer.Option(min=1, help="with --candidates: which page (text output)")] = 1,
+             sort: Annotated[str, typer.Option(
+                 help="with --candidates: " + "; ".join(f"{k}: {v}" for k, v in SORTS.items()))] = "acc",
              lineage_of: Annotated[str | None, typer.Option(
                  "--lineage", help="the ancestry of this arch (`best`: the winner's): who proposed each step, why",
                  show_default=False)] = None) -> None:
-        """One job: its spec, status, best candidate and counts."""
+        """One job: its spec, status, best candidate and counts; --candidates lists the candidates."""
+        from automcu.cli.render import out, print_candidates, print_lineage, print_summary, record_target_line
+        from automcu.storage.repository import candidates_of, job_record, job_summary
+
+        if sort not in SORTS:
+            raise UserError(f"unknown --sort {sort!r}; choose one of {', '.join(SORTS)}")
         database, job = _job(db, job_id)
         cands = candidates_of(database, job.id)
-        record = job_record(job, cands, get_settings().lease_seconds)
+        lease = _lease()
+        record = job_record(job, cands, lease)
         if lineage_of is not None:
             record["lineage"] = _lineage(cands, record, lineage_of)
+        rows = candidate_rows(cands, job.hardware, sort) if candidates else []
         if candidates:
-            record["candidates"] = [
-                {**candidate_brief(c), "status": c.status, "proposer": c.proposer, "reason": c.reason,
-                 "parent": c.parent, "violations": c.violations, "eval_order": c.eval_order} for c in cands]
+            record["candidates"] = rows  # --json: every candidate (no paging)
         if json_out:
             emit_json(record)
-        else:
-            print_summary(job_summary(job, cands, get_settings().lease_seconds))
-            for key in ("dataset", "board", "hardware", "max_latency_ms", "task", "task_spec", "stop_reason", "error"):
-                if record.get(key) is not None:
-                    out.print(f"{key}: {record[key]}")
-            if lineage_of is not None:
-                print_lineage(record["lineage"])
+            return
+        print_summary(job_summary(job, cands, lease))
+        out.print(record_target_line(record), soft_wrap=True, highlight=False)
+        for key in ("dataset", "task", "task_spec", "error"):
+            if record.get(key) is not None:
+                out.print(f"{key}: {record[key]}", soft_wrap=True, highlight=False)
+        if lineage_of is not None:
+            print_lineage(record["lineage"])
+        if candidates:
+            print_candidates(rows, job.id, sort=sort, sort_text=SORTS[sort], limit=limit, page=page)
 
     @app.command()
     @guarded
-    def resume(job_id: str, db: DbOpt = None, json_out: JsonOpt = False,
+    def resume(job_id: JobArg, db: DbOpt = None, json_out: JsonOpt = False,
                quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
                force: Annotated[bool, typer.Option(
                    "--force", help="take over the lease even if a live process holds it (that process stops "
                                    "at its next write; what it was evaluating is paid again)")] = False) -> None:
         """Finish a job whose process died (or that failed): nothing evaluated is lost or paid twice."""
+        from automcu.cli.render import out, print_summary
+        from automcu.cli.search_run import run_with_progress
+
         database, job = _job(db, job_id)
         if job.status in ("succeeded", "cancelled"):
             raise UserError(f"job {job.id} has already {'finished' if job.status == 'succeeded' else 'been cancelled'}"
@@ -115,8 +172,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @guarded
-    def cancel(job_id: str, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    def cancel(job_id: JobArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
         """Ask a queued or running job to stop."""
+        from automcu.cli.render import out
+        from automcu.storage.repository import request_cancel
+
         database, job = _job(db, job_id)
         if job.status in ("succeeded", "failed", "cancelled"):
             raise UserError(f"job {job.id} has already finished ({job.status}); nothing to cancel")

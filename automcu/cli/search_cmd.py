@@ -9,7 +9,7 @@ import typer
 from agents.proposers.registry import choices_text as proposer_choices
 from automcu.cli.common import emit_json, guarded
 from automcu.cli.render import print_summary
-from automcu.cli.search_run import prepare_job, run_with_progress
+from automcu.cli.search_run import prepare_job, run_with_progress, space_fit
 from automcu.jobs.spec import CustomHardware, JobSpec
 
 
@@ -64,7 +64,12 @@ def register(app: typer.Typer) -> None:
                           proposer, seed, epochs, verify, data,
                           {"epochs": compress_epochs, "qat": qat} if compress else None)
         database, job = prepare_job(spec, db)
+        if compress or verify != "none":
+            from automcu.cli.noise import preload_quietly
+
+            preload_quietly()  # the converter stack's start-up lines, shown only with --verbose
         summary = run_with_progress(database, job, quiet=quiet)
+        summary.update(space_fit(job))
         if compress:
             from automcu.engine.handoff import handoff_outcome
 

@@ -6,20 +6,15 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from automcu.cli.common import UserError, console
+from automcu.cli.common import UserError, console, open_db
 from automcu.core.config import get_settings
 from automcu.jobs import service as jobs
 from automcu.jobs.spec import JobSpec
-from automcu.storage.db import Database, StorageError, open_database
+from automcu.storage.db import Database
 from automcu.storage.models import Job
 from automcu.storage.repository import candidates_of, create_job, job_summary
 
-
-def open_db(url: str | None) -> Database:
-    try:
-        return open_database(url)
-    except StorageError as exc:
-        raise UserError(str(exc)) from None
+__all__ = ["open_db", "prepare_job", "run_with_progress"]
 
 
 def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = None) -> tuple[Database, Job]:
@@ -30,6 +25,21 @@ def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = No
         raise UserError(str(exc)) from None
     database = db if isinstance(db, Database) else open_db(db)
     return database, create_job(database, spec, hardware, owner=owner)
+
+
+def space_fit(job: Job) -> dict[str, Any]:
+    """How many archs of the whole space the estimator says fit the job's target, counted over every arch
+    (``{space_feasible, space_size}``; both None for an unconstrained job). The planner computed the same
+    set for this process when it ran the job, so this is a cache hit after a search."""
+    if not job.hardware and job.max_latency_ms is None:
+        return {"space_feasible": None, "space_size": None}
+    from agents.feasibility import feasible_set
+    from automcu.hardware.spec import HardwareSpec
+    from search_spaces.nb201.space import SPACE_SIZE
+
+    hardware = HardwareSpec(**job.hardware) if job.hardware else None
+    return {"space_feasible": len(feasible_set(job.dataset, hardware, job.max_latency_ms)),
+            "space_size": int(SPACE_SIZE)}
 
 
 def _plain_every(budget: int) -> int:

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from automcu.cli.common import console, guarded
-from automcu.cli.search_run import open_db
+from automcu.cli.common import console, guarded, open_db
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from automcu.cli.common import UserError, emit_json, guarded
+from automcu.cli.common import UserError, emit_json, guarded, open_db
 from automcu.cli.render import out
-from automcu.cli.search_run import open_db
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]

@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
             raise UserError("give either a MODEL.tflite or --arch ARCH (not both)")
         hardware = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
         try:
+            from automcu.cli.noise import preload_quietly
+
+            preload_quietly()  # converter start-up lines (torchao, absl, TF) only with --verbose
             if model is not None:
                 from automcu.deploy.verify import copy_tflite, verify_tflite
 
@@ -114,6 +117,14 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"export failed: {exc}") from None
         if json_out:
             payload = res.model_dump(mode="json")
+            regions = {r["name"]: r for r in payload.get("regions") or []}
+            for region, part, key in (("flash", "flash_model_bytes", "flash_bytes"),
+                                      ("sram", "sram_arena_bytes", "arena_bytes")):
+                reg = regions.get(region)  # model/arena + runtime = total against the limit
+                payload[part] = payload[key]
+                payload[f"{region}_runtime_bytes"] = reg["runtime_bytes"] if reg else 0
+                payload[f"{region}_total_bytes"] = reg["total_bytes"] if reg else payload[key]
+                payload[f"{region}_limit_bytes"] = reg["limit_bytes"] if reg else None
             if arch is None:
                 for key in ("estimate", "error_pct", "arch", "index", "macro"):
                     payload.pop(key, None)

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from automcu.cli.common import emit_json, guarded
-from automcu.cli.search_run import open_db
+from automcu.cli.common import emit_json, guarded, open_db
 
 EXECUTORS = ("inprocess", "process", "ray")
 

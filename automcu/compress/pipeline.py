@@ -220,7 +220,8 @@ def run_compress(req: CompressRequest) -> dict[str, Any]:
         "qat": qat_info, "kd": kd_info, "kd_gain": kd_info["kd_gain"] if kd_info else None,
         "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
         "latency_ms": est.latency_ms, "latency_source": "estimate",
-        "estimate": {"flash_bytes": est.flash_bytes, "arena_bytes": est.arena_bytes,
+        "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],
+                     "arena_bytes": est.arena_bytes,
                      "peak_sram_bytes": est.peak_sram_bytes, "latency_ms": est.latency_ms, "macs": est.macs},
         "regions": [r.model_dump() for r in measured.regions], "messages": measured.messages,
         "ops": measured.ops, "left_out": measured.left_out,
@@ -251,4 +252,23 @@ def contract_summary(report: dict[str, Any]) -> dict[str, Any]:
         "qat_int8_acc": round(report["qat"]["int8_acc"], 2) if report["qat"] else None,
         "deployed": report["deployed"], "latency_ms": round(report["latency_ms"], 3),
         "seconds": report["seconds"]["total"],
+        **memory_split(report),
     }
+
+
+def memory_split(report: dict[str, Any]) -> dict[str, Any]:
+    """Flash and SRAM as model/arena + runtime = total, against the limit, from the measured regions (no
+    board: runtime 0 and no limit). ``flash_bytes``/``arena_bytes`` of the contract stay the model/arena."""
+    regions = {r["name"]: r for r in report.get("regions") or []}
+    out: dict[str, Any] = {}
+    for name, part, key in (("flash", "flash_model_bytes", "flash_bytes"), ("sram", "sram_arena_bytes", "arena_bytes")):
+        reg = regions.get(name)
+        runtime = reg["runtime_bytes"] if reg else 0
+        extra = reg.get("kernel_scratch_bytes", 0) if reg else 0
+        out[part] = report[key]
+        if name == "sram":
+            out["sram_kernel_scratch_bytes"] = extra
+        out[f"{name}_runtime_bytes"] = runtime
+        out[f"{name}_total_bytes"] = reg["total_bytes"] if reg else report[key] + extra + runtime
+        out[f"{name}_limit_bytes"] = reg["limit_bytes"] if reg else None
+    return out

@@ -13,6 +13,14 @@ def _pp(v: float | None) -> str:
     return "—" if v is None else f"{v:+.2f} pp"
 
 
+def _vs_estimate(what: str, measured: int, estimated: int | None, est_label: str) -> str:
+    """Measured against the estimator's figure for the same thing (model vs model, arena vs arena)."""
+    if estimated is None:
+        return f"- {what} {measured:,} B"
+    diff = 100.0 * (estimated - measured) / measured if measured else 0.0
+    return f"- {what} {measured:,} B; {est_label} {estimated:,} B ({diff:+.1f} %)"
+
+
 def report_markdown(r: dict[str, Any]) -> str:
     lines = [f"# automcu compress: {r['dataset']} on {r.get('board') or 'no board'}", "",
              f"- arch `{r['arch']}` (index {r['index']}), macro {r['macro']}",
@@ -36,11 +44,15 @@ def report_markdown(r: dict[str, Any]) -> str:
                   f"{_pct(kd.get('student_no_kd_acc'))}; gain {_pp(kd.get('kd_gain'))}",
                   f"- loss: (1-α)·CE + α·T²·KL, T={kd['temperature']}, α={kd['alpha']}, cosine feature β={kd['beta']}"]
     lines += ["", "## Memory and speed", "",
-              f"- Flash: model {r['flash_bytes']:,} B (estimate {r['estimate']['flash_bytes']:,} B)",
-              f"- SRAM: smallest TFLM arena {r['arena_bytes']:,} B (estimate {r['estimate']['arena_bytes']:,} B)",
+              _vs_estimate("Flash: model (`model.tflite`, measured)", r["flash_bytes"],
+                           r["estimate"].get("flash_model_bytes"), "estimated model"),
+              _vs_estimate("SRAM: smallest TFLM arena (measured)", r["arena_bytes"],
+                           r["estimate"].get("arena_bytes"), "estimated arena"),
               f"- latency (estimated, {r.get('board') or 'no board'}): {r['latency_ms']:.2f} ms"]
-    for msg in r.get("messages", []):
+    for msg in r.get("messages", []):  # per region: model/arena + runtime = total against the board's limit
         lines.append(f"- {msg}")
+    if not r.get("messages"):
+        lines.append("- no board given: the runtime's code and RAM are not counted, no limit to compare with")
     if r.get("fits") is not None:
         lines.append(f"- **{'fits' if r['fits'] else 'does NOT fit'}** on {r['board']}")
     lines += ["", "## Files", ""]
