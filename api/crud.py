@@ -1,17 +1,18 @@
-"""Read-only queries behind the routes: pages, counts and the best candidate, in one short session each."""
+"""Read-only queries behind the routes: pages, counts and the best candidate, rendered to JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
 
 from agents.messages import Violation
-from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobCounts, JobOut
+from api.cache import Rendered, RenderedJobs
+from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobList, JobOut
+from automcu.storage import reads
 from automcu.storage.db import Database
-from automcu.storage.models import Candidate, Job
-from automcu.storage.repository import JobNotFound, display_status
+from automcu.storage.models import Candidate
+from automcu.storage.repository import TERMINAL, JobNotFound, display_status
 
 #: Sortable candidate columns (``-name`` sorts descending; missing values always last).
 CANDIDATE_SORTS: dict[str, Any] = {
@@ -30,55 +31,29 @@ CANDIDATE_SORTS: dict[str, Any] = {
 SORT_PATTERN = "^-?(" + "|".join(CANDIDATE_SORTS) + ")$"
 
 
-def _counts(s: Session, job_ids: list[str]) -> dict[str, dict[str, float]]:
-    if not job_ids:
-        return {}
-    evaluated = Candidate.status == "evaluated"
-    q = (
-        select(
-            Candidate.job_id,
-            func.count(),
-            func.sum(case((Candidate.status == "infeasible", 1), else_=0)),
-            func.sum(case((evaluated, 1), else_=0)),
-            func.sum(case((evaluated, func.coalesce(Candidate.train_seconds, 0.0)), else_=0.0)),
-        )
-        .where(Candidate.job_id.in_(job_ids))
-        .group_by(Candidate.job_id)
-    )
-    return {
-        row[0]: {"n_proposed": row[1], "n_infeasible": row[2] or 0, "n_evaluated": row[3] or 0, "sim": row[4] or 0.0}
-        for row in s.execute(q)
-    }
-
-
-def _brief(job: Job, counts: dict[str, float] | None, lease_seconds: float) -> dict[str, Any]:
-    c = counts or {}
+def _brief(job: Any, lease_seconds: float) -> dict[str, Any]:
+    """A listed job from a row (or a :class:`Job`) holding ``reads.BRIEF_COLUMNS`` and the ``n_*`` counts."""
     return {
         "id": job.id, "status": display_status(job, lease_seconds), "dataset": job.dataset, "board": job.board,
         "budget": job.budget, "proposer": job.proposer, "owner": job.owner, "created_at": job.created_at,
         "started_at": job.started_at, "finished_at": job.finished_at,
-        **JobCounts(n_proposed=int(c.get("n_proposed", 0)), n_infeasible=int(c.get("n_infeasible", 0)),
-                    n_evaluated=int(c.get("n_evaluated", 0))).model_dump(),
+        "n_proposed": int(job.n_proposed or 0), "n_infeasible": int(job.n_infeasible or 0),
+        "n_evaluated": int(job.n_evaluated or 0),
     }
 
 
-def list_jobs(
+def list_jobs_json(
     db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float
-) -> tuple[list[JobBrief], int]:
-    with db.read_session() as s:
-        q = select(Job)
-        count_q = select(func.count()).select_from(Job)
-        if owner is not None:
-            q, count_q = q.where(Job.owner == owner), count_q.where(Job.owner == owner)
-        if status is not None:
-            q, count_q = q.where(Job.status == status), count_q.where(Job.status == status)
-        jobs = list(s.scalars(q.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)))
-        total = int(s.scalar(count_q) or 0)
-        counts = _counts(s, [j.id for j in jobs])
-    return [JobBrief(**_brief(j, counts.get(j.id), lease_seconds)) for j in jobs], total
+) -> bytes:
+    """``{items, total}`` as JSON: one statement for the page and its counts (a second for ``total`` when the page
+    is not the whole list)."""
+    with db.engine.connect() as conn:
+        rows, total = reads.job_page(conn, owner, status, limit, offset)
+    page = JobList(items=[JobBrief(**_brief(r, lease_seconds)) for r in rows], total=total)
+    return page.__pydantic_serializer__.to_json(page)
 
 
-def artifact_paths(job: Job) -> dict[str, str]:
+def artifact_paths(job: Any) -> dict[str, str]:
     """The job's downloadable files: name → path, from ``job.artifacts`` (string values only)."""
     found: dict[str, str] = {}
 
@@ -93,53 +68,45 @@ def artifact_paths(job: Job) -> dict[str, str]:
     return found
 
 
-def _detail_query(job_id: str) -> Select[Any]:
-    """One statement: the job, its candidate counts (correlated subqueries) and its best candidate (outer join)."""
-    def count(where: Any, value: Any = 1) -> Any:
-        return (select(func.sum(case((where, value), else_=0))).where(Candidate.job_id == Job.id)
-                .correlate(Job).scalar_subquery())
-
-    evaluated = Candidate.status == "evaluated"
-    best_id = (select(Candidate.id)
-               .where(Candidate.job_id == Job.id, evaluated, Candidate.val_acc.is_not(None))
-               .order_by(Candidate.val_acc.desc(), Candidate.eval_order.asc()).limit(1)
-               .correlate(Job).scalar_subquery())
-    best = aliased(Candidate, name="best")
-    return (
-        select(Job, best,
-               select(func.count()).where(Candidate.job_id == Job.id).correlate(Job).scalar_subquery()
-               .label("n_proposed"),
-               count(Candidate.status == "infeasible").label("n_infeasible"),
-               count(evaluated).label("n_evaluated"),
-               count(evaluated, func.coalesce(Candidate.train_seconds, 0.0)).label("sim"))
-        .outerjoin(best, best.id == best_id)
-        .where(Job.id == job_id)
-    )
-
-
-def job_detail(db: Database, job_id: str, lease_seconds: float, base_url: str, owner: str | None = None) -> JobOut:
-    """The job as ``owner`` may see it (another owner's: not found), its counts and best, in one session."""
-    with db.read_session() as s:
-        row = s.execute(_detail_query(job_id)).first()  # the job, its counts and its best: one round trip
-        if row is None or (owner is not None and row.Job.owner != owner):
-            raise JobNotFound(job_id)
-        job, best = row.Job, row.best
-        counts = {"n_proposed": row.n_proposed or 0, "n_infeasible": row.n_infeasible or 0,
-                  "n_evaluated": row.n_evaluated or 0, "sim": row.sim or 0.0}
-    artifacts = [Artifact(name=name, url=f"{base_url}/jobs/{job.id}/artifacts/{name}")
-                 for name in artifact_paths(job)]
+def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
+    artifacts = [Artifact(name=name, url=f"{base_url}/jobs/{row.id}/artifacts/{name}")
+                 for name in artifact_paths(row)]
+    best = BestCandidate(**{c: getattr(row, f"best_{c}") for c in reads.BEST_COLUMNS}) \
+        if row.best_arch is not None else None
     return JobOut(
-        **_brief(job, counts, lease_seconds),
-        hardware=job.hardware, max_latency_ms=job.max_latency_ms, task=job.task, task_spec=job.task_spec,
-        proposer_used=job.proposer_used, seed=job.seed, epochs=job.epochs, heartbeat_at=job.heartbeat_at,
-        cancel_requested=bool(job.cancel_requested), stop_reason=job.stop_reason, error=job.error,
-        best=BestCandidate(arch=best.arch, index=best.index, val_acc=best.val_acc, test_acc=best.test_acc,
-                           flash_bytes=best.flash_bytes, peak_sram_bytes=best.peak_sram_bytes,
-                           latency_ms=best.latency_ms) if best else None,
-        simulated_train_seconds=round(float((counts or {}).get("sim", 0.0)), 3),
-        wall_seconds=round(job.wall_seconds or 0.0, 3),
+        **_brief(row, lease_seconds),
+        hardware=row.hardware, max_latency_ms=row.max_latency_ms, task=row.task, task_spec=row.task_spec,
+        proposer_used=row.proposer_used, seed=row.seed, epochs=row.epochs, heartbeat_at=row.heartbeat_at,
+        cancel_requested=bool(row.cancel_requested), stop_reason=row.stop_reason, error=row.error, best=best,
+        simulated_train_seconds=round(float(row.sim or 0.0), 3), wall_seconds=round(row.wall_seconds or 0.0, 3),
         artifacts=artifacts,
     )
+
+
+def job_detail_json(db: Database, job_id: str, lease_seconds: float, base_url: str, owner: str | None = None,
+                    cache: RenderedJobs | None = None) -> bytes:
+    """The job as ``owner`` may see it (another owner's: not found), its counts and best, as JSON.
+
+    One statement; a finished job already in ``cache`` costs a primary-key lookup of its row instead (see
+    :mod:`api.cache`)."""
+    key = (job_id, base_url)
+    hit = cache.get(key) if cache is not None else None
+    with db.engine.connect() as conn:
+        if hit is not None:
+            now = reads.job_row(conn, job_id)
+            if now is not None and tuple(now) == hit.row:
+                if owner is not None and hit.owner != owner:
+                    raise JobNotFound(job_id)
+                return hit.body
+            cache.drop(key)  # type: ignore[union-attr]  # resumed, given artifacts, deleted: read it again
+        row = reads.job_detail(conn, job_id)
+    if row is None or (owner is not None and row.owner != owner):
+        raise JobNotFound(job_id)
+    out = _job_out(row, lease_seconds, base_url)
+    body = out.__pydantic_serializer__.to_json(out)
+    if cache is not None and row.status in TERMINAL:
+        cache.put(key, Rendered(row=tuple(row)[:len(reads.JOBS.c)], owner=row.owner, body=body))
+    return body
 
 
 def _violation_text(raw: list[Any] | None) -> list[str]:

@@ -6,19 +6,21 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.core.config import ApiSettings
-from api.core.security import Principal, authenticate
+from api.core.security import Principal, authenticate, cached_principal
 from automcu.storage.db import Database
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `automcu token create NAME`")
 
 
-def get_settings(request: Request) -> ApiSettings:
+# async: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop per dependency and request
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
@@ -30,22 +32,25 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _principal(db: Database, settings: ApiSettings, token: str | None) -> Principal:
+async def _principal(db: Database, settings: ApiSettings, token: str | None) -> Principal:
+    """A token checked within ``auth_cache_seconds`` is answered from memory; otherwise one query (in a thread)."""
     if not token:
         raise _unauthorized("missing Bearer token; create one with `automcu token create NAME`")
-    principal = authenticate(db, token, settings.auth_cache_seconds)
+    principal = cached_principal(db, token, settings.auth_cache_seconds)
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, db, token, settings.auth_cache_seconds)
     if principal is None:
         raise _unauthorized("invalid or revoked token")
     return principal
 
 
-def current_principal(
+async def current_principal(
     db: DbDep, settings: SettingsDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
-    return _principal(db, settings, creds.credentials if creds else None)
+    return await _principal(db, settings, creds.credentials if creds else None)
 
 
-def stream_principal(
+async def stream_principal(
     db: DbDep,
     settings: SettingsDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -53,7 +58,7 @@ def stream_principal(
     = None,
 ) -> Principal:
     """The event stream also takes ``?token=``; every other route needs the header."""
-    return _principal(db, settings, creds.credentials if creds else token)
+    return await _principal(db, settings, creds.credentials if creds else token)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

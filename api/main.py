@@ -11,8 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors
+from api.cache import RenderedJobs
 from api.core.config import ApiSettings, api_settings
 from api.middleware import BodySizeLimit
+from api.openapi_rules import declare_job_rules
 from api.routes import boards, estimate, health, jobs
 from api.schemas import ErrorOut
 from automcu import __version__
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = cfg
     app.state.db = open_database(cfg.database_url)
     app.state.api_prefix = API_PREFIX
+    app.state.job_cache = RenderedJobs(cfg.job_cache_size)
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
@@ -63,13 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi_document() -> JSONResponse:
         return JSONResponse(app.openapi())  # the same document as under /api/v1
 
-    _declare_page_max(app, cfg.page_max)
+    _declare_rules(app, cfg.page_max)
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     return app
 
 
-def _declare_page_max(app: FastAPI, page_max: int) -> None:
-    """The schema's ``limit`` maximum is the configured ``page_max`` (the routes enforce that one)."""
+def _declare_rules(app: FastAPI, page_max: int) -> None:
+    """Rules the routes enforce beyond the models' own schemas: ``limit`` at most the configured ``page_max``,
+    and the job body's cross-field rules (:mod:`api.openapi_rules`)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -81,6 +85,7 @@ def _declare_page_max(app: FastAPI, page_max: int) -> None:
                 for param in op.get("parameters", []) if isinstance(op, dict) else []:
                     if param.get("name") == "limit" and param.get("in") == "query":
                         param.setdefault("schema", {})["maximum"] = page_max
+        declare_job_rules(doc)
         app.openapi_schema = doc
         return doc
 

@@ -13,6 +13,8 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0, description="larger request bodies get 413")
     sse_poll_seconds: float = Field(default=0.5, gt=0, description="how often the event stream polls the DB")
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="keep-alive comment period on idle streams")
+    job_cache_size: int = Field(default=2048, ge=0, description="finished jobs' rendered reads kept per API "
+                                "process (0: none)")
     page_max: int = Field(default=500, gt=0, description="largest page size of list endpoints")
 
 

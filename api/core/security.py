@@ -102,6 +102,13 @@ class _PrincipalCache:
 principal_cache = _PrincipalCache()
 
 
+def cached_principal(db: Database, token: str, cache_seconds: float) -> Principal | None:
+    """The principal of a token checked less than ``cache_seconds`` ago (no query), else None."""
+    if cache_seconds <= 0 or not token or len(token) > 256:
+        return None
+    return principal_cache.get((db.url, hash_token(token)))
+
+
 def authenticate(db: Database, token: str, cache_seconds: float = 0.0) -> Principal | None:
     """The principal a presented token belongs to, or None (cached ``cache_seconds`` when > 0)."""
     if not token or len(token) > 256:

@@ -50,17 +50,17 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     job_status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
                           Query(alias="status")] = None,
-) -> JobList:
+) -> Response:
     """Your jobs (an admin token: everyone's), newest first."""
     _check_limit(limit, settings.page_max)
-    items, total = crud.list_jobs(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds)
-    return JobList(items=items, total=total)
+    return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds))
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
-def read_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request) -> JobOut:
+def read_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request) -> Response:
     """Status, spec, counts and the best candidate so far (`best` as `automcu search` prints it)."""
-    return crud.job_detail(db, job_id, settings.lease_seconds, _api_base(request), owner_filter(principal))
+    return _json(crud.job_detail_json(db, job_id, settings.lease_seconds, _api_base(request),
+                                      owner_filter(principal), request.app.state.job_cache))
 
 
 @router.get("/{job_id}/candidates", response_model=CandidateList, responses=NOT_FOUND)
@@ -100,14 +100,16 @@ def job_events_stream(
 
 @router.post("/{job_id}/cancel", response_model=JobOut,
              responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "the job has already ended"}})
-def cancel_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request) -> JobOut:
+def cancel_job(job_id: JobId, principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request
+               ) -> Response:
     """A queued job is cancelled at once; a running one stops after its current step."""
     owner = owner_filter(principal)
     job = get_job(db, job_id, owner)
     if job.status in TERMINAL:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job.id} has already ended ({job.status})")
     request_cancel(db, job_id, owner)
-    return crud.job_detail(db, job_id, settings.lease_seconds, _api_base(request), owner)
+    return _json(crud.job_detail_json(db, job_id, settings.lease_seconds, _api_base(request), owner,
+                                      request.app.state.job_cache))
 
 
 @router.get("/{job_id}/artifacts/{name}", response_class=FileResponse,
@@ -127,6 +129,11 @@ def download_artifact(
     if not path.is_file():
         raise HTTPException(404, detail=f"artifact {name!r} of job {job.id} is no longer on disk")
     return FileResponse(path, filename=path.name, media_type="application/octet-stream")
+
+
+def _json(body: bytes) -> Response:
+    """An answer already rendered from its response model (no second validation and encoding by FastAPI)."""
+    return Response(content=body, media_type="application/json")
 
 
 def _api_base(request: Request) -> str:

@@ -81,7 +81,8 @@ class Candidate(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("job_id", "arch", name="uq_candidates_job_arch"),
-        Index("ix_candidates_job_status", "job_id", "status"),
+        # a job's counts by status and its best candidate (max val_acc) read from the index alone
+        Index("ix_candidates_job_status_val_acc", "job_id", "status", "val_acc"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,0 +1,52 @@
+"""Rendered reads of finished jobs, kept per API process.
+
+A terminal job (succeeded, failed, cancelled) reads the same until its row changes: it is resumed (a failed job
+can be), or the compression hand-off records artifacts. So an entry holds the job's row as it was rendered, and a
+hit costs one primary-key lookup of that row: equal, the stored bytes are the answer; different, the entry is
+dropped and the job is read in full. Counts and the best candidate can only change while the job is not terminal,
+and a job that leaves a terminal state and comes back to one has new timestamps, so its row differs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rendered:
+    row: tuple[Any, ...]  # the job's columns when it was rendered
+    owner: str | None
+    body: bytes  # the JSON answer
+
+
+class RenderedJobs:
+    """A small LRU of :class:`Rendered` by (job id, API base), thread-safe."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Rendered | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, str], entry: Rendered) -> None:
+        with self._lock:
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,76 @@
+"""Read-only statements behind the REST reads, in SQLAlchemy Core: rows, not ORM objects; one statement each.
+
+A job's counts and its best candidate come from SQL (counts and ``max`` over the index
+``candidates(job_id, status, val_acc)``), never from loading its candidates. One statement per read also means one
+consistent snapshot on SQLite (the job row and its counts can't come from two moments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy.orm import aliased
+
+from automcu.storage.models import Candidate, Job
+
+JOBS = Job.__table__
+#: the columns a listed job needs (``heartbeat_at`` for the stale status)
+BRIEF_COLUMNS = ("id", "status", "dataset", "board", "budget", "proposer", "owner", "created_at", "started_at",
+                 "finished_at", "heartbeat_at")
+BEST_COLUMNS = ("arch", "index", "val_acc", "test_acc", "flash_bytes", "peak_sram_bytes", "latency_ms")
+
+
+def _count(status: str | None = None) -> Any:
+    """Candidates of the outer query's job (with ``status``): an index-only count."""
+    q = select(func.count()).select_from(Candidate).where(Candidate.job_id == Job.id)
+    if status is not None:
+        q = q.where(Candidate.status == status)
+    return q.correlate(Job).scalar_subquery()
+
+
+def _counts() -> list[Any]:
+    return [_count().label("n_proposed"), _count("infeasible").label("n_infeasible"),
+            _count("evaluated").label("n_evaluated")]
+
+
+def job_row(conn: Connection, job_id: str) -> Row[Any] | None:
+    """The job's own row (every column), no candidates: a primary-key lookup."""
+    return conn.execute(select(JOBS).where(JOBS.c.id == job_id)).first()
+
+
+def _detail_statement(job_id: str) -> Select[Any]:
+    evaluated = (Candidate.job_id == Job.id) & (Candidate.status == "evaluated")
+    top = (select(func.max(Candidate.val_acc)).where(evaluated).correlate(Job).scalar_subquery())
+    best_id = (select(Candidate.id).where(evaluated, Candidate.val_acc == top)
+               .order_by(Candidate.eval_order.asc(), Candidate.id.asc()).limit(1).correlate(Job).scalar_subquery())
+    sim = (select(func.coalesce(func.sum(func.coalesce(Candidate.train_seconds, 0.0)), 0.0)).where(evaluated)
+           .correlate(Job).scalar_subquery())
+    best = aliased(Candidate, name="best")
+    return (select(*JOBS.c, *_counts(), sim.label("sim"),
+                   *(getattr(best, c).label(f"best_{c}") for c in BEST_COLUMNS))
+            .outerjoin(best, best.id == best_id)
+            .where(Job.id == job_id))
+
+
+def job_detail(conn: Connection, job_id: str) -> Row[Any] | None:
+    """The job's row, its counts (``n_proposed``, ``n_infeasible``, ``n_evaluated``, ``sim``: simulated training
+    seconds of the evaluated ones) and its best candidate (``best_arch``, ``best_index``, ... or NULLs): the
+    evaluated candidate with the highest ``val_acc``, the first evaluated among equals. One statement."""
+    return conn.execute(_detail_statement(job_id)).first()
+
+
+def job_page(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int
+             ) -> tuple[list[Row[Any]], int]:
+    """A page of jobs, newest first, with their counts (``BRIEF_COLUMNS`` + ``n_*``), and how many match."""
+    where = []
+    if owner is not None:
+        where.append(Job.owner == owner)
+    if status is not None:
+        where.append(Job.status == status)
+    page = (select(*(JOBS.c[c] for c in BRIEF_COLUMNS), *_counts()).where(*where)
+            .order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset))
+    rows = list(conn.execute(page))
+    total = len(rows) + offset if offset == 0 and len(rows) < limit else \
+        int(conn.execute(select(func.count()).select_from(Job).where(*where)).scalar_one())
+    return rows, total
