@@ -105,6 +105,11 @@ class FeasibilityAgent:
         from search_spaces.nb201.index import index_of
 
         arch = parse_arch(req.arch)
+        index = index_of(arch)
+        if req.verify == "none":
+            fast = _report_from_space(arch.to_string(), index, req)
+            if fast is not None:
+                return fast
         macro = macro_for(req.dataset)
         est = estimate(arch, req.hardware, macro)
         verified: dict[str, Any] | None = None
@@ -113,7 +118,7 @@ class FeasibilityAgent:
         violations, margins = _violations(est, req.hardware, req.max_latency_ms, verified)
         return FeasibilityReport(
             arch=arch.to_string(),
-            index=index_of(arch),
+            index=index,
             feasible=not violations,
             violations=violations,
             margins=margins if not violations else {},
@@ -124,6 +129,48 @@ class FeasibilityAgent:
             params=int(est.params),
             verified=verified,
         )
+
+
+_checked: dict[str, FeasibilityReport] = {}
+CHECKED_CACHE_SIZE = 50_000
+
+
+def checked(agent: FeasibilityAgent, request: FeasibilityRequest) -> FeasibilityReport:
+    """The agent's report for this request, computed once per process and reused (jobs, resumes, workers)."""
+    key = request.model_dump_json()
+    report = _checked.get(key)
+    if report is None:
+        report = agent.check(request)
+        if len(_checked) >= CHECKED_CACHE_SIZE:
+            _checked.clear()
+        _checked[key] = report
+    return report
+
+
+def _report_from_space(arch: str, index: int, req: FeasibilityRequest) -> FeasibilityReport | None:
+    """The report of an arch that fits, read from the whole-space estimate (one vectorized sweep per target,
+    figures identical to :func:`estimate`); None when it does not fit, so the full per-arch estimate names
+    the layer responsible for each violation."""
+    hw_json = req.hardware.model_dump_json() if req.hardware is not None else None
+    figures = _space_figures(hw_json, req.dataset)
+    flash, sram, latency = (float(figures[k][index]) for k in ("flash_bytes", "peak_sram_bytes", "latency_ms"))
+    margins: dict[str, float] = {}
+    if req.hardware is not None:
+        margins["flash"] = (req.hardware.flash_bytes - flash) / req.hardware.flash_bytes
+        margins["sram"] = (req.hardware.sram_bytes - sram) / req.hardware.sram_bytes
+    if req.max_latency_ms is not None:
+        margins["latency"] = (req.max_latency_ms - latency) / req.max_latency_ms
+    if any(m < 0 for m in margins.values()):
+        return None
+    return FeasibilityReport(arch=arch, index=index, feasible=True, violations=[], margins=margins,
+                             flash_bytes=int(flash), peak_sram_bytes=int(sram), latency_ms=latency,
+                             macs=int(figures["macs"][index]), params=int(figures["params"][index]), verified=None)
+
+
+@lru_cache(maxsize=64)
+def _space_figures(hardware_json: str | None, dataset: str) -> dict[str, np.ndarray]:
+    hardware = HardwareSpec.model_validate_json(hardware_json) if hardware_json is not None else None
+    return estimate_all(hardware, macro_for(dataset))
 
 
 def feasible_mask(hardware: HardwareSpec | None, max_latency_ms: float | None = None,
@@ -148,7 +195,7 @@ def _cached_indices(hardware_json: str | None, max_latency_ms: float | None, dat
 @lru_cache(maxsize=64)
 def _cached_mask(hardware_json: str | None, max_latency_ms: float | None, dataset: str) -> np.ndarray:
     hardware = HardwareSpec.model_validate_json(hardware_json) if hardware_json is not None else None
-    figures = estimate_all(hardware, macro_for(dataset))
+    figures = _space_figures(hardware_json, dataset)
     mask = np.ones(len(figures["flash_bytes"]), dtype=bool)
     if hardware is not None:
         mask &= figures["flash_bytes"] <= hardware.flash_bytes

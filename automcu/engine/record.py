@@ -1,0 +1,250 @@
+"""Turning a step's proposals into stored candidates, and evaluating the feasible ones.
+
+:meth:`StepRecorder.record` checks each proposal with the feasibility agent and stores the step (the
+proposer's input by reference, its output, every check, the candidates) in one transaction. With an inline
+evaluation (a lookup) the feasible candidates are evaluated first and stored already evaluated, in the same
+transaction. Otherwise they are stored as ``proposed`` and :meth:`StepRecorder.dispatch` runs them through
+the executor, each result stored as it arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.feasibility import FeasibilityAgent, checked
+from agents.messages import (
+    EvaluationRequest,
+    FeasibilityReport,
+    FeasibilityRequest,
+    ProposalBatch,
+    ProposalRequest,
+)
+from automcu.engine.evaluation import Evaluation
+from automcu.engine.state import CandidateRow, JobState
+from automcu.hardware.spec import HardwareSpec
+from automcu.storage.db import Database
+from automcu.storage.models import AgentMessage, Job
+from automcu.storage.repository import LeaseLost, add_event
+from automcu.storage.steps import event, message, write_step
+from search_spaces.nb201.index import index_of
+from search_spaces.nb201.space import ArchError, parse_arch
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+class JobBusy(RuntimeError):
+    """The job is held by a live process, or already finished."""
+
+
+@dataclass
+class Clock:
+    """Wall time of the job: what is stored plus what this run has not stored yet."""
+
+    stored: float
+    mark: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """The wall time since the last take (to add to the stored total in the same write)."""
+        now = time.monotonic()
+        delta, self.mark = now - self.mark, now
+        self.stored += delta
+        return delta
+
+    @property
+    def total(self) -> float:
+        return self.stored + (time.monotonic() - self.mark)
+
+
+@dataclass
+class StepRecorder:
+    db: Database
+    job: Job
+    worker: str
+    state: JobState
+    feasibility: FeasibilityAgent
+    evaluation: Evaluation
+    clock: Clock
+    progress: ProgressFn
+    hardware: HardwareSpec | None = None
+    cancel_requested: bool = False
+
+    def _write(self, candidates: list[dict[str, Any]], messages: list[dict[str, Any]],
+               events: list[dict[str, Any]]) -> list[int]:
+        try:
+            ids, cancel = write_step(self.db, self.job.id, self.worker, candidates=candidates, messages=messages,
+                                     events=events, wall_delta=self.clock.take())
+        except LeaseLost as exc:
+            raise JobBusy(str(exc)) from None
+        self.cancel_requested = cancel
+        return ids
+
+    def _request_by_reference(self, request: ProposalRequest) -> dict[str, Any]:
+        """The proposer's input as stored: the request without its history, which is named by reference.
+
+        The history a proposer saw at a step is exactly the job's candidates up to ``seen_through_id`` (in id
+        order) and its evaluations up to ``evaluated_through_order``; ``digest`` (SHA-256 chained over the seen
+        archs, step by step) pins it. So each stored request is bounded and the audit trail stays complete.
+        """
+        payload = request.model_dump(exclude={"evaluated", "rejected", "seen"})
+        payload["history"] = {
+            "n_seen": len(request.seen), "seen_through_id": self.state.last_id,
+            "n_evaluated": len(request.evaluated), "evaluated_through_order": len(request.evaluated),
+            "rejected_ids": list(self.state.rejected_ids), "digest": self.state.digest,
+        }
+        return payload
+
+    def _check(self, text: str) -> tuple[FeasibilityRequest, FeasibilityReport]:
+        job = self.job
+        req = FeasibilityRequest(arch=text, dataset=job.dataset, hardware=self.hardware,
+                                 max_latency_ms=job.max_latency_ms, verify=job.verify)  # type: ignore[arg-type]
+        return req, checked(self.feasibility, req)
+
+    def record(self, step: int, request: ProposalRequest, batch: ProposalBatch) -> int:
+        """Check, (inline) evaluate and store one step's proposals; how many new feasible candidates it added."""
+        job, state = self.job, self.state
+        messages = [message(step, "proposer", "in", self._request_by_reference(request)),
+                    message(step, "proposer", "out", batch.model_dump())]
+        rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        evaluated: list[tuple[int, dict[str, Any]]] = []  # (position in rows, evaluated event)
+        fresh: set[str] = set()
+        inline = self.evaluation.inline
+        n_eval, best = state.n_evaluated, state.best[0] if state.best else None
+        for p in batch.proposals:
+            try:
+                arch = parse_arch(p.arch)
+            except ArchError as exc:
+                events.append(event("invalid_proposal", arch=p.arch, error=str(exc)))
+                continue
+            text = arch.to_string()
+            if text in state.seen_set or text in fresh:
+                events.append(event("duplicate_proposal", arch=text))
+                continue
+            fresh.add(text)
+            freq, report = self._check(text)
+            messages += [message(step, "feasibility", "in", freq.model_dump()),
+                         message(step, "feasibility", "out", report.model_dump())]
+            row: dict[str, Any] = dict(
+                arch=text, index=index_of(arch), iso_key=arch.canonical_key(),
+                status="proposed" if report.feasible else "infeasible", step=step, proposer=batch.proposer,
+                reason=p.reason, parent=p.parent, violations=[v.model_dump() for v in report.violations],
+                margins=report.margins, flash_bytes=report.flash_bytes, peak_sram_bytes=report.peak_sram_bytes,
+                latency_ms=report.latency_ms, macs=report.macs, params=report.params, verified=report.verified,
+                attempts=0, eval_order=None, val_acc=None, test_acc=None, train_seconds=None, error=None,
+                evaluated_at=None)
+            if not report.feasible:
+                events.append(event("infeasible", arch=text, violations=[v.describe() for v in report.violations]))
+            elif inline and n_eval < job.budget:
+                ereq = EvaluationRequest(arch=text, dataset=job.dataset, epochs=job.epochs, seed=job.seed)
+                result = self.evaluation.evaluate_inline(ereq)
+                n_eval += 1
+                improved = best is None or result.val_acc > best
+                best = result.val_acc if improved else best
+                row.update(status="evaluated", eval_order=n_eval, val_acc=result.val_acc, test_acc=result.test_acc,
+                           train_seconds=result.train_seconds, attempts=1, evaluated_at=row_time())
+                messages += [message(step, "evaluator", "in", ereq.model_dump()),
+                             message(step, "evaluator", "out", result.model_dump())]
+                ev = {"arch": text, "index": row["index"], "budget": job.budget, "val_acc": result.val_acc,
+                      "test_acc": result.test_acc, "n_evaluated": n_eval, "improved": improved}
+                events.append(event("evaluated", **ev))
+                evaluated.append((len(rows), ev))
+            rows.append(row)
+        ids = self._write(rows, messages, events)
+        added = 0
+        new = [CandidateRow(id=i, **{k: r[k] for k in _ROW_FIELDS}) for i, r in zip(ids, rows, strict=True)]
+        for c in new:
+            state.add(c)
+            added += c.status in ("proposed", "evaluated")
+        state.added([c.arch for c in new])
+        for pos, _ev in evaluated:
+            state.note_evaluated(new[pos])
+        for e in events:
+            self.progress(e["kind"], e["payload"])
+        return added
+
+    # ----- evaluation through the executor (training, process pool, Ray) --------------------------
+    def dispatch(self, pending: list[CandidateRow]) -> None:
+        """Evaluate stored feasible candidates (no more than the budget left) through the executor.
+
+        Results are stored as they arrive, each exactly once and only while this worker holds the lease;
+        a lost worker's evaluation is dispatched again (bounded by its attempt count); a cancel request
+        cancels what is still running, wherever it runs.
+        """
+        from automcu.executors import Item, run_evaluations
+        from automcu.storage.repository import count_attempts, record_evaluation, record_failure
+
+        job, state, ev = self.job, self.state, self.evaluation
+        batch = {c.id: c for c in pending[:max(0, job.budget - state.n_evaluated)]}
+        settled: set[Any] = set()
+        items = [Item(c.id, EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed))
+                 for c in batch.values()]
+
+        def begin_attempt(cand_id: Any) -> int:
+            return count_attempts(self.db, job.id, self.worker, [cand_id])[cand_id]
+
+        def on_result(item: Item, result: Any) -> None:
+            cand = batch[item.key]
+            messages = [
+                AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
+                             payload=item.request.model_dump()),
+                AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="out",
+                             payload=result.model_dump()),
+            ]
+            payload = {"arch": cand.arch, "index": cand.index, "budget": job.budget, "val_acc": result.val_acc,
+                       "test_acc": result.test_acc}
+            stored = record_evaluation(self.db, job.id, self.worker, cand.id, job.budget,
+                                       {"val_acc": result.val_acc, "test_acc": result.test_acc,
+                                        "train_seconds": result.train_seconds}, messages, self.clock.take(),
+                                       payload)
+            settled.add(item.key)
+            if stored is not None:
+                order, improved = stored
+                cand.status, cand.eval_order = "evaluated", order
+                cand.val_acc, cand.test_acc, cand.train_seconds = result.val_acc, result.test_acc, result.train_seconds
+                state.note_evaluated(cand)
+                self.progress("evaluated", {**payload, "n_evaluated": order, "improved": improved})
+
+        def on_failure(item: Item, error: str) -> None:
+            settled.add(item.key)
+            record_failure(self.db, job.id, self.worker, item.key, batch[item.key].arch, error)
+            batch[item.key].status, batch[item.key].error = "failed", error
+
+        def on_lost(item: Item, attempt: int, why: str) -> None:
+            with self.db.transaction() as s:
+                add_event(s, job.id, "evaluation_lost", arch=batch[item.key].arch, attempt=attempt, error=why)
+            self.progress("evaluation_lost", {"arch": batch[item.key].arch, "attempt": attempt, "error": why})
+
+        def should_cancel() -> bool:
+            with self.db.read_session() as s:
+                fresh = s.get(Job, job.id)
+                assert fresh is not None
+                if fresh.lease_owner != self.worker:
+                    raise JobBusy(f"job {job.id} was taken over by {fresh.lease_owner}")
+                self.cancel_requested = bool(fresh.cancel_requested)
+                return self.cancel_requested
+
+        try:
+            outcome = run_evaluations(ev.executor, ev.spec, items, begin_attempt=begin_attempt, on_result=on_result,
+                                      on_failure=on_failure, on_lost=on_lost, should_cancel=should_cancel,
+                                      max_attempts=ev.settings.eval_max_attempts,
+                                      poll_seconds=ev.settings.executor_poll_seconds)
+        except LeaseLost as exc:
+            raise JobBusy(str(exc)) from None
+        state.pending = [c for c in state.pending if c.status == "proposed"]
+        if outcome == "cancelled":
+            with self.db.transaction() as s:
+                add_event(s, job.id, "evaluations_cancelled", executor=ev.executor.name,
+                          archs=[c.arch for k, c in batch.items() if k not in settled])
+
+
+_ROW_FIELDS = ("arch", "index", "iso_key", "status", "step", "margins", "violations", "flash_bytes",
+               "peak_sram_bytes", "latency_ms", "eval_order", "val_acc", "test_acc", "train_seconds", "error")
+
+
+def row_time() -> Any:
+    from automcu.storage.models import utcnow
+
+    return utcnow()
