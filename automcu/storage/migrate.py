@@ -9,17 +9,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:  # Alembic is imported only when a database needs migrating (start-up time of the CLI)
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema create_all made before migrations existed
@@ -32,6 +34,8 @@ class SchemaError(RuntimeError):
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -43,16 +47,22 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
 
 @lru_cache(maxsize=1)
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
 def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
@@ -80,6 +90,8 @@ def _file_lock(path: Path | None) -> Iterator[None]:
 
 def _upgrade_locked(conn: Connection) -> list[str]:
     """Inside the lock: adopt a create_all database if needed, then upgrade; the steps taken."""
+    from alembic import command
+
     steps: list[str] = []
     current = current_revision(conn)
     if current == head_revision():
@@ -101,8 +113,50 @@ def _upgrade_locked(conn: Connection) -> list[str]:
     return steps
 
 
+_REVISION = re.compile(r"""^revision\s*(?::[^=]*)?=\s*["']([^"']+)["']\s*$""", re.M)
+_DOWN = re.compile(r"""^down_revision\s*(?::[^=]*)?=\s*(?:None|["']([^"']+)["'])\s*$""", re.M)
+
+
+@lru_cache(maxsize=1)
+def linear_head() -> str | None:
+    """The newest revision, read from the version files without importing Alembic, when they form one
+    linear chain (one root, each revision the parent of at most one); None otherwise (ask Alembic)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        source = path.read_text()
+        rev = _REVISION.search(source)
+        if rev is None:
+            continue  # not a revision file (``__init__.py``)
+        down = _DOWN.search(source)
+        if down is None or rev.group(1) in parents:
+            return None
+        parents[rev.group(1)] = down.group(1)
+    children = [p for p in parents.values() if p is not None]
+    if not parents or list(parents.values()).count(None) != 1 or len(set(children)) != len(children) \
+            or not set(children) <= set(parents):
+        return None
+    heads = [r for r in parents if r not in set(children)]
+    return heads[0] if len(heads) == 1 else None
+
+
+def is_at_head_fast(engine: Engine) -> bool:
+    """True when the database's ``alembic_version`` holds exactly :func:`linear_head` (plain SQL, no
+    Alembic import); False when unsure, so the caller takes the full path."""
+    head = linear_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except DBAPIError:  # no such table yet, or no rights: the full path decides
+        return False
+    return rows == [head]
+
+
 def upgrade_to_head(engine: Engine) -> list[str]:
     """Bring the database at ``engine`` to the newest schema; what was done (empty when it already was)."""
+    if is_at_head_fast(engine):
+        return []
     with engine.connect() as conn:
         if current_revision(conn) == head_revision():
             return []
@@ -115,4 +169,4 @@ def upgrade_to_head(engine: Engine) -> list[str]:
 
 
 __all__ = ["MIGRATIONS_DIR", "SchemaError", "alembic_config", "current_revision", "head_revision",
-           "upgrade_to_head"]
+           "is_at_head_fast", "linear_head", "upgrade_to_head"]
