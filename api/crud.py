@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
 
 from agents.messages import Violation
 from api.cache import Rendered, RenderedJobs
-from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobList, JobOut
+from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobOut
 from automcu.storage import reads
 from automcu.storage.db import Database
 from automcu.storage.models import Candidate
@@ -31,26 +32,51 @@ CANDIDATE_SORTS: dict[str, Any] = {
 SORT_PATTERN = "^-?(" + "|".join(CANDIDATE_SORTS) + ")$"
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive timestamps; they are UTC (the models store utcnow())."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
 def _brief(job: Any, lease_seconds: float) -> dict[str, Any]:
     """A listed job from a row (or a :class:`Job`) holding ``reads.BRIEF_COLUMNS`` and the ``n_*`` counts."""
     return {
         "id": job.id, "status": display_status(job, lease_seconds), "dataset": job.dataset, "board": job.board,
-        "budget": job.budget, "proposer": job.proposer, "owner": job.owner, "created_at": job.created_at,
-        "started_at": job.started_at, "finished_at": job.finished_at,
+        "budget": job.budget, "proposer": job.proposer, "owner": job.owner, "created_at": _utc(job.created_at),
+        "started_at": _utc(job.started_at), "finished_at": _utc(job.finished_at),
         "n_proposed": int(job.n_proposed or 0), "n_infeasible": int(job.n_infeasible or 0),
         "n_evaluated": int(job.n_evaluated or 0),
     }
 
 
+#: listed finished jobs' JSON by their whole row (columns and counts, fixed once terminal): a row that changes
+#: is a new key, so an entry is never stale; cleared when full
+_BRIEFS: dict[tuple[Any, ...], bytes] = {}
+_BRIEFS_MAX = 4096
+
+
+def _brief_json(row: Any, lease_seconds: float) -> bytes:
+    key = tuple(row)
+    if (hit := _BRIEFS.get(key)) is not None:
+        return hit
+    # a row of our own columns, already of the model's types: built without a second validation
+    item = JobBrief.model_construct(**_brief(row, lease_seconds))
+    body = item.__pydantic_serializer__.to_json(item)
+    if row.status in TERMINAL:
+        if len(_BRIEFS) >= _BRIEFS_MAX:
+            _BRIEFS.clear()
+        _BRIEFS[key] = body
+    return body
+
+
 def list_jobs_json(
     db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float
 ) -> bytes:
-    """``{items, total}`` as JSON: one statement for the page and its counts (a second for ``total`` when the page
-    is not the whole list)."""
+    """``{items, total}`` as JSON (a :class:`JobList`): one statement for the page and its counts (a second for
+    ``total`` when the page is not the whole list)."""
     with db.engine.connect() as conn:
         rows, total = reads.job_page(conn, owner, status, limit, offset)
-    page = JobList(items=[JobBrief(**_brief(r, lease_seconds)) for r in rows], total=total)
-    return page.__pydantic_serializer__.to_json(page)
+    return b'{"items":[' + b",".join(_brief_json(r, lease_seconds) for r in rows) + b'],"total":' \
+        + str(total).encode() + b"}"
 
 
 def artifact_paths(job: Any) -> dict[str, str]:

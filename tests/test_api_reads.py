@@ -156,7 +156,8 @@ def test_counts_and_best_are_read_through_the_index(ctx: Ctx) -> None:
     with ctx.db.engine.connect() as conn:
         names = {r[1] for r in conn.execute(text("PRAGMA index_list('candidates')"))}
         assert "ix_candidates_job_status_val_acc" in names
-        stmt = reads._detail_statement(job_id).compile(ctx.db.engine, compile_kwargs={"literal_binds": True})
+        stmt = reads._detail_statement().params(job_id=job_id).compile(ctx.db.engine,
+                                                                        compile_kwargs={"literal_binds": True})
         plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {stmt}")))
     assert "ix_candidates_job_status_val_acc" in plan
     assert "SCAN candidates" not in plan  # no full scan of the candidates table

@@ -7,9 +7,10 @@ consistent snapshot on SQLite (the job row and its counts can't come from two mo
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from automcu.storage.models import Candidate, Job
@@ -34,12 +35,17 @@ def _counts() -> list[Any]:
             _count("evaluated").label("n_evaluated")]
 
 
+# Statements are built once (building one costs far more than running it) and take the job id as a parameter.
+_JOB_ROW = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+
+
 def job_row(conn: Connection, job_id: str) -> Row[Any] | None:
     """The job's own row (every column), no candidates: a primary-key lookup."""
-    return conn.execute(select(JOBS).where(JOBS.c.id == job_id)).first()
+    return conn.execute(_JOB_ROW, {"job_id": job_id}).first()
 
 
-def _detail_statement(job_id: str) -> Select[Any]:
+@cache
+def _detail_statement() -> Select[Any]:
     evaluated = (Candidate.job_id == Job.id) & (Candidate.status == "evaluated")
     top = (select(func.max(Candidate.val_acc)).where(evaluated).correlate(Job).scalar_subquery())
     best_id = (select(Candidate.id).where(evaluated, Candidate.val_acc == top)
@@ -50,27 +56,34 @@ def _detail_statement(job_id: str) -> Select[Any]:
     return (select(*JOBS.c, *_counts(), sim.label("sim"),
                    *(getattr(best, c).label(f"best_{c}") for c in BEST_COLUMNS))
             .outerjoin(best, best.id == best_id)
-            .where(Job.id == job_id))
+            .where(Job.id == bindparam("job_id")))
 
 
 def job_detail(conn: Connection, job_id: str) -> Row[Any] | None:
     """The job's row, its counts (``n_proposed``, ``n_infeasible``, ``n_evaluated``, ``sim``: simulated training
     seconds of the evaluated ones) and its best candidate (``best_arch``, ``best_index``, ... or NULLs): the
     evaluated candidate with the highest ``val_acc``, the first evaluated among equals. One statement."""
-    return conn.execute(_detail_statement(job_id)).first()
+    return conn.execute(_detail_statement(), {"job_id": job_id}).first()
+
+
+@cache
+def _page_statements(by_owner: bool, by_status: bool) -> tuple[Select[Any], Select[Any]]:
+    where = []
+    if by_owner:
+        where.append(Job.owner == bindparam("owner"))
+    if by_status:
+        where.append(Job.status == bindparam("status"))
+    page = (select(*(JOBS.c[c] for c in BRIEF_COLUMNS), *_counts()).where(*where)
+            .order_by(Job.created_at.desc(), Job.id).limit(bindparam("limit")).offset(bindparam("offset")))
+    return page, select(func.count()).select_from(Job).where(*where)
 
 
 def job_page(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int
              ) -> tuple[list[Row[Any]], int]:
     """A page of jobs, newest first, with their counts (``BRIEF_COLUMNS`` + ``n_*``), and how many match."""
-    where = []
-    if owner is not None:
-        where.append(Job.owner == owner)
-    if status is not None:
-        where.append(Job.status == status)
-    page = (select(*(JOBS.c[c] for c in BRIEF_COLUMNS), *_counts()).where(*where)
-            .order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset))
-    rows = list(conn.execute(page))
-    total = len(rows) + offset if offset == 0 and len(rows) < limit else \
-        int(conn.execute(select(func.count()).select_from(Job).where(*where)).scalar_one())
-    return rows, total
+    page, count = _page_statements(owner is not None, status is not None)
+    params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
+    rows = list(conn.execute(page, params))
+    if offset == 0 and len(rows) < limit:  # the whole list: no second statement
+        return rows, len(rows)
+    return rows, int(conn.execute(count, params).scalar_one())
