@@ -18,7 +18,7 @@ class LookupEvaluator:
     name = "nb201-lookup"
 
     def __init__(self, benchmark: str = "table", path: str | None = None, time_scale: float = 0.0) -> None:
-        from search_spaces.nb201.benchmarks.base import get_benchmark
+        from search_spaces.nb201.benchmarks.registry import get_benchmark
 
         self.benchmark = get_benchmark(benchmark, path)
         self.source = f"nb201:{benchmark}"

@@ -10,7 +10,8 @@ import pytest
 
 from automcu.hardware.arena import plan
 from automcu.hardware.catalog import get_board
-from automcu.hardware.estimator import Macro, _lifetimes, estimate, estimate_all
+from automcu.hardware.costs import lifetimes
+from automcu.hardware.estimator import Macro, estimate, estimate_all
 from automcu.hardware.graph import build_graph
 from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import Arch
@@ -85,7 +86,7 @@ def test_graph_and_planner_reproduce_every_recorded_tflm_model() -> None:
         g = build_graph(Arch.from_string(rec["arch"]), m["C"], m["N"], m["in_ch"], m["hw"], m["classes"])
         assert [(op.kind, list(g.tensors[op.output].shape)) for op in g.ops] == \
             [(o["op"], o["output"][1:]) for o in rec["ops"]], rec["arch"]
-        buffers = _lifetimes(g)
+        buffers = lifetimes(g)
         assert sorted((b.size, b.first, b.last) for b in buffers) == \
             sorted(tuple(t[:3]) for t in rec["planned_tensors"]), rec["arch"]
         assert plan(buffers)[0] == rec["arena"]["head"], rec["arch"]

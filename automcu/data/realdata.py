@@ -8,7 +8,7 @@ per stage, the dataset's input), so what is checked is what is trained and later
 
 from __future__ import annotations
 
-from automcu.hardware.estimator import Macro
+from automcu.hardware.macro import Macro
 
 #: real-data name → (input channels, input height = width, classes)
 REAL_DATASETS: dict[str, tuple[int, int, int]] = {

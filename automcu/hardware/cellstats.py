@@ -22,17 +22,16 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from automcu.hardware.arena import align
+from automcu.hardware import costs
+from automcu.hardware.arena import align, plan
 from automcu.hardware.cycles import FEATURES, CoreModel
 from automcu.hardware.graph import _Builder, _cell, _fuse_into_producers, build_graph
+from automcu.hardware.macro import Macro, nb201_counts
+from search_spaces.nb201.index import all_ops
 from search_spaces.nb201.space import CONV1, CONV3, EDGES, Arch
-
-if TYPE_CHECKING:
-    from automcu.hardware.estimator import Macro
 
 IDENTITY_CELL = Arch.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
 
@@ -186,8 +185,6 @@ def cell_table() -> dict[str, np.ndarray]:
     Computing it takes ~1.5 s (9,445 unique pruned cells); it is kept on disk in the user cache
     (``AUTOMCU_CACHE_DIR`` or the platform cache dir; ``AUTOMCU_NO_CACHE=1`` disables it).
     """
-    from search_spaces.nb201.index import all_ops
-
     ops = all_ops()
     path = _cache_file(ops)
     if path is not None and path.is_file():
@@ -347,54 +344,81 @@ def _stage_slots(N: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...
     return tuple(out)
 
 
-def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
-    """Board-independent figures of all archs for one macro; ``core`` picks the kernels' scratch."""
-    from automcu.hardware import estimator as est
-    from automcu.hardware.arena import plan
+@dataclass(frozen=True)
+class _Skeleton:
+    """The network with an identity cell (stem, reductions, final BN, MEAN, FC): what every arch has."""
 
-    t = cell_table()
-    n = len(t["root"])
-    N = macro.N
-    # ---- skeleton: the network with an identity cell (stem, reductions, BN, MEAN, FC) ----------
+    head: int  # planned arena head
+    features: np.ndarray
+    flash: dict[str, int]  # :func:`automcu.hardware.costs.flash_parts`
+    ops: int
+    const_tensors: int
+    cout: int  # output channels of its convs
+    weights: int
+    biases: int
+    macs: int
+
+
+def _skeleton(macro: Macro, core: CoreModel | None) -> _Skeleton:
     g = build_graph(IDENTITY_CELL, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
-    skel_head, _ = plan(est.planned_buffers(g, core))
-    skel_feat = est.graph_features(g)
-    skel_flash = est._flash_parts(g)
-    skel_ops = len(g.ops)
-    skel_const_t = est._n_const_tensors(g)
-    skel_cout = sum(op.cout for op in g.ops if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"))
-    skel_w = sum(op.weights for op in g.ops)
-    skel_b = sum(op.biases for op in g.ops)
-    skel_macs = sum(op.macs for op in g.ops)
+    head, _ = plan(costs.planned_buffers(g, core))
+    return _Skeleton(
+        head=head,
+        features=costs.graph_features(g),
+        flash=costs.flash_parts(g),
+        ops=len(g.ops),
+        const_tensors=costs.n_const_tensors(g),
+        cout=sum(op.cout for op in g.ops if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")),
+        weights=sum(op.weights for op in g.ops),
+        biases=sum(op.biases for op in g.ops),
+        macs=sum(op.macs for op in g.ops),
+    )
 
-    folds = _folds(t)
-    slots = _stage_slots(N)
-    feats = np.tile(skel_feat, (n, 1)).astype(float)
-    idx = {name: i for i, name in enumerate(FEATURES)}
-    ops_total = np.full(n, skel_ops, dtype=np.int64)
-    weights = np.full(n, skel_w, dtype=np.int64)
-    biases = np.full(n, skel_b, dtype=np.int64)
-    macs = np.full(n, skel_macs, dtype=np.int64)
-    cout = np.full(n, skel_cout, dtype=np.int64)
-    head = np.full(n, skel_head, dtype=np.int64)
-    const_t = np.full(n, skel_const_t, dtype=np.int64)
-    other_consts = np.full(n, skel_flash["other_constants"], dtype=np.int64)
-    c, h = macro.C, macro.hw
-    s3 = c3 = 0
-    for stage in range(3):
-        if stage > 0:
-            c, h = 2 * c, h // 2
-        S = h * h * c
-        first, rest = folds[0 if stage == 0 else 1]
-        tot = {name: np.where(first, t[name][:, 1], t[name][:, 0]) + (N - 1) * np.where(rest, t[name][:, 1],
-                                                                                          t[name][:, 0])
-               for name in COUNTS}  # op counts of the stage's N cells
+
+def _stage_counts(t: dict[str, np.ndarray], first: np.ndarray, rest: np.ndarray, N: int) -> dict[str, np.ndarray]:
+    """Per arch, the op counts (names of :data:`COUNTS`) of a stage's N cells: the first cell's variant
+    by ``first``, the other N-1 cells' by ``rest`` (see :func:`_folds`)."""
+    return {name: np.where(first, t[name][:, 1], t[name][:, 0]) + (N - 1) * np.where(rest, t[name][:, 1],
+                                                                                       t[name][:, 0])
+            for name in COUNTS}
+
+
+_FEATURE = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass
+class _Totals:
+    """Per-arch sums over the whole network, started from the skeleton and added to stage by stage."""
+
+    features: np.ndarray  # (archs, len(FEATURES)) float
+    ops: np.ndarray
+    weights: np.ndarray
+    biases: np.ndarray
+    macs: np.ndarray
+    cout: np.ndarray
+    head: np.ndarray  # planned arena head
+    const_tensors: np.ndarray
+    other_consts: np.ndarray  # bytes of constants other than weights and biases
+
+    @classmethod
+    def of_skeleton(cls, skel: _Skeleton, n: int) -> _Totals:
+        def full(value: int) -> np.ndarray:
+            return np.full(n, value, dtype=np.int64)
+
+        return cls(features=np.tile(skel.features, (n, 1)).astype(float), ops=full(skel.ops),
+                   weights=full(skel.weights), biases=full(skel.biases), macs=full(skel.macs), cout=full(skel.cout),
+                   head=full(skel.head), const_tensors=full(skel.const_tensors),
+                   other_consts=full(skel.flash["other_constants"]))
+
+    def add_cells(self, tot: dict[str, np.ndarray], S: int, c: int) -> None:
+        """Add a stage's cells (op counts ``tot``, :func:`_stage_counts`) on feature maps of S = h·w·c."""
         n3, n1, npool = tot["n_conv3"], tot["n_conv1"], tot["n_pool"]
         relu, addk, addmap = tot["n_relu"], tot["n_addk"], tot["n_addmap"]
         nconv = n3 + n1
         adds = tot["n_add"] + addk + addmap
         cell_ops = nconv + npool + adds + relu
-        ops_total += cell_ops
+        self.ops += cell_ops
+        feats, idx = self.features, _FEATURE
         feats[:, idx["ops"]] += cell_ops
         feats[:, idx["macs_conv3x3"]] += n3 * S * c * 9
         feats[:, idx["macs_conv1x1"]] += n1 * S * c
@@ -403,70 +427,95 @@ def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
         feats[:, idx["pool_out"]] += npool * S
         feats[:, idx["add_elems"]] += adds * S
         feats[:, idx["relu_elems"]] += relu * S
-        weights += (n3 * 9 + n1) * c * c
-        biases += nconv * c
-        macs += (n3 * 9 + n1) * S * c
-        cout += nconv * c
-        const_t += 2 * nconv + addk + addmap  # weights + bias per conv, one constant per ADD
-        other_consts += addk * c + addmap * S
-        # arena: TFLM's planner on the stage's cells, in stage-size slots (see :func:`_stage_slots`)
-        top, conv_free, pool_free = slots[0 if stage == 0 else 1]
-        head = np.maximum(head, top * align(S))
+        self.weights += (n3 * 9 + n1) * c * c
+        self.biases += nconv * c
+        self.macs += (n3 * 9 + n1) * S * c
+        self.cout += nconv * c
+        self.const_tensors += 2 * nconv + addk + addmap  # weights + bias per conv, one constant per ADD
+        self.other_consts += addk * c + addmap * S
+
+    def fit_arena(self, slots: tuple[np.ndarray, np.ndarray, np.ndarray], S: int, c: int,
+                  core: CoreModel | None) -> None:
+        """Raise the head to what TFLM's planner needs for a stage's cells, in stage-size slots
+        (``slots``: see :func:`_stage_slots`), with the kernels' 3x3 conv / avg pool scratch buffer."""
+        top, conv_free, pool_free = slots
+        self.head = np.maximum(self.head, top * align(S))
         if core is not None and core.conv_scratch:
-            head = np.maximum(head, np.where(conv_free >= 0, conv_free * align(S) + align(4 * c * 9), 0))
+            self.head = np.maximum(self.head, np.where(conv_free >= 0, conv_free * align(S) + align(4 * c * 9), 0))
         if core is not None and core.pool_scratch:
-            head = np.maximum(head, np.where(pool_free >= 0, pool_free * align(S) + align(4 * c), 0))
-        s3, c3 = S, c
-    # final BN folded into the last conv: 4 ops, their 4 constants (c3 bytes each) and 4 tensors go away
-    folded = t["out_kind"] == "CONV_2D"
-    ops_total -= 4 * folded
-    feats[:, idx["ops"]] -= 4 * folded
-    feats[:, idx["add_elems"]] -= 4 * s3 * folded
-    const_t -= 4 * folded
-    other_consts -= 4 * c3 * folded
-    quant = skel_flash["quant_params"] + est.QUANT_BYTES_PER_CHANNEL * 2 * (cout - skel_cout)
-    n_tensors = (ops_total + 1) + const_t
-    fb = np.round(est.FB_FIXED + est.FB_PER_OP * ops_total + est.FB_PER_TENSOR * n_tensors).astype(np.int64)
-    model_bytes = weights + 4 * biases + other_consts + quant + fb
-    tail_raw = np.round(est.TAIL_FIXED + est.TAIL_PER_OP * ops_total + est.TAIL_PER_COUT * cout
-                        + est.TAIL_PER_CONST * const_t).astype(np.int64)
-    tail = (tail_raw + 15) // 16 * 16
-    arena = head + tail
+            self.head = np.maximum(self.head, np.where(pool_free >= 0, pool_free * align(S) + align(4 * c), 0))
+
+    def fold_final_bn(self, folded: np.ndarray, S: int, c: int) -> None:
+        """The final BN folds into the last conv where the cell output is a conv (``folded``): its 4 ops,
+        their 4 constants (c bytes each) and 4 tensors (S elements) go away."""
+        self.ops -= 4 * folded
+        self.features[:, _FEATURE["ops"]] -= 4 * folded
+        self.features[:, _FEATURE["add_elems"]] -= 4 * S * folded
+        self.const_tensors -= 4 * folded
+        self.other_consts -= 4 * c * folded
+
+    def model_bytes(self, skel: _Skeleton) -> np.ndarray:
+        """Flash of the model: weights, int32 biases, other constants, quantization, flatbuffer."""
+        quant = skel.flash["quant_params"] + costs.QUANT_BYTES_PER_CHANNEL * 2 * (self.cout - skel.cout)
+        n_tensors = (self.ops + 1) + self.const_tensors
+        fb = np.round(costs.FB_FIXED + costs.FB_PER_OP * self.ops + costs.FB_PER_TENSOR * n_tensors).astype(np.int64)
+        return self.weights + 4 * self.biases + self.other_consts + quant + fb
+
+    def arena_tail(self) -> np.ndarray:
+        """TFLM's persistent allocations (:func:`automcu.hardware.costs.arena_tail`), 16-byte aligned."""
+        tail_raw = np.round(costs.TAIL_FIXED + costs.TAIL_PER_OP * self.ops + costs.TAIL_PER_COUT * self.cout
+                            + costs.TAIL_PER_CONST * self.const_tensors).astype(np.int64)
+        return (tail_raw + 15) // 16 * 16
+
+
+def space_arrays(macro: Macro, core: CoreModel | None) -> dict[str, np.ndarray]:
+    """Board-independent figures of all archs for one macro; ``core`` picks the kernels' scratch."""
+    t = cell_table()
+    skel = _skeleton(macro, core)
+    tot = _Totals.of_skeleton(skel, len(t["root"]))
+    folds = _folds(t)
+    slots = _stage_slots(macro.N)
+    c, h = macro.C, macro.hw
+    S = 0
+    for stage in range(3):
+        if stage > 0:
+            c, h = 2 * c, h // 2
+        S = h * h * c
+        after = 0 if stage == 0 else 1  # the stage follows the stem (0) or a reduction (1)
+        first, rest = folds[after]
+        tot.add_cells(_stage_counts(t, first, rest, macro.N), S, c)
+        tot.fit_arena(slots[after], S, c, core)
+    tot.fold_final_bn(t["out_kind"] == "CONV_2D", S, c)  # S, c: the last stage's
 
     params_nb, macs_nb = _nb201_vectorized(macro, t["all_n3"], t["all_n1"])
     out = {
-        "features": feats,
-        "model_bytes": model_bytes.astype(np.int64),
-        "arena_bytes": arena.astype(np.int64),
-        "macs": macs,
-        "params": weights + biases,
+        "features": tot.features,
+        "model_bytes": tot.model_bytes(skel).astype(np.int64),
+        "arena_bytes": (tot.head + tot.arena_tail()).astype(np.int64),
+        "macs": tot.macs,
+        "params": tot.weights + tot.biases,
         "nb201_params": params_nb,
         "nb201_macs": macs_nb,
-        "n_ops": ops_total,
+        "n_ops": tot.ops,
     }
     # degenerate cells (output ignores the input): the network folds to a constant
     dead = ~t["connected"]
     if dead.any():
-        from automcu.hardware.estimator import estimate
-        from search_spaces.nb201.index import all_ops
-
         r0 = int(np.flatnonzero(dead)[0])
-        e = _degenerate(estimate, Arch(tuple(int(o) for o in all_ops()[r0])), macro, core)
+        e = _degenerate(Arch(tuple(int(o) for o in all_ops()[r0])), macro, core)
         out["features"][dead] = e["features"]
         for key in ("model_bytes", "arena_bytes", "macs", "params", "n_ops"):
             out[key][dead] = e[key]
     return out
 
 
-def _degenerate(estimate_fn: object, arch: Arch, macro: Macro, core: CoreModel | None) -> dict[str, object]:
-    from automcu.hardware import estimator as est
-
+def _degenerate(arch: Arch, macro: Macro, core: CoreModel | None) -> dict[str, object]:
     g = build_graph(arch, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
-    fl = est._flash_parts(g)
+    fl = costs.flash_parts(g)
     return {
-        "features": est.graph_features(g),
+        "features": costs.graph_features(g),
         "model_bytes": sum(fl.values()),
-        "arena_bytes": est.plan(est.planned_buffers(g, core))[0] + est._tail(g),
+        "arena_bytes": plan(costs.planned_buffers(g, core))[0] + costs.arena_tail(g),
         "macs": sum(op.macs for op in g.ops),
         "params": sum(op.weights + op.biases for op in g.ops),
         "n_ops": len(g.ops),
@@ -474,8 +523,6 @@ def _degenerate(estimate_fn: object, arch: Arch, macro: Macro, core: CoreModel |
 
 
 def _nb201_vectorized(macro: Macro, n3: np.ndarray, n1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from automcu.hardware.estimator import nb201_counts
-
     base_p, base_m = nb201_counts(IDENTITY_CELL, macro)  # no convs in the cell
     C, hw, N = macro.C, macro.hw, macro.N
     p = np.full(len(n3), base_p, dtype=np.int64)

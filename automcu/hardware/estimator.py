@@ -7,10 +7,11 @@ from per-cell statistics (:mod:`automcu.hardware.cellstats`), vectorized with nu
 
 Calibration (fitted on 11 models exported with litert-torch 0.10.0 + ai-edge-quantizer
 ``static_wi8_ai8``, names stripped, run in ``tflite_micro``; C ∈ {8, 16}, N ∈ {1, 2, 5}, 28/32/16 px):
-the constants below for flatbuffer bytes and the arena tail (persistent allocations) fit them within
-200 bytes. The op graph, its execution order, the planned tensor lifetimes and the planner head equal
-the interpreter's on all 64 models of ``benchmarks/results/tflm_measured.json`` (a test checks it);
-``benchmarks/estimator_accuracy.py`` reports the remaining errors (tail and flatbuffer constants).
+the constants in :mod:`automcu.hardware.costs` for flatbuffer bytes and the arena tail (persistent
+allocations) fit them within 200 bytes. The op graph, its execution order, the planned tensor
+lifetimes and the planner head equal the interpreter's on all 64 models of
+``benchmarks/results/tflm_measured.json`` (a test checks it); ``benchmarks/estimator_accuracy.py``
+reports the remaining errors (tail and flatbuffer constants).
 """
 
 from __future__ import annotations
@@ -21,64 +22,35 @@ from typing import Any
 
 import numpy as np
 
-from automcu.hardware.arena import Buffer, align, plan
-from automcu.hardware.cycles import (
-    REFERENCE_CLOCK_MHZ,
-    REFERENCE_CORE,
-    CoreModel,
-    core_model,
-    op_features,
-    scratch_bytes,
+from automcu.hardware.arena import align, plan
+from automcu.hardware.cellstats import space_arrays
+from automcu.hardware.costs import (
+    arena_tail,
+    flash_parts,
+    graph_features,
+    lifetimes,
+    op_feature_row,
+    planned_buffers,
 )
-from automcu.hardware.graph import Graph, build_graph
+from automcu.hardware.cycles import REFERENCE_CLOCK_MHZ, REFERENCE_CORE, CoreModel, core_model
+from automcu.hardware.graph import build_graph
+from automcu.hardware.macro import DATASET_MACROS, Macro, nb201_counts
 from automcu.hardware.spec import HardwareSpec
-from search_spaces.nb201.space import Arch
+from search_spaces.nb201.space import Arch, parse_arch
 
-# --- flatbuffer bytes beyond the constant buffers: fixed + per op + per tensor (+ 12 B per
-# per-channel quantization entry: f32 scale + i64 zero point), fitted, see module docstring
-FB_FIXED = 1061.0
-FB_PER_OP = 46.0
-FB_PER_TENSOR = 96.5
-QUANT_BYTES_PER_CHANNEL = 12
-# --- arena tail (TFLM persistent allocations): fixed + per op (node, registration, eval tensor)
-# + per conv output channel (per-channel multiplier and shift, 2×int32) + per constant tensor
-TAIL_FIXED = 992.0
-TAIL_PER_OP = 145.4
-TAIL_PER_COUT = 8.54
-TAIL_PER_CONST = 41.3
-
-DATASET_MACROS: dict[str, tuple[int, int, int]] = {  # name -> (in_ch, hw, classes)
-    "cifar10": (3, 32, 10),
-    "cifar100": (3, 32, 100),
-    "ImageNet16-120": (3, 16, 120),
-}
-
-
-@dataclass(frozen=True)
-class Macro:
-    """The macro-architecture around the cell: C channels in stage 1, N cells per stage, input, classes."""
-
-    C: int = 16
-    N: int = 5
-    in_ch: int = 3
-    hw: int = 32
-    classes: int = 10
-
-    def __post_init__(self) -> None:
-        for name in ("C", "N", "in_ch", "hw", "classes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Macro.{name} must be >= 1, got {getattr(self, name)}")
-        if self.hw < 4:
-            raise ValueError(f"input resolution {self.hw} is too small for two stride-2 reductions")
-
-    @classmethod
-    def for_dataset(cls, name: str, **overrides: int) -> Macro:
-        """The benchmark's macro for ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (C=16, N=5)."""
-        key = {k.lower(): k for k in DATASET_MACROS}.get(name.lower())
-        if key is None:
-            raise ValueError(f"unknown dataset {name!r}; benchmark datasets: {', '.join(DATASET_MACROS)}")
-        in_ch, hw, classes = DATASET_MACROS[key]
-        return cls(**{"in_ch": in_ch, "hw": hw, "classes": classes, **overrides})
+# names other modules read from here; they are defined in .macro and .costs
+__all__ = [
+    "DATASET_MACROS",
+    "LEFT_OUT",
+    "Estimate",
+    "Macro",
+    "estimate",
+    "estimate_all",
+    "graph_features",
+    "lifetimes",
+    "nb201_counts",
+    "planned_buffers",
+]
 
 
 @dataclass
@@ -111,94 +83,14 @@ LEFT_OUT = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-def nb201_counts(arch: Arch, macro: Macro) -> tuple[int, int]:
-    """(params, MACs) of the NB201 torch network, as the benchmark counts them (all edges, BN affine)."""
-    from search_spaces.nb201.space import CONV1, CONV3
-
-    n3, n1 = arch.count(CONV3), arch.count(CONV1)
-    C, hw, N = macro.C, macro.hw, macro.N
-    params = macro.in_ch * C * 9 + 2 * C  # stem conv + BN
-    macs = hw * hw * C * macro.in_ch * 9
-    c, h = C, hw
-    for stage in range(3):
-        if stage > 0:
-            co, ho = 2 * c, h // 2
-            params += 9 * c * co + 2 * co + 9 * co * co + 2 * co + c * co
-            macs += ho * ho * co * (9 * c + 9 * co + c)
-            c, h = co, ho
-        params += N * (n3 * (9 * c * c + 2 * c) + n1 * (c * c + 2 * c))
-        macs += N * h * h * c * c * (9 * n3 + n1)
-    params += 2 * c + c * macro.classes + macro.classes  # lastact BN + classifier
-    macs += c * macro.classes
-    return params, macs
-
-
-def _lifetimes(g: Graph) -> list[Buffer]:
-    first: dict[int, int] = {g.input_id: 0}
-    last: dict[int, int] = {}
-    for i, op in enumerate(g.ops):
-        first.setdefault(op.output, i)
-        for t in op.inputs:
-            last[t] = i
-    last[g.output_id] = len(g.ops) - 1
-    return [Buffer(g.tensors[t].nbytes, first[t], last.get(t, first[t]), label=f"t{t}", rank=t) for t in sorted(first)]
-
-
-def planned_buffers(g: Graph, kernels: CoreModel | None) -> list[Buffer]:
-    """Every buffer TFLM plans in the arena head: tensors, then the kernels' scratch buffers."""
-    buffers = _lifetimes(g)
-    for i, op in enumerate(g.ops):
-        s = scratch_bytes(kernels, op.kind, op.kernel, op.cin)
-        if s:
-            buffers.append(Buffer(s, i, i, label=f"scratch{i}", rank=len(g.tensors) + i))
-    return buffers
-
-
-def _flash_parts(g: Graph) -> dict[str, int]:
-    weights = sum(op.weights for op in g.ops)
-    biases = 4 * sum(op.biases for op in g.ops)
-    consts = sum(op.const_bytes for op in g.ops) + g.shared_consts
-    quant = QUANT_BYTES_PER_CHANNEL * sum(op.quant_channels for op in g.ops)
-    n_tensors = len(g.tensors) + _n_const_tensors(g)
-    fb = round(FB_FIXED + FB_PER_OP * len(g.ops) + FB_PER_TENSOR * n_tensors)
-    return {"weights_int8": weights, "biases_int32": biases, "other_constants": consts,
-            "quant_params": quant, "flatbuffer_overhead": fb}
-
-
-def _n_const_tensors(g: Graph) -> int:
-    n = 0
-    for op in g.ops:
-        n += (1 if op.weights else 0) + (1 if op.biases else 0)
-        n += 1 if op.const_bytes else 0
-    return n + (1 if g.shared_consts else 0)
-
-
-def _tail(g: Graph) -> int:
-    cout = sum(op.cout for op in g.ops if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"))
-    return align(round(TAIL_FIXED + TAIL_PER_OP * len(g.ops) + TAIL_PER_COUT * cout
-                       + TAIL_PER_CONST * _n_const_tensors(g)))
-
-
 def _core_and_clock(hardware: HardwareSpec | None) -> tuple[CoreModel, float]:
     if hardware is None:
         return core_model(REFERENCE_CORE), REFERENCE_CLOCK_MHZ
     return core_model(hardware.core), hardware.clock_mhz
 
 
-def graph_features(g: Graph) -> np.ndarray:
-    """Σ of the per-op cost features (see :data:`automcu.hardware.cycles.FEATURES`)."""
-    return np.sum([_op_feat(g, op) for op in g.ops], axis=0)
-
-
-def _op_feat(g: Graph, op: Any) -> np.ndarray:
-    return op_features(op.kind, op.macs, op.kernel, op.cin, g.out_elems(op), g.in_elems(op), op.part)
-
-
 def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macro | None = None) -> Estimate:
     """Deployment figures of one arch (exact greedy arena planning over the full op graph)."""
-    from search_spaces.nb201.space import parse_arch
-
     arch = parse_arch(arch)
     macro = macro or Macro()
     g = build_graph(arch, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
@@ -207,7 +99,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
 
     buffers = planned_buffers(g, kernels)
     head, _ = plan(buffers)
-    tail = _tail(g)
+    tail = arena_tail(g)
     arena = head + tail
     io = align(g.tensors[g.input_id].nbytes) + align(g.tensors[g.output_id].nbytes)
     scratch = max((b.size for b in buffers if b.label.startswith("scratch")), default=0)
@@ -217,7 +109,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
     peak_op = int(np.argmax(steps)) if steps else 0
     peak_layer = f"{g.ops[peak_op].name} ({g.ops[peak_op].kind})" if g.ops else None
 
-    flash = _flash_parts(g)
+    flash = flash_parts(g)
     runtime_flash = int(hardware.runtime_flash_kb * 1024) if hardware else 0
     model_bytes = sum(flash.values())
     flash["model_total"] = model_bytes
@@ -232,7 +124,7 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
         "persistent": tail,
         "runtime": runtime_sram,
     }
-    per_op = [float(_op_feat(g, op) @ core.weights()) for op in g.ops]
+    per_op = [float(op_feature_row(g, op) @ core.weights()) for op in g.ops]
     cycles = float(sum(per_op))
     slow = int(np.argmax(per_op)) if per_op else 0
     slowest = f"{g.ops[slow].name} ({g.ops[slow].kind}, {per_op[slow] / (clock * 1e3):.2f} ms)" if g.ops else None
@@ -271,8 +163,6 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
 @lru_cache(maxsize=16)
 def _space_static(macro: Macro, kernels: str | None) -> dict[str, np.ndarray]:
     """Board-independent per-arch arrays (official index order) for one macro and kernel set."""
-    from automcu.hardware.cellstats import space_arrays
-
     core = core_model(kernels) if kernels else None
     return space_arrays(macro, core)
 

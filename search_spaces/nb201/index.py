@@ -10,13 +10,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from search_spaces.nb201.space import SPACE_SIZE, Arch, ArchError
+from search_spaces.nb201.cell import SPACE_SIZE, Arch, ArchError
+from search_spaces.nb201.table import load_table
 
 
 @lru_cache(maxsize=1)
 def _code_to_index() -> np.ndarray:
-    from search_spaces.nb201.table import load_table
-
     table = load_table()
     lookup = np.full(SPACE_SIZE, -1, dtype=np.int64)
     lookup[table.codes] = np.arange(SPACE_SIZE)
@@ -34,13 +33,9 @@ def arch_of_index(index: int) -> Arch:
     """Arch at an official index."""
     if not 0 <= index < SPACE_SIZE:
         raise ArchError(f"NAS-Bench-201 index {index} outside 0..{SPACE_SIZE - 1}")
-    from search_spaces.nb201.table import load_table
-
     return Arch.from_code(int(load_table().codes[index]))
 
 
 def all_ops() -> np.ndarray:
     """(15625, 6) int8 array: row i = op indices of the arch at official index i."""
-    from search_spaces.nb201.table import load_table
-
     return load_table().ops

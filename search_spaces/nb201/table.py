@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search_spaces.nb201.space import N_EDGES, OPS, Arch
+from search_spaces.nb201.cell import N_EDGES, OPS
 
 #: User-facing dataset names → the table's column prefix.
 DATASETS: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16"}
@@ -64,8 +64,3 @@ def load_table() -> Table:
     }
     return Table(codes=codes, ops=ops, columns=columns, seeds=seeds)
 
-
-def arch_row(arch: Arch) -> int:
-    from search_spaces.nb201.index import index_of
-
-    return index_of(arch)

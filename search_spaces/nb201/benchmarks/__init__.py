@@ -5,7 +5,7 @@ from search_spaces.nb201.benchmarks.base import (
     BenchmarkFileError,
     BenchmarkResult,
     BenchmarkUnavailable,
-    get_benchmark,
 )
+from search_spaces.nb201.benchmarks.registry import get_benchmark
 
 __all__ = ["Benchmark", "BenchmarkFileError", "BenchmarkResult", "BenchmarkUnavailable", "get_benchmark"]

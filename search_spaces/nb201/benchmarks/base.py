@@ -2,7 +2,8 @@
 
 Three backends answer it: the embedded table (``table``, default, no extra packages), the
 official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``official``) and
-NATS-Bench ``tss`` through the ``nats_bench`` package (``natsbench``).
+NATS-Bench ``tss`` through the ``nats_bench`` package (``natsbench``). They build on this
+module; :mod:`.registry` picks one by name (:func:`~.registry.get_benchmark`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from search_spaces.nb201.space import Arch
 #: Datasets every backend answers for, and the training lengths NAS-Bench-201 recorded.
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 EPOCHS: tuple[int, ...] = (200, 12)
-BACKENDS: tuple[str, ...] = ("table", "official", "natsbench")
 
 
 class BenchmarkFileError(ValueError):
@@ -73,23 +73,3 @@ def seed_slot(seed: int, index: int, n_trials: int) -> int:
         raise ValueError("an arch needs at least one training run")
     return random.Random(f"nb201-trial:{seed}:{index}").randrange(n_trials)
 
-
-def get_benchmark(name: str = "table", path: str | None = None) -> Benchmark:
-    """A backend by name: ``table`` (embedded, ``path`` unused), ``official`` (a NAS-Bench-201
-    ``.pth`` file) or ``natsbench`` (a NATS-Bench tss ``.pickle.pbz2`` file, or the
-    ``NATS-tss-v1_0-3ffb9-simple`` directory for fast mode)."""
-    if name == "table":
-        from search_spaces.nb201.benchmarks.table import TableBenchmark
-
-        return TableBenchmark()
-    if name in ("official", "natsbench"):
-        if not path:
-            raise ValueError(f"the {name!r} benchmark needs a path to its data file")
-        if name == "official":
-            from search_spaces.nb201.benchmarks.official import OfficialBenchmark
-
-            return OfficialBenchmark(path)
-        from search_spaces.nb201.benchmarks.natsbench import NATSBenchmark
-
-        return NATSBenchmark(path)
-    raise ValueError(f"unknown benchmark {name!r}; use one of {', '.join(BACKENDS)}")
