@@ -135,6 +135,16 @@ def job_counts(db: Any, job_id: str) -> dict[str, int]:
     return {"n_candidates": int(n_cand), "n_distinct_archs": int(n_distinct), "n_evaluated": int(n_eval or 0)}
 
 
+def evaluated_sequence(db: Any, job_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from automcu.storage.models import Candidate
+
+    with db.read_session() as s:
+        return list(s.scalars(select(Candidate.arch).where(Candidate.job_id == job_id, Candidate.status == "evaluated")
+                              .order_by(Candidate.eval_order)))
+
+
 def job_winner(db: Any, job_id: str) -> str | None:
     from sqlalchemy import select
 
@@ -224,7 +234,9 @@ def crash_test(url: str, budget: int = 10_000, kills: int = 5, seed: int = 7) ->
             "n_evaluated": counts["n_evaluated"], "n_candidates": counts["n_candidates"],
             "n_distinct_archs": counts["n_distinct_archs"], "budget_exact": counts["n_evaluated"] == budget,
             "stored_once": counts["n_candidates"] == counts["n_distinct_archs"],
-            "winner": got, "uninterrupted_winner": want, "same_winner": got == want, "wall_s": round(wall, 2)}
+            "winner": got, "uninterrupted_winner": want, "same_winner": got == want,
+            "same_evaluation_sequence": evaluated_sequence(db, job_id) == evaluated_sequence(db, reference),
+            "wall_s": round(wall, 2)}
 
 
 def _newest_other_job(db: Any, other: str) -> str | None:
@@ -322,7 +334,8 @@ def write_report(out: dict[str, Any], command: str) -> None:
                   f"{c['seconds_from_resume_to_next_evaluation']}",
                   f"- evaluated {c['n_evaluated']:,} (budget exact: {c['budget_exact']}); candidates "
                   f"{c['n_candidates']:,}, distinct archs {c['n_distinct_archs']:,} (stored once: {c['stored_once']})",
-                  f"- winner equals the uninterrupted run's: {c['same_winner']} ({c['winner']})", ""]
+                  f"- winner equals the uninterrupted run's: {c['same_winner']} ({c['winner']}); the whole "
+                  f"sequence of evaluated archs too: {c['same_evaluation_sequence']}", ""]
     if out.get("workers"):
         w = out["workers"]
         lines += ["## Worker throughput", "",
