@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: per-user SQLite)")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
-        """Run many searches one after another from a YAML or JSON list.
+        """Run many searches from a YAML or JSON list, one after another.
 
         Every entry is checked before any search starts: one invalid entry (unknown field, bad value,
         unknown board) rejects the whole file, names the entry, and nothing runs or is stored. Once the

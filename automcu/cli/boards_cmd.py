@@ -18,7 +18,10 @@ def register(app: typer.Typer) -> None:
     def boards(
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
-        """List the known boards (packaged + AUTOMCU_BOARDS_DIR) with their memory and clock."""
+        """List the known boards with their memory and clock.
+
+        The packaged catalog plus the board files in AUTOMCU_BOARDS_DIR.
+        """
         from automcu.hardware.catalog import list_boards
 
         specs = list_boards()

@@ -110,7 +110,10 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
         json_out: JsonOpt = False,
     ) -> None:
-        """Train, distil, quantize and export a network; accuracy and memory measured in TFLite Micro."""
+        """Train, distil, quantize and export a network for a board.
+
+        Accuracy, arena and Flash of the int8 model are measured in TensorFlow Lite Micro.
+        """
         from automcu.cli.verify_cmd import _hardware
         from automcu.compress.request import CompressRequest
         from automcu.data.dataset import DatasetError

@@ -84,7 +84,11 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="CSV file for --all")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
     ) -> None:
-        """Estimate int8 Flash, peak SRAM (TFLM arena) and latency; say what does not fit and by how much."""
+        """Estimate int8 Flash, peak SRAM and latency of an arch.
+
+        Flash (model + runtime code), peak SRAM (TFLM arena + runtime RAM) and latency; says what does not
+        fit and by how much.
+        """
         positive(max_latency_ms, "--max-latency-ms")
         check_arch_index(arch)
         dataset = _dataset(dataset)

@@ -121,7 +121,11 @@ def register(app: typer.Typer) -> None:
              lineage_of: Annotated[str | None, typer.Option(
                  "--lineage", help="the ancestry of this arch (`best`: the winner's): who proposed each step, why",
                  show_default=False)] = None) -> None:
-        """One job: its spec, status, best candidate and counts; --candidates lists the candidates."""
+        """One job: spec, status, best candidate; --candidates lists them.
+
+        With --candidates, text output shows a page of --limit rows sorted by --sort (each arch whole on its
+        own line); --json lists every candidate.
+        """
         from automcu.cli.render import out, print_candidates, print_lineage, print_summary, record_target_line
         from automcu.storage.repository import candidates_of, job_record, job_summary
 
@@ -156,7 +160,10 @@ def register(app: typer.Typer) -> None:
                force: Annotated[bool, typer.Option(
                    "--force", help="take over the lease even if a live process holds it (that process stops "
                                    "at its next write; what it was evaluating is paid again)")] = False) -> None:
-        """Finish a job whose process died (or that failed): nothing evaluated is lost or paid twice."""
+        """Finish a job whose process died (or that failed).
+
+        Nothing evaluated is lost or paid twice.
+        """
         from automcu.cli.render import out, print_summary
         from automcu.cli.search_run import run_with_progress
 

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="token file to create (kept if it already holds a token)")],
         json_out: Annotated[bool, typer.Option("--json", help="print {path, created} on stdout")] = False,
     ) -> None:
-        """Create a Ray auth token file for a cluster with RAY_AUTH_MODE=token.
+        """Create a Ray auth token file (for RAY_AUTH_MODE=token).
 
         The head, the Ray workers and the automcu workers all point RAY_AUTH_TOKEN_PATH at the same file
         (or a copy of it).

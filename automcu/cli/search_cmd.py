@@ -59,7 +59,11 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
-        """Search NAS-Bench-201 for the most accurate network that fits the target."""
+        """Search for the most accurate network that fits the target.
+
+        Feasibility first: every candidate's int8 Flash, peak SRAM and latency are estimated before its
+        accuracy is paid for (NAS-Bench-201 lookups, or real training for digits/mnist/fashion-mnist).
+        """
         spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
                           proposer, seed, epochs, verify, data,
                           {"epochs": compress_epochs, "qat": qat} if compress else None)

@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
         api_processes: Annotated[int, typer.Option(min=0, help="uvicorn processes answering requests (0: "
                                                            "one per core, at most 4)")] = 0,
     ) -> None:
-        """Serve the API under /api/v1, OpenAPI at /docs, the dashboard at /; jobs run in worker processes."""
+        """Serve the REST API and dashboard; jobs run in worker processes.
+
+        The API under /api/v1, OpenAPI at /docs, the dashboard at /.
+        """
         import uvicorn
 
         from api.main import create_app

@@ -12,7 +12,8 @@ from automcu.cli.render import out
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: per-user SQLite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
 
-token_app = typer.Typer(help="API tokens for the REST API and dashboard.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for the REST API and dashboard.", no_args_is_help=True,
+                        rich_markup_mode=None)
 
 
 @token_app.command("create")

@@ -81,7 +81,11 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and calibration set")] = 0,
         json_out: JsonOpt = False,
     ) -> None:
-        """Measure the smallest TFLM arena and the Flash of a model, and whether it fits the board."""
+        """Measure a model's TFLM arena and Flash, and whether it fits.
+
+        Runs the .tflite (or the arch exported with calibrated random weights) in TensorFlow Lite Micro:
+        the smallest arena it allocates and runs with, the model's Flash, the verdict against the board.
+        """
         from automcu.deploy.exporter import ExportError
         from automcu.deploy.extras import MissingExtraError
         from automcu.deploy.tflm import ModelError

@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
             help="Ray cluster: HOST:6379 on a cluster node, ray://HOST:10001 from outside")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="print {jobs_run} at the end")] = False,
     ) -> None:
-        """Claim queued jobs, and running jobs whose worker died, and run them (workers may share a DB)."""
+        """Run queued jobs (and those whose worker died) from a database.
+
+        Several workers may share one database; each claims a job by its lease.
+        """
         from automcu.cli.common import UserError
         from automcu.engine.worker import serve_forever
 
