@@ -28,6 +28,7 @@ from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import SeenArchs, rng_for
 from agents.proposers.cheap_signals import live_conv_cost
 from agents.proposers.hardware_screen import HardwareScreen
+from agents.proposers.neighbours import fitting_neighbours, is_fresh, take
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 Ranking = Literal["signal", "random"]
@@ -87,8 +88,7 @@ class EvolutionProposer:
             if proposal is None:
                 notes.append("no unseen arch that fits was found near the population")
                 break
-            seen.add(proposal.arch, Arch.from_string(proposal.arch).canonical_key())
-            out.append(proposal)
+            take(out, seen, proposal)
         return ProposalBatch(proposer=self.name, proposals=out, notes=notes)
 
     # ------------------------------------------------------------------------------------------
@@ -99,23 +99,20 @@ class EvolutionProposer:
             return rng.choice(options)
         return max(options, key=lambda o: live_conv_cost(o[0]))
 
-    @staticmethod
-    def _fresh(arch: Arch, seen: SeenArchs) -> bool:
-        return arch.to_string() not in seen and not seen.has_function(arch.canonical_key()) and arch.output_connected
-
     def _one(self, rng: random.Random, history: _History, seen: SeenArchs,
              screen: HardwareScreen) -> Proposal | None:
         dropped: dict[str, int] = {}
         options: list[tuple[Arch, str]] = []
         ranked_by = "live conv FLOPs" if self.ranking == "signal" else "random choice"
 
-        def consider(arch: Arch, how: str) -> None:
-            if not self._fresh(arch, seen):
-                return
+        def fits(arch: Arch) -> bool:
             violated = screen.violated(arch)
             for resource in violated:
                 dropped[resource] = dropped.get(resource, 0) + 1
-            if not violated:
+            return not violated
+
+        def consider(arch: Arch, how: str) -> None:
+            if is_fresh(arch, seen) and fits(arch):
                 options.append((arch, how))
 
         if len(history) < self.population_size:
@@ -133,8 +130,9 @@ class EvolutionProposer:
         population = history.last(self.population_size)
         contenders = rng.sample(population, min(self.sample_size, len(population)))
         parent, parent_acc = max(contenders, key=lambda p: p[1])
-        for _ in range(self.n_mutations):
-            consider(*parent.mutate(rng))
+        drawn = [parent.mutate(rng) for _ in range(self.n_mutations)]  # random one-edge neighbours, repeats kept
+        how = dict(drawn)  # a child is always the same edge change
+        options = [(child, how[child]) for child in fitting_neighbours(parent, fits, seen, [c for c, _ in drawn])]
         picked = self._best(options, rng)
         if picked is None:  # the parent's fitting neighbourhood is used up: jump elsewhere
             for _ in range(self.n_initial_samples):

@@ -12,7 +12,9 @@ no evaluated arch has such a neighbour left (a local optimum of everything seen)
 the best-ranked of ``n_restart_samples`` unexplored feasible archs. The first ``n_initial``
 proposals are such restarts. Cells computing the same function as one already proposed are
 skipped while a new fitting function is left; after that the other fitting cell strings follow
-(re-measurements), so the walk runs dry only when every feasible arch is proposed. With noisy
+(re-measurements, i.e. other training runs), those of the function with the best measurement
+first (under tight limits only a handful of functions fit, and the pick by validation then rests
+on several draws), so the walk runs dry only when every feasible arch is proposed. With noisy
 accuracies (real training) the centre is the best *measured* one, as the product keeps it.
 """
 
@@ -24,8 +26,17 @@ import numpy as np
 
 from agents.feasibility import feasible_set
 from agents.messages import Proposal, ProposalBatch, ProposalRequest
-from agents.proposers.base import rng_for
+from agents.proposers.base import SeenArchs, rng_for
 from agents.proposers.cheap_signals import live_conv_cost
+from agents.proposers.neighbours import (
+    canonical_ids,
+    connected,
+    fitting_neighbours,
+    index_of_string,
+    neighbour_table,
+    seen_masks,
+    take,
+)
 from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
@@ -44,66 +55,72 @@ class LocalSearchProposer:
         feasible = feasible_set(request.dataset, request.hardware, request.max_latency_ms)
         fits = np.zeros(SPACE_SIZE, dtype=bool)
         fits[feasible] = True
-        seen = {Arch.from_string(a) for a in request.seen}
-        seen_keys = {a.canonical_key() for a in seen}
-        history = sorted(((e.val_acc, -i, Arch.from_string(e.arch)) for i, e in enumerate(request.evaluated)),
+        seen = SeenArchs(request)
+        history = sorted(((e.val_acc, -i, e.arch) for i, e in enumerate(request.evaluated)),
                          key=lambda t: (t[0], t[1]), reverse=True)
         out: list[Proposal] = []
         notes: list[str] = []
         for _ in range(request.n):
             picked = None
             if len(request.evaluated) + len(out) >= self.n_initial:
-                picked = self._neighbour(history, fits, seen, seen_keys)
+                picked = self._neighbour(history, fits, seen, request, out)
             if picked is None:
-                picked = self._restart(rng, feasible, seen, seen_keys, len(request.evaluated) + len(out))
+                picked = self._restart(rng, feasible, request, out, len(request.evaluated) + len(out))
             if picked is None:
                 notes.append(f"every one of the {len(feasible)} feasible archs is proposed")
                 break
-            arch = Arch.from_string(picked.arch)
-            seen.add(arch)
-            seen_keys.add(arch.canonical_key())
-            out.append(picked)
+            take(out, seen, picked)
         return ProposalBatch(proposer=self.name, proposals=out, notes=notes)
 
     @staticmethod
-    def _fresh(arch: Arch, seen: set[Arch], seen_keys: set[str]) -> bool:
-        return arch.output_connected and arch not in seen and arch.canonical_key() not in seen_keys
-
-    def _neighbour(self, history: list[tuple[float, int, Arch]], fits: np.ndarray, seen: set[Arch],
-                   seen_keys: set[str]) -> Proposal | None:
-        for rank, (acc, _, centre) in enumerate(history):
-            options = [n for n in centre.neighbours() if fits[index_of(n)] and self._fresh(n, seen, seen_keys)]
+    def _neighbour(history: list[tuple[float, int, str]], fits: np.ndarray, seen: SeenArchs,
+                   request: ProposalRequest, out: list[Proposal]) -> Proposal | None:
+        by_index, by_function = seen_masks([*request.seen, *(p.arch for p in out)])
+        table, ids, conn = neighbour_table(), canonical_ids(), connected()
+        for rank, (acc, _, text) in enumerate(history):
+            nb = table[index_of_string(text)]
+            if not (fits[nb] & conn[nb] & ~by_index[nb] & ~by_function[ids[nb]]).any():
+                continue  # vectorized pre-check: no fresh fitting neighbour here
+            centre = Arch.from_string(text)
+            options = fitting_neighbours(centre, lambda a: bool(fits[index_of(a)]), seen)
             if options:
                 best = max(options, key=live_conv_cost)
                 where = "the incumbent" if rank == 0 else f"evaluated arch #{rank + 1} by val (incumbent's fitting " \
                                                            "neighbourhood is used up)"
-                return Proposal(arch=best.to_string(), parent=centre.to_string(),
+                return Proposal(arch=best.to_string(), parent=text,
                                 reason=f"one-edge neighbour of {where} (val {acc:.2f}), best of {len(options)} unseen "
                                        "fitting neighbours by live conv FLOPs")
         return None
 
-    def _restart(self, rng: random.Random, feasible: np.ndarray, seen: set[Arch], seen_keys: set[str],
+    def _restart(self, rng: random.Random, feasible: np.ndarray, request: ProposalRequest, out: list[Proposal],
                  done: int) -> Proposal | None:
         if len(feasible) == 0:
             return None
-        options: list[Arch] = []
-        for _ in range(4 * self.n_restart_samples):
-            arch = arch_of_index(int(feasible[rng.randrange(len(feasible))]))
-            if self._fresh(arch, seen, seen_keys):
-                options.append(arch)
-                if len(options) >= self.n_restart_samples:
-                    break
-        if not options:  # sampling keeps hitting seen archs: scan the feasible set in order
-            options = [a for a in (arch_of_index(int(i)) for i in feasible) if self._fresh(a, seen, seen_keys)]
-        if not options:  # every fitting function is proposed: another cell string of one (a re-measurement)
-            options = [a for a in (arch_of_index(int(i)) for i in feasible) if a not in seen]
-            if not options:
-                return None
-            best = max(options, key=live_conv_cost)
+        seen_idx = np.fromiter((index_of_string(a) for a in [*request.seen, *(p.arch for p in out)]), dtype=np.int64)
+        ids = canonical_ids()
+        unseen = feasible[~np.isin(feasible, seen_idx)]
+        if unseen.size == 0:
+            return None
+        fresh = unseen[connected()[unseen] & ~np.isin(ids[unseen], ids[seen_idx])]
+        if fresh.size:
+            picks = [int(fresh[rng.randrange(fresh.size)]) for _ in range(min(self.n_restart_samples, fresh.size))]
+            best = max((arch_of_index(i) for i in set(picks)), key=lambda a: (live_conv_cost(a), a.code))
+            why = "start" if done < self.n_initial else "restart (no evaluated arch has an unseen fitting neighbour)"
             return Proposal(arch=best.to_string(),
-                            reason=f"every fitting function is proposed; {len(options)} unseen fitting cell strings "
-                                   "are left: another cell string of one (another training run), by live conv FLOPs")
-        best = max(options, key=live_conv_cost)
-        why = "start" if done < self.n_initial else "restart (no evaluated arch has an unseen fitting neighbour)"
-        return Proposal(arch=best.to_string(),
-                        reason=f"{why}: best of {len(options)} unexplored feasible archs by live conv FLOPs")
+                            reason=f"{why}: best of {len(set(picks))} of the {fresh.size} unexplored feasible "
+                                   "functions by live conv FLOPs")
+        # every fitting function is proposed: another cell string (another training run) of the function whose
+        # best measurement is highest, so the job's best-by-validation pick rests on more than one draw
+        best_val: dict[int, float] = {}
+        for e in request.evaluated:
+            k = int(ids[index_of_string(e.arch)])
+            best_val[k] = max(best_val.get(k, -np.inf), e.val_acc)
+        order = np.array([best_val.get(int(k), -np.inf) for k in ids[unseen]])
+        cand = unseen[order == order.max()]
+        pick = max((arch_of_index(int(i)) for i in cand), key=lambda a: (live_conv_cost(a), a.code))
+        measured = order.max()
+        what = (f"of the function with the best measurement so far (val {measured:.2f})" if np.isfinite(measured)
+                else "by live conv FLOPs")
+        return Proposal(arch=pick.to_string(),
+                        reason=f"every fitting function is proposed; {unseen.size} unseen fitting cell strings are "
+                               f"left: another cell string (another training run) {what}")

@@ -26,8 +26,9 @@ from agents.feasibility import feasible_set, macro_for
 from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import ProposerUnavailable, rng_for
 from agents.proposers.cheap_signals import live_conv_cost
-from search_spaces.nb201.index import arch_of_index, index_of
-from search_spaces.nb201.space import N_EDGES, NONE, OPS, SPACE_SIZE, Arch
+from agents.proposers.neighbours import canonical_ids, connected, index_of_string
+from search_spaces.nb201.index import arch_of_index
+from search_spaces.nb201.space import N_EDGES, NONE, OPS, SPACE_SIZE
 
 
 @lru_cache(maxsize=4)
@@ -52,18 +53,6 @@ def space_features(dataset: str) -> np.ndarray:
     return feats
 
 
-@lru_cache(maxsize=4)
-def _canonical_ids() -> np.ndarray:
-    """Official index → an id shared by every cell string that computes the same function."""
-    keys: dict[str, int] = {}
-    return np.array([keys.setdefault(arch_of_index(i).canonical_key(), len(keys)) for i in range(SPACE_SIZE)])
-
-
-@lru_cache(maxsize=4)
-def _connected() -> np.ndarray:
-    return np.array([arch_of_index(i).output_connected for i in range(SPACE_SIZE)])
-
-
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     std = np.maximum(std, 1e-6)
     z = (mean - best) / std
@@ -81,37 +70,41 @@ def _norm_cdf(z: np.ndarray) -> np.ndarray:
 class PredictorProposer:
     name = "predictor"
 
-    def __init__(self, n_initial: int = 6, n_initial_samples: int = 20, max_train: int = 200) -> None:
-        if n_initial < 2 or max_train < n_initial:
-            raise ValueError("need n_initial >= 2 and max_train >= n_initial")
+    def __init__(self, n_initial: int = 6, n_initial_samples: int = 20, max_train: int = 200,
+                 refit_every: int = 10) -> None:
+        if n_initial < 2 or max_train < n_initial or refit_every < 1:
+            raise ValueError("need n_initial >= 2, max_train >= n_initial and refit_every >= 1")
         self.n_initial = n_initial
         self.n_initial_samples = n_initial_samples
         self.max_train = max_train
+        self.refit_every = refit_every
+        self._kernels: dict[tuple[int, str, int], object] = {}  # (seed, dataset, n) -> tuned kernel (a cache)
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
         feasible = np.asarray(feasible_set(request.dataset, request.hardware, request.max_latency_ms))
-        seen_idx = {index_of(Arch.from_string(a)) for a in request.seen}
-        ids = _canonical_ids()
+        seen_idx = {index_of_string(a) for a in request.seen}
+        ids = canonical_ids()
         seen_ids = {int(ids[i]) for i in seen_idx}
         out: list[Proposal] = []
         notes: list[str] = []
         model = self._fit(request) if len(request.evaluated) >= self.n_initial else None
         scores = None
         for _ in range(request.n):
-            unseen = np.array([i for i in feasible if int(i) not in seen_idx], dtype=np.int64)
+            unseen = feasible[~np.isin(feasible, np.fromiter(seen_idx, dtype=np.int64, count=len(seen_idx)))]
             if unseen.size == 0:
                 notes.append(f"every one of the {len(feasible)} feasible archs is proposed")
                 break
-            fresh = unseen[[int(ids[i]) not in seen_ids and bool(_connected()[i]) for i in unseen]]
+            fresh = unseen[connected()[unseen] & ~np.isin(ids[unseen], np.fromiter(seen_ids, dtype=np.int64,
+                                                                                   count=len(seen_ids)))]
             pool = fresh if fresh.size else unseen
             tier = "" if fresh.size else " (every fitting function is proposed: another cell string of one)"
             if model is None:
                 pick, why = self._initial(rng, pool)
             else:
-                if scores is None:
-                    scores = self._scores(model, request, feasible)
-                pick, why = self._best(pool, scores, feasible)
+                if scores is None or scores[0] is not pool:
+                    scores = (pool, *self._scores(model, request, pool))
+                pick, why = self._best(pool, scores[1:], pool)
             seen_idx.add(pick)
             seen_ids.add(int(ids[pick]))
             out.append(Proposal(arch=arch_of_index(pick).to_string(), reason=why + tier))
@@ -129,17 +122,32 @@ class PredictorProposer:
             from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
         except ImportError as exc:  # guards an install without scikit-learn
             raise ProposerUnavailable(f"the predictor proposer needs scikit-learn ({exc})") from exc
-        evaluated = request.evaluated[-self.max_train:]
-        x = space_features(request.dataset)[[index_of(Arch.from_string(e.arch)) for e in evaluated]]
-        y = np.array([e.val_acc for e in evaluated], dtype=np.float64)
-        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(3.0, (0.3, 100.0)) + WhiteKernel(0.1, (1e-4, 10.0))
-        model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=0,
-                                         random_state=request.seed)
         import warnings
 
+        def data(k: int) -> tuple[np.ndarray, np.ndarray]:
+            evaluated = request.evaluated[:k][-self.max_train:]
+            x = space_features(request.dataset)[[index_of_string(e.arch) for e in evaluated]]
+            return x, np.array([e.val_acc for e in evaluated], dtype=np.float64)
+
+        # kernel hyper-parameters are tuned (marginal likelihood) on the first multiple of ``refit_every``
+        # evaluations and kept until the next one: a function of the history alone, so a resumed job proposes
+        # the same; the cache only saves recomputing it
+        n = len(request.evaluated)
+        k = max(self.n_initial, n - n % self.refit_every)
+        key = (request.seed, request.dataset, hash(tuple((e.arch, e.val_acc) for e in request.evaluated[:k])))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bounds reached by the noise term on clean data: harmless
-            model.fit(x, y)
+            kernel = self._kernels.get(key)
+            if kernel is None:
+                start = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(3.0, (0.3, 100.0)) + WhiteKernel(0.1, (1e-4, 10.0))
+                tuned = GaussianProcessRegressor(kernel=start, normalize_y=True, n_restarts_optimizer=0,
+                                                 random_state=request.seed).fit(*data(k))
+                kernel = tuned.kernel_
+                if len(self._kernels) > 64:
+                    self._kernels.clear()
+                self._kernels[key] = kernel
+            model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
+            model.fit(*data(n))
         return model
 
     @staticmethod
