@@ -246,3 +246,14 @@ def test_report_compares_model_with_model() -> None:
     split = memory_split(r)
     assert split["flash_model_bytes"] + split["flash_runtime_bytes"] == split["flash_total_bytes"] == 149296
     assert split["sram_arena_bytes"] + split["sram_kernel_scratch_bytes"] + split["sram_runtime_bytes"] == 30000
+
+
+def test_batch_table_keeps_ids_whole_at_80_columns_and_names_latency_limits(tmp_path: Path, db_url: str) -> None:
+    f = tmp_path / "b.yaml"
+    f.write_text("- {dataset: cifar10, board: STM32F746, budget: 3}\n"
+                 "- {dataset: ImageNet16-120, budget: 3, max_latency_ms: 300}\n")
+    r = runner.invoke(full_app(), ["batch", str(f), "--db", db_url], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    ids = [j["id"] for j in json.loads(runner.invoke(full_app(), ["jobs", "--json", "--db", db_url]).stdout)]
+    assert len(ids) == 2 and all(i in r.stdout for i in ids)
+    assert "STM32F746" in r.stdout and "<= 300 ms" in r.stdout and "unconstrained" not in r.stdout

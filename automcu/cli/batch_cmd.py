@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,6 +48,14 @@ def load_batch(path: Path) -> list[JobSpec]:
     return specs
 
 
+def _target(spec: dict[str, Any]) -> str:
+    """Board (or ``custom``) and latency limit of one batch entry, or ``unconstrained``."""
+    parts = [spec["board"]] if spec.get("board") else (["custom"] if spec.get("hardware") else [])
+    if spec.get("max_latency_ms") is not None:
+        parts.append(f"<= {spec['max_latency_ms']:g} ms")
+    return ", ".join(parts) or "unconstrained"
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
@@ -77,13 +86,15 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(results)
         else:
-            table = Table(title=f"batch {file.name}")
-            for col in ("#", "job", "dataset", "target", "status", "evaluated", "best val", "best test"):
-                table.add_column(col)
+            table = Table(title=f"batch {file.name} (accuracy %)", box=box.SIMPLE_HEAD, show_edge=False,
+                          pad_edge=False, collapse_padding=True)
+            # ids, datasets and statuses are copied next: never cut; the target folds
+            for col in ("#", "job", "dataset", "target", "status", "evals", "val", "test"):
+                table.add_column(col, no_wrap=col != "target", overflow="fold",
+                                 justify="right" if col in ("#", "evals", "val", "test") else "left")
             for i, r in enumerate(results, 1):
                 best = r.get("best") or {}
-                target = r["spec"].get("board") or ("custom" if r["spec"].get("hardware") else "unconstrained")
-                table.add_row(str(i), r.get("job_id") or "-", r["spec"]["dataset"], target, r["status"],
+                table.add_row(str(i), r.get("job_id") or "-", r["spec"]["dataset"], _target(r["spec"]), r["status"],
                               str(r.get("n_evaluated", 0)), f"{best['val_acc']:.2f}" if best else "-",
                               f"{best['test_acc']:.2f}" if best else "-")
             out.print(table)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import warnings
 
 #: Environment read by TensorFlow / TFLite / absl C++ logging at load time (set only if the user has not).
@@ -74,6 +73,8 @@ def configure(verbose: bool = False) -> None:
 def preload_quietly(modules: tuple[str, ...] = CONVERTER_MODULES) -> str:
     """Import ``modules`` (those installed) with C-level stderr captured; what they printed, shown again
     under ``--verbose`` or if an import fails. A missing package is left for the caller to report."""
+    import tempfile
+
     if is_verbose():
         _import_all(modules)
         return ""
