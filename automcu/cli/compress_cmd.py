@@ -115,10 +115,6 @@ def register(app: typer.Typer) -> None:
         Accuracy, arena and Flash of the int8 model are measured in TensorFlow Lite Micro.
         """
         from automcu.cli.verify_cmd import _hardware
-        from automcu.compress.request import CompressRequest
-        from automcu.data.dataset import DatasetError
-        from automcu.deploy.extras import MissingExtraError, require_extra
-        from search_spaces.nb201.space import parse_arch
 
         if (job is None) == (arch is None):
             raise UserError("give either --job JOB_ID or --arch ARCH (not both)")
@@ -128,41 +124,16 @@ def register(app: typer.Typer) -> None:
             database, arch, job_hw, job = _job_winner(db, job)
             hardware = hardware or job_hw
         assert arch is not None
-        arch = parse_arch(arch).to_string()
-        try:
-            req = CompressRequest(
-                arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
-                epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
-                teacher_N=teacher_N, kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
-                compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
-                n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,
-                channels=channels, threads=threads, job_id=job, progress=not quiet)
-            from automcu.train.config import KDConfig
+        req = _request(
+            arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
+            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
+            teacher_N=teacher_N, kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
+            compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
+            n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,
+            channels=channels, threads=threads, job_id=job, progress=not quiet)
+        report = _run(req)
+        from automcu.compress.pipeline import contract_summary
 
-            KDConfig(temperature=kd_temperature, alpha=kd_alpha, beta=kd_beta)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"--out {out_dir} exists and is not a folder")
-        try:
-            require_extra("torch", "litert_torch", "ai_edge_quantizer", "tflite_micro", "onnx", "onnxscript")
-            from automcu.cli.noise import preload_quietly
-
-            preload_quietly()  # converter start-up lines (torchao, absl, TF) only with --verbose
-            from automcu.compress.pipeline import contract_summary, run_compress
-            from automcu.compress.teacher import TeacherError
-            from automcu.deploy.exporter import ExportError
-            from automcu.deploy.tflm import ModelError
-
-            try:
-                with contextlib.redirect_stdout(sys.stderr):  # converter chatter must not mix into --json
-                    report = run_compress(req)
-            except (DatasetError, TeacherError, ModelError, FloatingPointError) as exc:
-                raise UserError(str(exc)) from None
-            except ExportError as exc:
-                raise UserError(f"export failed: {exc}") from None
-        except MissingExtraError as exc:
-            raise UserError(str(exc)) from None
         summary = contract_summary(report)
         if database is not None and job is not None:
             from automcu.engine.handoff import record_compress_result
@@ -172,3 +143,48 @@ def register(app: typer.Typer) -> None:
             emit_json(summary)
         else:
             _print_human(summary)
+
+
+def _request(*, arch: str, out_dir: Path, **fields: Any) -> Any:
+    """The :class:`~automcu.compress.request.CompressRequest` for ``arch`` (a string or an index), its KD
+    settings checked; a bad value is a :class:`UserError`, and so is an ``--out`` that is a file."""
+    from automcu.compress.request import CompressRequest
+    from search_spaces.nb201.space import parse_arch
+
+    arch = parse_arch(arch).to_string()
+    try:
+        req = CompressRequest(arch=arch, out_dir=out_dir, **fields)
+        from automcu.train.config import KDConfig
+
+        KDConfig(temperature=fields["kd_temperature"], alpha=fields["kd_alpha"], beta=fields["kd_beta"])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} exists and is not a folder")
+    return req
+
+
+def _run(req: Any) -> dict[str, Any]:
+    """The pipeline's report; a missing extra and the pipeline's own failures are :class:`UserError`."""
+    from automcu.data.dataset import DatasetError
+    from automcu.deploy.extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("torch", "litert_torch", "ai_edge_quantizer", "tflite_micro", "onnx", "onnxscript")
+        from automcu.cli.noise import preload_quietly
+
+        preload_quietly()  # converter start-up lines (torchao, absl, TF) only with --verbose
+        from automcu.compress.pipeline import run_compress
+        from automcu.compress.teacher import TeacherError
+        from automcu.deploy.exporter import ExportError
+        from automcu.deploy.tflm import ModelError
+
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # converter chatter must not mix into --json
+                return run_compress(req)
+        except (DatasetError, TeacherError, ModelError, FloatingPointError) as exc:
+            raise UserError(str(exc)) from None
+        except ExportError as exc:
+            raise UserError(f"export failed: {exc}") from None
+    except MissingExtraError as exc:
+        raise UserError(str(exc)) from None

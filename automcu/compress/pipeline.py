@@ -150,15 +150,115 @@ def _measure_int8(req: CompressRequest, prep: Prepared, model: Any, calib: np.nd
     return ex, acc
 
 
+@dataclass
+class Trained:
+    """The float network to deploy, its test accuracy and, with a teacher, the KD figures."""
+
+    model: Any
+    float_acc: float
+    kd: dict[str, Any] | None
+
+
+def _train(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, timer: Timer) -> Trained:
+    """Train the student (distilled from the teacher when one is given; then, if asked, once more without
+    KD to measure what KD gained)."""
+    from automcu.train.metrics import evaluate
+
+    teacher = None
+    if req.teacher:
+        teacher, teacher_meta = _teacher(req, prep, macro, timer)
+    student = _train_student(req, prep, arch, macro, teacher, "student (KD)" if teacher is not None else "train")
+    float_acc = evaluate(student, prep.x_test, prep.data.y_test)
+    timer.lap("train")
+    kd_info: dict[str, Any] | None = None
+    if teacher is not None:
+        kd_info = {"teacher": teacher_meta, "temperature": req.kd_temperature, "alpha": req.kd_alpha,
+                   "beta": req.kd_beta, "student_kd_acc": float_acc, "student_no_kd_acc": None, "kd_gain": None}
+        if req.compare_no_kd:
+            plain = _train_student(req, prep, arch, macro, None, "student (no KD)")
+            kd_info["student_no_kd_acc"] = evaluate(plain, prep.x_test, prep.data.y_test)
+            kd_info["kd_gain"] = float_acc - kd_info["student_no_kd_acc"]
+            timer.lap("train_no_kd")
+    return Trained(student, float_acc, kd_info)
+
+
+@dataclass
+class Quantized:
+    """The int8 network to deploy: the PTQ one, or the QAT one when QAT was asked for."""
+
+    export: Any  # the deployed network's int8 export (``.tflite``, input/output quantization)
+    model: Any  # the torch network it was exported from
+    int8_acc: float  # its accuracy in TFLite Micro
+    ptq_acc: float
+    n_calibration: int
+    qat: dict[str, Any] | None
+
+
+def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Timer) -> Quantized:
+    """int8 PTQ calibrated on training images, then (if asked) QAT; each measured in TFLite Micro."""
+    calib = calibration_set(prep.x_train, req.n_calibration, req.seed)
+    ptq_export, ptq_acc = _measure_int8(req, prep, trained.model, calib, "PTQ")
+    timer.lap("ptq")
+    q = Quantized(export=ptq_export, model=trained.model, int8_acc=ptq_acc, ptq_acc=ptq_acc,
+                  n_calibration=len(calib), qat=None)
+    if req.qat:
+        qat_model, fq_acc = _qat(req, prep, trained.model)
+        qat_export, qat_acc = _measure_int8(req, prep, qat_model, calib, "QAT")
+        q.qat = {"int8_acc": qat_acc, "drop_pp": trained.float_acc - qat_acc, "fake_quant_torch_acc": fq_acc,
+                 "epochs": req.effective_qat_epochs}
+        q.export, q.model, q.int8_acc = qat_export, qat_model, qat_acc
+        timer.lap("qat")
+    return q
+
+
+def _export_bundle(req: CompressRequest, prep: Prepared, q: Quantized) -> tuple[Any, dict[str, str]]:
+    """ONNX + ``.tflite`` of the deployed network under ``req.out_dir``, its memory measured in TFLite Micro
+    against the board, and the firmware bundle; returns (the measurement, the artifacts' paths)."""
+    from automcu.deploy.exporter import export_onnx
+    from automcu.deploy.verify import verify_tflite
+
+    out = req.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = export_onnx(q.model, prep.data.input_shape, out / "model.onnx")
+    (out / "model.tflite").write_bytes(q.export.tflite)
+    measured = verify_tflite(out / "model.tflite", req.hardware)
+    io = io_spec(q.export.input, q.export.output, prep.norm, prep.data.class_names)
+    n_ref = min(req.n_reference, len(prep.x_test))
+    pairs = reference_pairs(q.export.tflite, prep.x_test[:n_ref], prep.data.y_test[:n_ref], q.export.input)
+    return measured, write_bundle(out, q.export.tflite, onnx_path, measured.ops, io, pairs)
+
+
+def _report(req: CompressRequest, arch: Any, prep: Prepared, macro: Any, est: Any, trained: Trained,
+            q: Quantized, measured: Any, seconds: dict[str, float]) -> dict[str, Any]:
+    """The report dict (``report.json``), without its artifacts."""
+    from search_spaces.nb201.index import index_of
+
+    float_acc = trained.float_acc
+    return {
+        "arch": arch.to_string(), "index": index_of(arch), "dataset": prep.data.name, "data_source": prep.data.source,
+        "board": req.hardware.name if req.hardware is not None else None,
+        "macro": {"C": macro.C, "N": macro.N, "in_ch": macro.in_ch, "hw": macro.hw, "classes": macro.classes},
+        "samples": {"train": len(prep.x_train), "test": len(prep.x_test)},
+        "float_acc": float_acc, "int8_acc": q.int8_acc, "int8_acc_source": "tflite_micro",
+        "deployed": "qat" if req.qat else "ptq", "drop_pp": float_acc - q.int8_acc,
+        "ptq": {"int8_acc": q.ptq_acc, "drop_pp": float_acc - q.ptq_acc, "n_calibration": q.n_calibration},
+        "qat": q.qat, "kd": trained.kd, "kd_gain": trained.kd["kd_gain"] if trained.kd else None,
+        "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
+        "latency_ms": est.latency_ms, "latency_source": "estimate",
+        "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],
+                     "arena_bytes": est.arena_bytes,
+                     "peak_sram_bytes": est.peak_sram_bytes, "latency_ms": est.latency_ms, "macs": est.macs},
+        "regions": [r.model_dump() for r in measured.regions], "messages": measured.messages,
+        "ops": measured.ops, "left_out": measured.left_out,
+        "request": req.to_dict(), "seconds": seconds,
+    }
+
+
 def run_compress(req: CompressRequest) -> dict[str, Any]:
     """Run the whole pipeline; writes the bundle under ``req.out_dir`` and returns the report dict."""
     import torch
 
-    from automcu.deploy.exporter import export_onnx
-    from automcu.deploy.verify import verify_tflite
     from automcu.hardware.estimator import estimate
-    from automcu.train.metrics import evaluate
-    from search_spaces.nb201.index import index_of
     from search_spaces.nb201.space import parse_arch
 
     timer = Timer()
@@ -169,64 +269,13 @@ def run_compress(req: CompressRequest) -> dict[str, Any]:
     est = estimate(arch, req.hardware, macro)
     timer.lap("data")
 
-    kd_info: dict[str, Any] | None = None
-    teacher = None
-    if req.teacher:
-        teacher, teacher_meta = _teacher(req, prep, macro, timer)
-    student = _train_student(req, prep, arch, macro, teacher, "student (KD)" if teacher is not None else "train")
-    float_acc = evaluate(student, prep.x_test, prep.data.y_test)
-    timer.lap("train")
-    if teacher is not None:
-        kd_info = {"teacher": teacher_meta, "temperature": req.kd_temperature, "alpha": req.kd_alpha,
-                   "beta": req.kd_beta, "student_kd_acc": float_acc, "student_no_kd_acc": None, "kd_gain": None}
-        if req.compare_no_kd:
-            plain = _train_student(req, prep, arch, macro, None, "student (no KD)")
-            kd_info["student_no_kd_acc"] = evaluate(plain, prep.x_test, prep.data.y_test)
-            kd_info["kd_gain"] = float_acc - kd_info["student_no_kd_acc"]
-            timer.lap("train_no_kd")
-
-    calib = calibration_set(prep.x_train, req.n_calibration, req.seed)
-    ptq_export, ptq_acc = _measure_int8(req, prep, student, calib, "PTQ")
-    timer.lap("ptq")
-    deployed, deployed_model, deployed_acc = ptq_export, student, ptq_acc
-    qat_info: dict[str, Any] | None = None
-    if req.qat:
-        qat_model, fq_acc = _qat(req, prep, student)
-        qat_export, qat_acc = _measure_int8(req, prep, qat_model, calib, "QAT")
-        qat_info = {"int8_acc": qat_acc, "drop_pp": float_acc - qat_acc, "fake_quant_torch_acc": fq_acc,
-                    "epochs": req.effective_qat_epochs}
-        deployed, deployed_model, deployed_acc = qat_export, qat_model, qat_acc
-        timer.lap("qat")
-
-    out = req.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    onnx_path = export_onnx(deployed_model, prep.data.input_shape, out / "model.onnx")
-    (out / "model.tflite").write_bytes(deployed.tflite)
-    measured = verify_tflite(out / "model.tflite", req.hardware)
-    io = io_spec(deployed.input, deployed.output, prep.norm, prep.data.class_names)
-    n_ref = min(req.n_reference, len(prep.x_test))
-    pairs = reference_pairs(deployed.tflite, prep.x_test[:n_ref], prep.data.y_test[:n_ref], deployed.input)
-    artifacts = write_bundle(out, deployed.tflite, onnx_path, measured.ops, io, pairs)
+    trained = _train(req, prep, arch, macro, timer)
+    q = _quantize(req, prep, trained, timer)
+    measured, artifacts = _export_bundle(req, prep, q)
     timer.lap("export_bundle")
 
-    report: dict[str, Any] = {
-        "arch": arch.to_string(), "index": index_of(arch), "dataset": prep.data.name, "data_source": prep.data.source,
-        "board": req.hardware.name if req.hardware is not None else None,
-        "macro": {"C": macro.C, "N": macro.N, "in_ch": macro.in_ch, "hw": macro.hw, "classes": macro.classes},
-        "samples": {"train": len(prep.x_train), "test": len(prep.x_test)},
-        "float_acc": float_acc, "int8_acc": deployed_acc, "int8_acc_source": "tflite_micro",
-        "deployed": "qat" if req.qat else "ptq", "drop_pp": float_acc - deployed_acc,
-        "ptq": {"int8_acc": ptq_acc, "drop_pp": float_acc - ptq_acc, "n_calibration": len(calib)},
-        "qat": qat_info, "kd": kd_info, "kd_gain": kd_info["kd_gain"] if kd_info else None,
-        "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
-        "latency_ms": est.latency_ms, "latency_source": "estimate",
-        "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],
-                     "arena_bytes": est.arena_bytes,
-                     "peak_sram_bytes": est.peak_sram_bytes, "latency_ms": est.latency_ms, "macs": est.macs},
-        "regions": [r.model_dump() for r in measured.regions], "messages": measured.messages,
-        "ops": measured.ops, "left_out": measured.left_out,
-        "request": req.to_dict(), "seconds": timer.seconds,
-    }
+    out = req.out_dir
+    report = _report(req, arch, prep, macro, est, trained, q, measured, timer.seconds)
     artifacts["report.json"] = str(out / "report.json")
     artifacts["report.md"] = str(out / "report.md")
     report["artifacts"] = artifacts

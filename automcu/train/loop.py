@@ -83,6 +83,75 @@ def _progress(label: str, enabled: bool) -> Any:
                     TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=False)
 
 
+def _optimizer(model: nn.Module, distiller: Distiller | None, cfg: TrainConfig) -> torch.optim.SGD:
+    """Nesterov SGD over the model's (and the distiller's projection's) trainable parameters, with weight
+    decay on weights only (not on biases and BatchNorm)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if distiller is not None and distiller.project is not None:
+        params += list(distiller.project.parameters())
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+
+@dataclass
+class _Run:
+    """One training run: what its epochs share, and the optimizer steps taken so far."""
+
+    model: nn.Module
+    cfg: TrainConfig
+    opt: torch.optim.Optimizer
+    distiller: Distiller | None
+    gen: torch.Generator
+    x: torch.Tensor
+    y: torch.Tensor
+    total: int  # optimizer steps in the whole run (for the lr schedule)
+    step: int = 0
+
+    def sgd_step(self, xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on a batch at the scheduled lr; returns (loss, logits)."""
+        for group in self.opt.param_groups:
+            group["lr"] = _lr_at(self.step, self.total, self.cfg)
+        if self.distiller is not None:
+            loss, logits = self.distiller.loss(self.model, xb, yb)
+        else:
+            logits = self.model(xb)
+            loss = F.cross_entropy(logits, yb)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        return loss, logits
+
+    def epoch(self, epoch: int, bar: Any, task: Any) -> tuple[float, float]:
+        """One pass over the shuffled, augmented training set; returns (mean loss, training accuracy %)."""
+        cfg = self.cfg
+        self.model.train()
+        if self.distiller is not None:
+            self.distiller.train()
+        if cfg.freeze_bn:
+            _freeze_bn(self.model)
+        n = len(self.x)
+        perm = torch.randperm(n, generator=self.gen)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start:start + cfg.batch_size]
+            xb, yb = self.x[idx], self.y[idx]
+            xb = random_shift(xb, cfg.shift, self.gen)
+            if cfg.hflip:
+                xb = random_hflip(xb, self.gen)
+            loss, logits = self.sgd_step(xb, yb, epoch)
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.detach().argmax(1) == yb).sum())
+            seen += len(idx)
+            if bar is not None:
+                bar.update(task, advance=1, loss=f"{loss_sum / seen:.3f}", acc=f"{100.0 * correct / seen:.1f}%")
+        return loss_sum / seen, 100.0 * correct / seen
+
+
 def train_model(
     model: nn.Module,
     x_train: np.ndarray,
@@ -104,56 +173,19 @@ def train_model(
     gen = seed_everything(cfg.seed)
     x_all = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
     y_all = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
-    params = [p for p in model.parameters() if p.requires_grad]
-    if distiller is not None and distiller.project is not None:
-        params += list(distiller.project.parameters())
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    n = len(x_all)
-    steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    opt = _optimizer(model, distiller, cfg)
+    steps_per_epoch = max(1, math.ceil(len(x_all) / cfg.batch_size))
     total = cfg.epochs * steps_per_epoch
+    run = _Run(model=model, cfg=cfg, opt=opt, distiller=distiller, gen=gen, x=x_all, y=y_all, total=total)
     result = TrainResult()
     t_start = time.perf_counter()
-    step = 0
     with _progress(label, progress) as bar:
         task = bar.add_task(label, total=total, epoch=f"1/{cfg.epochs}", loss="-", acc="-") if bar else None
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            model.train()
-            if distiller is not None:
-                distiller.train()
-            if cfg.freeze_bn:
-                _freeze_bn(model)
-            perm = torch.randperm(n, generator=gen)
-            loss_sum, correct, seen = 0.0, 0, 0
-            for start in range(0, n, cfg.batch_size):
-                idx = perm[start:start + cfg.batch_size]
-                xb, yb = x_all[idx], y_all[idx]
-                xb = random_shift(xb, cfg.shift, gen)
-                if cfg.hflip:
-                    xb = random_hflip(xb, gen)
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(step, total, cfg)
-                if distiller is not None:
-                    loss, logits = distiller.loss(model, xb, yb)
-                else:
-                    logits = model(xb)
-                    loss = F.cross_entropy(logits, yb)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((logits.detach().argmax(1) == yb).sum())
-                seen += len(idx)
-                if bar is not None:
-                    bar.update(task, advance=1, loss=f"{loss_sum / seen:.3f}", acc=f"{100.0 * correct / seen:.1f}%")
+            loss, train_acc = run.epoch(epoch, bar, task)
             test_acc = evaluate(model, x_test, y_test) if x_test is not None and y_test is not None else None
-            stats = EpochStats(epoch, loss_sum / seen, 100.0 * correct / seen, test_acc, time.perf_counter() - t0)
+            stats = EpochStats(epoch, loss, train_acc, test_acc, time.perf_counter() - t0)
             result.history.append(stats)
             if bar is not None:
                 shown = f"{stats.train_acc:.1f}%" + (f" (test {test_acc:.1f}%)" if test_acc is not None else "")
