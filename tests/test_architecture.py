@@ -138,3 +138,12 @@ def test_the_contracts_hold_and_name_each_kind_of_break(graph: grimp.ImportGraph
     g = deepcopy(graph)
     g.add_import(importer="automcu.hardware.spec", imported="automcu.hardware.catalog")
     assert import_cycles(g) == [["automcu.hardware.catalog", "automcu.hardware.spec"]]
+
+
+def test_architecture_md_draws_the_contracted_layers() -> None:
+    config = read_configuration(str(ROOT / "pyproject.toml"))
+    layers = next(c for c in config["contracts_options"] if c["id"] == "layers")["layers"]
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    for layer in layers:
+        for module in layer.replace(":", "|").split("|"):
+            assert module.strip() in text, f"ARCHITECTURE.md does not draw the layer {module.strip()}"
