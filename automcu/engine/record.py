@@ -195,13 +195,13 @@ class StepRecorder:
             ]
             payload = {"arch": cand.arch, "index": cand.index, "budget": job.budget, "val_acc": result.val_acc,
                        "test_acc": result.test_acc}
-            stored = record_evaluation(self.db, job.id, self.worker, cand.id, job.budget,
-                                       {"val_acc": result.val_acc, "test_acc": result.test_acc,
-                                        "train_seconds": result.train_seconds}, messages, self.clock.take(),
-                                       payload)
             settled.add(item.key)
-            if stored is not None:
-                order, improved = stored
+            order, improved = state.n_evaluated + 1, state.improves(result.val_acc)
+            if order > job.budget:
+                return  # the budget is spent (more were in flight than it had left): dropped, not counted
+            if record_evaluation(self.db, job.id, self.worker, cand.id, order, improved,
+                                 {"val_acc": result.val_acc, "test_acc": result.test_acc,
+                                  "train_seconds": result.train_seconds}, messages, self.clock.take(), payload):
                 cand.status, cand.eval_order = "evaluated", order
                 cand.val_acc, cand.test_acc, cand.train_seconds = result.val_acc, result.test_acc, result.train_seconds
                 state.note_evaluated(cand)

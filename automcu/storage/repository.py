@@ -305,32 +305,27 @@ def count_attempts(db: Database, job_id: str, worker: str, cand_ids: list[int]) 
     return {int(i): int(a) for i, a in rows}
 
 
-def record_evaluation(db: Database, job_id: str, worker: str, cand_id: int, budget: int, values: dict[str, Any],
-                      messages: list[AgentMessage], wall_delta: float,
-                      event: dict[str, Any] | None = None) -> tuple[int, bool] | None:
-    """Store one evaluation result exactly once, within the budget: (eval_order, improved), or None if not stored.
+def record_evaluation(db: Database, job_id: str, worker: str, cand_id: int, order: int, improved: bool,
+                      values: dict[str, Any], messages: list[AgentMessage], wall_delta: float,
+                      event: dict[str, Any] | None = None) -> bool:
+    """Store one evaluation result exactly once as evaluation number ``order``; False if it was not stored.
 
-    One transaction: the lease fence first (so a worker that lost the job writes nothing), then the order
-    is counted from the stored rows, and the candidate moves from proposed to evaluated only once.
-    None when the budget is already spent (the result is dropped, not counted) or the row was stored already.
-    With ``event``, an ``evaluated`` event carrying it plus ``n_evaluated`` and ``improved`` is stored alongside.
+    One transaction: the lease fence first, so only the worker holding the job writes and its in-memory count
+    of evaluations (loaded when it claimed the job, advanced by its own writes) is the stored count; the
+    caller passes ``order`` = that count + 1 within the budget, and whether the result beats the incumbent.
+    The candidate moves from proposed to evaluated only once (False when it already had). With ``event``, an
+    ``evaluated`` event carrying it plus ``n_evaluated`` and ``improved`` is stored alongside.
     """
     with db.transaction() as s:
         _fence(s, job_id, worker, wall_seconds=Job.wall_seconds + wall_delta)
-        done = select(Candidate).where(Candidate.job_id == job_id, Candidate.status == "evaluated").subquery()
-        n_done = int(s.scalar(select(func.count()).select_from(done)) or 0)
-        if n_done >= budget:
-            return None
-        prev_best = s.scalar(select(func.max(done.c.val_acc)))
         res = s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed").values(
-            status="evaluated", eval_order=n_done + 1, evaluated_at=utcnow(), error=None, **values))
+            status="evaluated", eval_order=order, evaluated_at=utcnow(), error=None, **values))
         if res.rowcount != 1:
-            return None
+            return False
         s.add_all(messages)
-        improved = prev_best is None or float(values.get("val_acc") or 0.0) > float(prev_best)
         if event is not None:
-            add_event(s, job_id, "evaluated", **event, n_evaluated=n_done + 1, improved=improved)
-    return n_done + 1, improved
+            add_event(s, job_id, "evaluated", **event, n_evaluated=order, improved=improved)
+    return True
 
 
 def record_failure(db: Database, job_id: str, worker: str, cand_id: int, arch: str, error: str) -> None:
