@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
@@ -254,3 +256,35 @@ def test_hanging_server_is_bounded_by_one_total_deadline(server: FakeLLMServer) 
     with pytest.raises(ProposerUnavailable) as again:  # later calls of the same job are refused at once
         prop.propose(request(n=1))
     assert "total deadline" in again.value.reason
+
+
+def test_a_slow_reply_is_reported_as_progress_while_it_is_awaited(server: FakeLLMServer) -> None:
+    server.add(Reply(sleep=0.5, content=reply((A1, "slow but fine", None))))
+    prop = proposer_for(server, [], llm_timeout_s=5.0)
+    ticks: list[dict[str, float]] = []
+    prop.set_progress(ticks.append)
+    prop._chat.wait_tick_s = 0.1
+    batch = prop.propose(request(n=1))
+    assert [p.arch for p in batch.proposals] == [A1]
+    assert len(ticks) >= 2  # about every tick while the reply was awaited, then no more
+    assert all(t["try"] == 1 and t["limit_s"] == 5.0 and not t["backoff"] for t in ticks)
+    assert [t["elapsed_s"] for t in ticks] == sorted(t["elapsed_s"] for t in ticks)
+    n = len(ticks)
+    time.sleep(0.3)
+    assert len(ticks) == n
+
+
+def test_cli_shows_the_wait_for_a_hanging_endpoint_then_falls_back(server: FakeLLMServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    server.add(*[Reply(sleep=4.0, content=reply((A1, "late", None))) for _ in range(4)])
+    env = {**os.environ, "AUTOMCU_LLM_BASE_URL": server.base_url, "AUTOMCU_LLM_TIMEOUT_S": "3",
+           "AUTOMCU_LLM_MAX_RETRIES": "0", "AUTOMCU_DATA_DIR": str(tmp_path / "data")}
+    out = subprocess.run([sys.executable, "-m", "automcu.cli.app", "search", "--dataset", "cifar10", "--budget", "3",
+                          "--proposer", "llm", "--db", f"sqlite:///{tmp_path / 'a.db'}"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "llm waiting for a reply: 2 s of 3 s (try 1" in text, text[-2000:]
+    assert "proposer fallback" in text

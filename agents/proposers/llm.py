@@ -47,6 +47,10 @@ class LLMProposer:
         except LLMUnavailable as exc:
             raise ProposerUnavailable(exc.reason) from exc
 
+    def set_progress(self, on_wait: Callable[[dict[str, float]], None] | None) -> None:
+        """Report the wait while a reply is awaited (the planner shows it as ``proposer_waiting`` progress)."""
+        self._chat.on_wait = on_wait
+
     @property
     def response_format(self) -> str:
         """The response-format mode that the endpoint accepted last (remembered across calls)."""

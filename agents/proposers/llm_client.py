@@ -15,8 +15,10 @@ call is refused at once.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,11 +121,38 @@ class ChatClient:
             max_retries=0,
         )
         self.format_mode: str = FORMAT_MODES[0]
+        #: called about every ``wait_tick_s`` while a call or a backoff is in progress (see :meth:`_waiting`)
+        self.on_wait: Callable[[dict[str, float]], None] | None = None
+        self.wait_tick_s = 2.0
         self.total_deadline_s = 2 * settings.llm_timeout_s if total_deadline_s is None else max(0.0, total_deadline_s)
         self.lost_s = 0.0  # wall time spent on failed tries and backoff, over this client's life
 
     def _left(self) -> float:
         return self.total_deadline_s - self.lost_s
+
+    @contextmanager
+    def _waiting(self, attempt: int, limit_s: float, backoff: bool = False) -> Iterator[None]:
+        """While the body runs, report {elapsed_s, try, limit_s, deadline_left_s, backoff} every tick."""
+        if self.on_wait is None:
+            yield
+            return
+        done = threading.Event()
+        started = time.perf_counter()
+        report = self.on_wait
+
+        def tick() -> None:
+            while not done.wait(self.wait_tick_s):
+                elapsed = time.perf_counter() - started
+                report({"elapsed_s": round(elapsed, 1), "try": attempt, "limit_s": round(limit_s, 1),
+                        "deadline_left_s": round(max(0.0, self._left() - elapsed), 1), "backoff": float(backoff)})
+
+        thread = threading.Thread(target=tick, name="llm-wait", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(1.0)
 
     def _response_format(self, mode: str, schema_name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
         if mode == "json_schema":
@@ -151,7 +180,8 @@ class ChatClient:
             attempts += 1
             started = time.perf_counter()
             try:
-                response = self._client.chat.completions.create(**kwargs)
+                with self._waiting(attempts, kwargs["timeout"]):
+                    response = self._client.chat.completions.create(**kwargs)
                 reply = self._reply(response, time.perf_counter() - started, mode, attempts)
             except openai.BadRequestError as exc:
                 nxt = FORMAT_MODES.index(mode) + 1
@@ -171,7 +201,8 @@ class ChatClient:
                     raise LLMUnavailable(f"LLM endpoint used up its total deadline of {self.total_deadline_s:g} s "
                                          f"after {failures} failed tries, last: {_describe(exc)}") from exc
                 delay = min(self.base_delay_s * 2 ** (failures - 1), self._left())
-                self._sleep(delay)
+                with self._waiting(attempts, delay, backoff=True):
+                    self._sleep(delay)
                 self.lost_s += delay
                 continue
             except openai.OpenAIError as exc:  # auth, unknown model, malformed response...

@@ -47,6 +47,14 @@ def _plain_every(budget: int) -> int:
     return max(1, budget // 10)
 
 
+def waiting_line(job_id: str, data: dict[str, Any]) -> str:
+    """One progress line while the proposer awaits its endpoint (an LLM reply, or the backoff before a retry)."""
+    what = "backing off before retrying" if data.get("backoff") else "waiting for a reply"
+    return (f"job {job_id}: {data.get('proposer', 'proposer')} {what}: {data['elapsed_s']:.0f} s of "
+            f"{data['limit_s']:.0f} s (try {int(data['try'])}; falls back to the offline proposer once "
+            f"{data['deadline_left_s']:.0f} s more are lost)")
+
+
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False,
                       force: bool = False) -> dict[str, Any]:
     from automcu.engine.planner import JobBusy, run_job
@@ -67,6 +75,8 @@ def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed:
                                   soft_wrap=True)
             elif kind == "proposer_fallback":
                 console.print(f"[yellow]proposer fallback:[/] {data['reason']}")
+            elif kind == "proposer_waiting" and not quiet:
+                console.print(waiting_line(job.id, data), soft_wrap=True, highlight=False)
 
         try:
             run_job(db, job.id, progress=on_event, allow_failed=allow_failed, force=force)

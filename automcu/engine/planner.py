@@ -247,6 +247,9 @@ class Planner:
             self._note_fallback(str(exc))
         with self.db.transaction() as s:
             s.execute(update(Job).where(Job.id == job.id).values(proposer_used=proposer.name))
+        set_progress = getattr(proposer, "set_progress", None)  # proposers that wait (an LLM) report the wait
+        if callable(set_progress):
+            set_progress(lambda info: self.progress("proposer_waiting", {"proposer": proposer.name, **info}))
         return proposer
 
     def _note_fallback(self, why: str) -> None:
