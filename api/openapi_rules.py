@@ -13,6 +13,8 @@ rule the server applies:
 - ``hardware`` without a ``board`` (absent, null or blank) needs ``sram_kb``, ``flash_kb``, ``clock_mhz`` and
   ``core`` (with a blank board, all or none of them);
 - ``proposer`` is one of the registered names.
+
+The estimate body (``POST /estimate``) shares the ``dataset`` and ``board``/``hardware`` rules.
 """
 
 from __future__ import annotations
@@ -71,6 +73,23 @@ def _complete_hardware() -> dict[str, Any]:
             "properties": {k: {"type": "string" if k == "core" else "number"} for k in _HARDWARE}}
 
 
+def hardware_rules() -> list[dict[str, Any]]:
+    """``board`` and ``hardware`` together (the job body and the estimate body)."""
+    return [
+        {"if": {"anyOf": [{"not": {"required": ["board"]}},
+                          {"properties": {"board": {"type": "null"}}, "required": ["board"]}]},
+         "then": {"properties": {"hardware": {
+             "anyOf": [{"type": "null"}, _complete_hardware()],
+             "description": "without a board, a custom spec needs sram_kb, flash_kb, clock_mhz and core"}}}},
+        {"if": {"properties": {"board": {"type": "string", "pattern": "^\\s*$"}}, "required": ["board"]},
+         "then": {"properties": {"hardware": {
+             "anyOf": [{"type": "null"}, _complete_hardware(),
+                       {"type": "object", "properties": {k: {"type": "null"} for k in _HARDWARE}}],
+             "description": "a blank board is no board: a custom spec needs all of sram_kb, flash_kb, clock_mhz "
+                            "and core, or none"}}}},
+    ]
+
+
 def job_body_rules() -> list[dict[str, Any]]:
     """The ``allOf`` entries stating the cross-field rules of the job body."""
     lookup_only = [name for name in DATASETS if name not in TRAINABLE_LOOKUPS]
@@ -86,30 +105,22 @@ def job_body_rules() -> list[dict[str, Any]]:
                          "description": "compressing a cifar winner needs compress.data_path (the CIFAR batches)"}}),
         _if_dataset(lookup_pattern(lookup_only), {
             "compress": {"type": "null", "description": "lookup-only: no real images to compress with"}}),
-        {"if": {"anyOf": [{"not": {"required": ["board"]}},
-                          {"properties": {"board": {"type": "null"}}, "required": ["board"]}]},
-         "then": {"properties": {"hardware": {
-             "anyOf": [{"type": "null"}, _complete_hardware()],
-             "description": "without a board, a custom spec needs sram_kb, flash_kb, clock_mhz and core"}}}},
-        {"if": {"properties": {"board": {"type": "string", "pattern": "^\\s*$"}}, "required": ["board"]},
-         "then": {"properties": {"hardware": {
-             "anyOf": [{"type": "null"}, _complete_hardware(),
-                       {"type": "object", "properties": {k: {"type": "null"} for k in _HARDWARE}}],
-             "description": "a blank board is no board: a custom spec needs all of sram_kb, flash_kb, clock_mhz "
-                            "and core, or none"}}}},
+        *hardware_rules(),
     ]
 
 
-def declare_job_rules(doc: dict[str, Any], schema_name: str = "JobSpec") -> None:
-    """Add the rules to the job body's schema in ``doc`` (in place; no-op when it is absent)."""
+def declare_job_rules(doc: dict[str, Any]) -> None:
+    """Add the rules to the job body's (``JobSpec``) and the estimate body's schemas in ``doc``, in place."""
     from agents.proposers.registry import names
 
-    schema = doc.get("components", {}).get("schemas", {}).get(schema_name)
-    if schema is None:
-        return
-    props = schema.setdefault("properties", {})
-    if "dataset" in props:
-        props["dataset"]["pattern"] = dataset_pattern()
-    if "proposer" in props:
-        props["proposer"]["enum"] = names()
-    schema["allOf"] = [*schema.get("allOf", []), *job_body_rules()]
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name, rules in (("JobSpec", job_body_rules()), ("EstimateRequest", hardware_rules())):
+        schema = schemas.get(name)
+        if schema is None:
+            continue
+        props = schema.setdefault("properties", {})
+        if "dataset" in props:
+            props["dataset"]["pattern"] = dataset_pattern()
+        if "proposer" in props:
+            props["proposer"]["enum"] = names()
+        schema["allOf"] = [*schema.get("allOf", []), *rules]

@@ -220,6 +220,23 @@ def test_the_schema_states_the_rules_the_server_enforces(ctx: Ctx, job_schema: A
     assert schema_ok == (r.status_code == 202), (body, r.json())
 
 
+ESTIMATES: list[dict[str, Any]] = [
+    {}, {"dataset": "CIFAR100"}, {"dataset": "digits"}, {"dataset": "svhn"}, {"board": "STM32F746"},
+    {"hardware": {"sram_kb": 96}}, {"hardware": {"sram_kb": 96, "flash_kb": 512, "clock_mhz": 80, "core": "m4"}},
+    {"board": "", "hardware": {}}, {"board": "STM32F746", "hardware": {"sram_kb": 1}},
+]
+
+
+@pytest.mark.parametrize("body", ESTIMATES, ids=[str(i) for i in range(len(ESTIMATES))])
+def test_the_estimate_schema_states_its_rules_too(ctx: Ctx, body: dict[str, Any]) -> None:
+    doc = ctx.client.get("/openapi.json").json()
+    validator = jsonschema.Draft202012Validator({**doc, "$ref": "#/components/schemas/EstimateRequest"})
+    body = {"arch": 1462, **body}
+    r = ctx.client.post(f"{API}/estimate", json=body, headers={"Authorization": f"Bearer {ctx.tokens['alice']}"})
+    assert r.status_code in (200, 422), r.text
+    assert validator.is_valid(body) == (r.status_code == 200), (body, r.json())
+
+
 def test_the_epochs_rule_is_in_the_schema(job_schema: Any) -> None:
     rules = job_schema.schema["components"]["schemas"]["JobSpec"]["allOf"]
     epochs = [r["then"]["properties"]["epochs"] for r in rules if "epochs" in r["then"]["properties"]]
