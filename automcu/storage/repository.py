@@ -6,13 +6,12 @@ import os
 import secrets
 import socket
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from automcu.hardware.spec import HardwareSpec
-from automcu.jobs.spec import JobSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Event, Job, utcnow
 
@@ -24,13 +23,34 @@ class JobNotFound(LookupError):
         super().__init__(f"no job {job_id!r} (see `automcu jobs`)")
 
 
+class JobRequest(Protocol):
+    """What storing a new job reads of its spec (``automcu.jobs.spec.JobSpec`` is one; storage does not import it)."""
+
+    dataset: str
+    max_latency_ms: float | None
+    task: str | None
+    budget: int
+    proposer: str
+    seed: int
+    epochs: int
+    data_path: str | None
+    verify: str
+    max_sim_seconds: float | None
+    max_wall_seconds: float | None
+    patience: int | None
+    batch_size: int
+    compress: Any
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]: ...
+
+
 def new_job_id() -> str:
     return secrets.token_hex(6)
 
 
 def create_job(
     db: Database,
-    spec: JobSpec,
+    spec: JobRequest,
     hardware: HardwareSpec | None,
     owner: str | None = None,
     task_spec: dict[str, Any] | None = None,
