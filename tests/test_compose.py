@@ -25,7 +25,7 @@ def _options(args: list[str]) -> list[str]:
 
 def test_services_and_settings_are_real() -> None:
     from api.core.config import ApiSettings
-    from automcu.executors.settings import ExecutorSettings
+    from automcu.core.config import ExecutorSettings
 
     services = _compose()["services"]
     assert set(services) == {"postgres", "ray-token", "ray-head", "ray-worker", "api", "worker"}

@@ -15,10 +15,10 @@ import pytest
 from ray_head import RayHead, ray_head, task_pids  # noqa: F401  (session fixture)
 
 from agents.messages import EvaluationRequest
+from automcu.core.config import ExecutorSettings
 from automcu.executors import EvaluationFailed, EvaluationLost, Item, lookup_spec, run_evaluations
 from automcu.executors.inprocess import InProcessExecutor
 from automcu.executors.process_pool import LocalProcessExecutor
-from automcu.executors.settings import ExecutorSettings
 from search_spaces.nb201.index import arch_of_index
 
 ROOT = Path(__file__).resolve().parents[1]

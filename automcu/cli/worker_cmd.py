@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
                            ("AUTOMCU_RAY_ADDRESS", ray_address)):
             if value is not None:
                 os.environ[var] = str(value)  # executor settings are read from the environment
+        from automcu.core.config import get_settings
+
+        get_settings.cache_clear()  # the settings root is read again with these
         from automcu.executors import shared_executor
         from automcu.executors.ray_executor import ExecutorUnavailable
 

@@ -1,12 +1,46 @@
-"""Settings from ``AUTOMCU_*`` environment variables (pydantic-settings)."""
+"""Settings from ``AUTOMCU_*`` environment variables (pydantic-settings): one root, one cached getter.
+
+``get_settings()`` is the root: the core fields (data dir, database, LLM endpoint, leases) plus sections
+built from the same environment on first use: ``settings.executors`` (where evaluations run) and
+``settings.api`` (the REST server's limits). Environment names stay flat (``AUTOMCU_EXECUTOR``,
+``AUTOMCU_PAGE_MAX``): a section is a namespace in code, not in the environment. A process that changes
+``AUTOMCU_*`` variables after start-up calls ``get_settings.cache_clear()``.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ExecutorKind = Literal["auto", "inprocess", "process", "ray"]
+
+
+class ExecutorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTOMCU_", extra="ignore")
+
+    # auto: Ray when AUTOMCU_RAY_ADDRESS is set, else in-process
+    executor: ExecutorKind = "auto"
+    # process pool size / CPUs of a Ray cluster started locally (no address); default: this machine's CPUs
+    executor_workers: int | None = Field(default=None, ge=1)
+    # a running cluster: "auto", "HOST:6379" (on a cluster node) or "ray://HOST:10001" (Ray Client)
+    ray_address: str | None = None
+    # Ray re-runs a task whose worker process or node died this many times before reporting it lost
+    ray_task_retries: int = Field(default=2, ge=0)
+    # dispatches of one candidate (counted in the database, across worker restarts) before it is marked failed
+    eval_max_attempts: int = Field(default=3, ge=1)
+    # how often a running batch checks for a cancel request
+    executor_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def resolved_kind(self) -> Literal["inprocess", "process", "ray"]:
+        if self.executor == "auto":
+            return "ray" if self.ray_address else "inprocess"
+        return self.executor
 
 
 class Settings(BaseSettings):
@@ -37,6 +71,11 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url)
+
+    @cached_property
+    def executors(self) -> ExecutorSettings:
+        """Where evaluations run (in-process, a process pool, Ray) and how they are dispatched."""
+        return ExecutorSettings()
 
 
 @lru_cache(maxsize=1)

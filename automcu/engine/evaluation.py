@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.messages import EvaluationRequest, EvaluationResult
+from automcu.core.config import ExecutorSettings, get_settings
 from automcu.executors.base import Executor
 from automcu.executors.evaluators import LOOKUP_FACTORY, Evaluator, EvaluatorSpec, build_evaluator
-from automcu.executors.settings import ExecutorSettings
 
 
 @dataclass
@@ -50,7 +50,7 @@ def evaluation_for(job: Any, simulated_time_scale: float = 0.0, settings: Execut
     from automcu.executors.evaluators import evaluator_spec_for
     from automcu.executors.factory import shared_executor
 
-    cfg = settings or ExecutorSettings()
+    cfg = settings or get_settings().executors
     out = Evaluation(shared_executor(cfg), evaluator_spec_for(job, simulated_time_scale), cfg)
     out.evaluator()
     return out

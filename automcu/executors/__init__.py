@@ -4,11 +4,11 @@ The planner hands each batch of feasible candidates to :func:`run_evaluations` w
 ``AUTOMCU_EXECUTOR`` / ``AUTOMCU_RAY_ADDRESS`` settings select (:func:`shared_executor`).
 """
 
+from automcu.core.config import ExecutorSettings
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
 from automcu.executors.dispatch import Item, run_evaluations
 from automcu.executors.evaluators import EvaluatorSpec, build_evaluator, evaluator_spec_for, lookup_spec
 from automcu.executors.factory import make_executor, shared_executor
-from automcu.executors.settings import ExecutorSettings
 
 __all__ = [
     "EvalFuture",

@@ -6,8 +6,8 @@ import atexit
 import os
 import threading
 
+from automcu.core.config import ExecutorSettings, get_settings
 from automcu.executors.base import Executor
-from automcu.executors.settings import ExecutorSettings
 
 _shared: dict[tuple[object, ...], Executor] = {}
 _lock = threading.Lock()
@@ -15,7 +15,7 @@ _lock = threading.Lock()
 
 def make_executor(settings: ExecutorSettings | None = None) -> Executor:
     """A new executor of the configured kind (in-process, local process pool, Ray)."""
-    cfg = settings or ExecutorSettings()
+    cfg = settings or get_settings().executors
     kind = cfg.resolved_kind
     if kind == "inprocess":
         from automcu.executors.inprocess import InProcessExecutor
@@ -32,7 +32,7 @@ def make_executor(settings: ExecutorSettings | None = None) -> Executor:
 
 def shared_executor(settings: ExecutorSettings | None = None) -> Executor:
     """The process-wide executor for these settings (made on first use, closed at exit)."""
-    cfg = settings or ExecutorSettings()
+    cfg = settings or get_settings().executors
     key = (cfg.resolved_kind, cfg.executor_workers, cfg.ray_address, cfg.ray_task_retries)
     with _lock:
         if key not in _shared:
