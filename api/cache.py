@@ -1,4 +1,4 @@
-"""Rendered reads of finished jobs, kept per API process.
+"""Rendered reads of finished jobs, and job lists' parts, kept per API process.
 
 A terminal job (succeeded, failed, cancelled) reads the same until its row changes: it is resumed (a failed job
 can be), or the compression hand-off records artifacts. So an entry holds the job's row as it was rendered, and a
@@ -50,3 +50,29 @@ class RenderedJobs:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class ListCache:
+    """What a job list reuses, per API process.
+
+    - A finished job's item, as JSON, by its whole row: its counts are final, and a row that changes (a resumed
+      job) is a new key, so an entry is never stale.
+    - A running job's counts for ``counts_seconds``: a list may show them that much older (a job read,
+      ``GET /jobs/{id}``, is always exact); counting thousands of candidates of every running job on each list
+      read is what made lists slow while workers run.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.items: dict[tuple[Any, ...], bytes] = {}
+        self.counts: dict[str, tuple[float, tuple[int, int, int]]] = {}
+
+    def put_item(self, key: tuple[Any, ...], body: bytes) -> None:
+        if len(self.items) >= self.size:
+            self.items.clear()
+        self.items[key] = body
+
+    def put_counts(self, job_id: str, until: float, counts: tuple[int, int, int]) -> None:
+        if len(self.counts) >= self.size:
+            self.counts.clear()
+        self.counts[job_id] = (until, counts)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
 
 from agents.messages import Violation
-from api.cache import Rendered, RenderedJobs
+from api.cache import ListCache, Rendered, RenderedJobs
 from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobOut
 from automcu.storage import reads
 from automcu.storage.db import Database
@@ -37,46 +38,51 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
-def _brief(job: Any, lease_seconds: float) -> dict[str, Any]:
-    """A listed job from a row (or a :class:`Job`) holding ``reads.BRIEF_COLUMNS`` and the ``n_*`` counts."""
+def _brief(job: Any, lease_seconds: float, counts: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """A job as listed, from a row holding ``reads.BRIEF_COLUMNS`` (and the ``n_*`` counts unless given)."""
+    n = counts if counts is not None else (job.n_proposed, job.n_infeasible, job.n_evaluated)
     return {
         "id": job.id, "status": display_status(job, lease_seconds), "dataset": job.dataset, "board": job.board,
         "budget": job.budget, "proposer": job.proposer, "owner": job.owner, "created_at": _utc(job.created_at),
         "started_at": _utc(job.started_at), "finished_at": _utc(job.finished_at),
-        "n_proposed": int(job.n_proposed or 0), "n_infeasible": int(job.n_infeasible or 0),
-        "n_evaluated": int(job.n_evaluated or 0),
+        "n_proposed": int(n[0] or 0), "n_infeasible": int(n[1] or 0), "n_evaluated": int(n[2] or 0),
     }
 
 
-#: listed finished jobs' JSON by their whole row (columns and counts, fixed once terminal): a row that changes
-#: is a new key, so an entry is never stale; cleared when full
-_BRIEFS: dict[tuple[Any, ...], bytes] = {}
-_BRIEFS_MAX = 4096
-
-
-def _brief_json(row: Any, lease_seconds: float) -> bytes:
-    key = tuple(row)
-    if (hit := _BRIEFS.get(key)) is not None:
-        return hit
+def _item(row: Any, lease_seconds: float, counts: tuple[int, int, int]) -> bytes:
     # a row of our own columns, already of the model's types: built without a second validation
-    item = JobBrief.model_construct(**_brief(row, lease_seconds))
-    body = item.__pydantic_serializer__.to_json(item)
-    if row.status in TERMINAL:
-        if len(_BRIEFS) >= _BRIEFS_MAX:
-            _BRIEFS.clear()
-        _BRIEFS[key] = body
-    return body
+    item = JobBrief.model_construct(**_brief(row, lease_seconds, counts))
+    return item.__pydantic_serializer__.to_json(item)
 
 
 def list_jobs_json(
-    db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float
+    db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float,
+    cache: ListCache | None = None, counts_seconds: float = 0.0,
 ) -> bytes:
-    """``{items, total}`` as JSON (a :class:`JobList`): one statement for the page and its counts (a second for
-    ``total`` when the page is not the whole list)."""
+    """``{items, total}`` as JSON (a :class:`JobList`): the page, then the counts of the jobs ``cache`` can't
+    answer for, in one statement."""
+    cache = cache if cache is not None else ListCache(0)
+    now = time.monotonic()
+    parts: dict[str, bytes] = {}
+    counts: dict[str, tuple[int, int, int]] = {}
     with db.engine.connect() as conn:
         rows, total = reads.job_page(conn, owner, status, limit, offset)
-    return b'{"items":[' + b",".join(_brief_json(r, lease_seconds) for r in rows) + b'],"total":' \
-        + str(total).encode() + b"}"
+        for r in rows:
+            if r.status in TERMINAL:
+                if (body := cache.items.get(tuple(r))) is not None:
+                    parts[r.id] = body
+            elif (hit := cache.counts.get(r.id)) is not None and hit[0] > now:
+                counts[r.id] = hit[1]
+        counts.update(reads.counts_of(conn, [r.id for r in rows if r.id not in parts and r.id not in counts]))
+    for r in rows:
+        if r.id in parts:
+            continue
+        parts[r.id] = _item(r, lease_seconds, counts[r.id])
+        if r.status in TERMINAL:
+            cache.put_item(tuple(r), parts[r.id])
+        elif counts_seconds > 0:
+            cache.put_counts(r.id, now + counts_seconds, counts[r.id])
+    return b'{"items":[' + b",".join(parts[r.id] for r in rows) + b'],"total":' + str(total).encode() + b"}"
 
 
 def artifact_paths(job: Any) -> dict[str, str]:
@@ -116,15 +122,14 @@ def job_detail_json(db: Database, job_id: str, lease_seconds: float, base_url: s
     One statement; a finished job already in ``cache`` costs a primary-key lookup of its row instead (see
     :mod:`api.cache`)."""
     key = (job_id, base_url)
-    hit = cache.get(key) if cache is not None else None
     with db.engine.connect() as conn:
-        if hit is not None:
+        if cache is not None and (hit := cache.get(key)) is not None:
             now = reads.job_row(conn, job_id)
             if now is not None and tuple(now) == hit.row:
                 if owner is not None and hit.owner != owner:
                     raise JobNotFound(job_id)
                 return hit.body
-            cache.drop(key)  # type: ignore[union-attr]  # resumed, given artifacts, deleted: read it again
+            cache.drop(key)  # resumed, given artifacts, deleted: read it again
         row = reads.job_detail(conn, job_id)
     if row is None or (owner is not None and row.owner != owner):
         raise JobNotFound(job_id)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors
-from api.cache import RenderedJobs
+from api.cache import ListCache, RenderedJobs
 from api.core.config import ApiSettings, api_settings
 from api.middleware import BodySizeLimit
 from api.openapi_rules import declare_job_rules
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = open_database(cfg.database_url)
     app.state.api_prefix = API_PREFIX
     app.state.job_cache = RenderedJobs(cfg.job_cache_size)
+    app.state.list_cache = ListCache(cfg.job_cache_size)
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)

@@ -254,3 +254,33 @@ def test_the_dataset_pattern_matches_exactly_what_the_spec_accepts(name: str) ->
     except ValueError:
         accepted = False
     assert bool(re.search(dataset_pattern(), name)) == accepted, name
+
+
+def _running_listed(ctx: Ctx, job_id: str) -> int:
+    [item] = [j for j in ctx.get("/jobs").json()["items"] if j["id"] == job_id]
+    return int(item["n_proposed"])
+
+
+def test_a_list_counts_running_jobs_afresh_when_list_counts_seconds_is_0(ctx: Ctx) -> None:
+    ctx.client.app.state.settings.list_counts_seconds = 0  # type: ignore[attr-defined]
+    job_id = _job(ctx.db)
+    _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
+    assert _running_listed(ctx, job_id) == 0
+    _cand(ctx.db, job_id, 1, "proposed")
+    assert _running_listed(ctx, job_id) == 1
+
+
+def test_a_list_may_reuse_a_running_jobs_counts_and_is_exact_once_it_ends(ctx: Ctx) -> None:
+    ctx.client.app.state.settings.list_counts_seconds = 3600  # type: ignore[attr-defined]
+    job_id = _job(ctx.db)
+    _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
+    assert _running_listed(ctx, job_id) == 0
+    _cand(ctx.db, job_id, 1, "proposed")
+    assert _running_listed(ctx, job_id) == 0  # within list_counts_seconds: the counts seen before
+    assert ctx.job(job_id)["n_proposed"] == 1  # a job read is always current
+    _set(ctx.db, job_id, status="succeeded", finished_at=utcnow())
+    assert _running_listed(ctx, job_id) == 1  # finished: counted again, then kept by its row
+    _set(ctx.db, job_id, status="running", finished_at=None)  # resumed
+    _cand(ctx.db, job_id, 2, "proposed")
+    _set(ctx.db, job_id, status="failed", finished_at=utcnow())
+    assert _running_listed(ctx, job_id) == 2

@@ -15,6 +15,8 @@ class ApiSettings(Settings):
     sse_ping_seconds: float = Field(default=15.0, gt=0, description="keep-alive comment period on idle streams")
     job_cache_size: int = Field(default=2048, ge=0, description="finished jobs' rendered reads kept per API "
                                 "process (0: none)")
+    list_counts_seconds: float = Field(default=1.0, ge=0, description="how old a running job's counts in a job "
+                                       "list may be (0: always counted; a job read is always current)")
     page_max: int = Field(default=500, gt=0, description="largest page size of list endpoints")
 
 

@@ -45,15 +45,17 @@ def create_job(spec: JobSpec, principal: PrincipalDep, db: DbDep, request: Reque
 
 @router.get("", response_model=JobList)
 def list_jobs(
-    principal: PrincipalDep, db: DbDep, settings: SettingsDep,
+    principal: PrincipalDep, db: DbDep, settings: SettingsDep, request: Request,
     limit: Annotated[int, Query(ge=1, description=LIMIT_DOC)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     job_status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
                           Query(alias="status")] = None,
 ) -> Response:
-    """Your jobs (an admin token: everyone's), newest first."""
+    """Your jobs (an admin token: everyone's), newest first. A running job's counts here may be up to the server's
+    `list_counts_seconds` (1 s by default) old; `GET /jobs/{id}` is always current."""
     _check_limit(limit, settings.page_max)
-    return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds))
+    return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds,
+                                     request.app.state.list_cache, settings.list_counts_seconds))
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)

@@ -73,17 +73,33 @@ def _page_statements(by_owner: bool, by_status: bool) -> tuple[Select[Any], Sele
         where.append(Job.owner == bindparam("owner"))
     if by_status:
         where.append(Job.status == bindparam("status"))
-    page = (select(*(JOBS.c[c] for c in BRIEF_COLUMNS), *_counts()).where(*where)
+    page = (select(*(JOBS.c[c] for c in BRIEF_COLUMNS)).where(*where)
             .order_by(Job.created_at.desc(), Job.id).limit(bindparam("limit")).offset(bindparam("offset")))
     return page, select(func.count()).select_from(Job).where(*where)
 
 
 def job_page(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int
              ) -> tuple[list[Row[Any]], int]:
-    """A page of jobs, newest first, with their counts (``BRIEF_COLUMNS`` + ``n_*``), and how many match."""
+    """A page of jobs (``BRIEF_COLUMNS``), newest first, and how many match."""
     page, count = _page_statements(owner is not None, status is not None)
     params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
     rows = list(conn.execute(page, params))
-    if offset == 0 and len(rows) < limit:  # the whole list: no second statement
+    if offset == 0 and len(rows) < limit:  # the whole list: no statement for the total
         return rows, len(rows)
     return rows, int(conn.execute(count, params).scalar_one())
+
+
+_COUNTS = (select(Candidate.job_id, Candidate.status, func.count())
+           .where(Candidate.job_id.in_(bindparam("ids", expanding=True)))
+           .group_by(Candidate.job_id, Candidate.status))
+
+
+def counts_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+    """``(n_proposed, n_infeasible, n_evaluated)`` of each job: one pass over each job's index entries.
+
+    Read after the jobs' rows: a job seen terminal gets its final counts (they change only while it is not)."""
+    out = dict.fromkeys(job_ids, (0, 0, 0))
+    for job_id, status, n in conn.execute(_COUNTS, {"ids": job_ids}) if job_ids else ():
+        proposed, infeasible, evaluated = out[job_id]
+        out[job_id] = (proposed + n, infeasible + n * (status == "infeasible"), evaluated + n * (status == "evaluated"))
+    return out
