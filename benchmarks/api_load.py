@@ -1,22 +1,24 @@
-"""REST API under load on 127.0.0.1: 50 concurrent job submissions + status reads at a steady rate.
+"""REST API under load on 127.0.0.1: submissions under read load, read ceilings against hello-world, SSE fan-out.
 
-Starts the real server (`automcu serve`: uvicorn + worker processes) on a temp SQLite database,
-then, for ``--duration`` seconds:
-- fires ``--jobs`` POST /api/v1/jobs at once (concurrently), each with a distinct seed;
-- reads job status (GET /api/v1/jobs/{id}, a random accepted job; GET /api/v1/jobs before any is
-  accepted) open-loop at ``--rate`` requests/s, so slow answers don't lower the offered load;
-- afterwards, a closed-loop phase (``--sat-concurrency`` clients for ``--sat-seconds``) measures the
-  read throughput the server sustains while nothing else runs.
-- the ceiling comparison: closed-loop ``--ceiling-clients`` clients for ``--ceiling-seconds`` each on GET of a
-  finished job, GET of the job list (50 jobs) and a hello-world FastAPI route served by uvicorn with the same
-  settings (same process count, keep-alive, log level); then the same while 2 workers run 20 searches;
-- ``--sse-clients`` SSE clients spread over ``--sse-jobs`` running jobs for at most ``--sse-seconds``: each
-  must receive every event of its job (the DB's count) and the `end` event; server memory growth reported.
-Checks: every submission accepted (202) exactly once (the DB holds exactly those ids, each seed
-once), every job finished (succeeded), zero 5xx. Reports p50/p99 latency of reads and writes and
-reads/s, with the CPU count the server had.
+One server, built as ``automcu serve`` builds it (uvicorn ``api.main:create_app`` factory, ``--api-processes``
+processes, 30 s keep-alive) with one extra route, ``GET /hello`` (a hello-world FastAPI route in the same app and
+the same processes), on a temp SQLite database (WAL); ``--workers`` ``automcu worker`` processes (nice 10, as
+``serve`` starts them) run the jobs. Phases:
 
-    python benchmarks/api_load.py [--jobs 50] [--duration 30] [--rate 100] [--workers 2] [--api-processes 2]
+1. ``--jobs`` POST /api/v1/jobs fired at once (httpx) while wrk reads the job list (``--load-clients``
+   connections, ``--duration`` s); every submission must be accepted exactly once and every job must finish.
+2. Read ceilings, idle: ``--rounds`` rounds, each running wrk (``--clients`` connections, one wrk thread,
+   ``--seconds`` s) on the hello route, GET of a finished job (cycling over the finished jobs) and GET of the job
+   list (50 jobs), one after the other; each round gives each route's ratio to that round's hello-world req/s.
+   Reported: mean per route and a 95 % t-interval over the rounds.
+3. The same while the workers run ``--busy-jobs`` searches (their count is checked at each round; what is left is
+   cancelled afterwards).
+4. ``--sse-clients`` SSE clients on ``--sse-jobs`` running jobs for at most ``--sse-seconds``: each must get every
+   event of its job (the DB's list) and the `end` event; server memory (all its processes) before and after.
+
+Needs ``wrk`` (Debian: ``apt-get install wrk``).
+
+    python benchmarks/api_load.py [--rounds 5] [--seconds 5] [--clients 50] [--api-processes 2] [--workers 2]
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
-import random
+import shutil
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,57 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+API = "/api/v1"
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+#: the benchmark's app: the real one plus a hello-world route, served by the same processes
+BENCH_APP = '''
+from api.main import create_app
+
+
+def app():
+    application = create_app()
+
+    @application.get("/hello", include_in_schema=False)
+    def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return application
+'''
+
+#: wrk script: cycles over the paths given after ``--``, prints one JSON line of figures at the end
+WRK_LUA = r'''
+local paths = {}
+local i = 0
+function init(args)
+  for _, p in ipairs(args) do paths[#paths + 1] = p end
+end
+function request()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, ' ..
+    '"write": %d, "status": %d, "timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+'''
+
+#: two-sided 95 % Student t quantiles by degrees of freedom (1..30); beyond, the normal 1.96
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def mean_ci95(values: list[float]) -> dict[str, Any]:
+    """Mean and 95 % t-interval of ``values`` (one per round)."""
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": round(m, 3), "ci95": None, "n": len(values)}
+    half = (_T95[len(values) - 2] if len(values) - 1 <= len(_T95) else 1.96) * statistics.stdev(values) \
+        / math.sqrt(len(values))
+    return {"mean": round(m, 3), "ci95": [round(m - half, 3), round(m + half, 3)], "n": len(values)}
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -50,174 +107,142 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 class Recorder:
+    """Latencies and status codes of httpx requests (transport errors by exception name)."""
+
     def __init__(self) -> None:
         self.lat: list[float] = []
         self.codes: Counter[str] = Counter()
 
-    def add(self, seconds: float, code: int | str) -> None:
-        self.lat.append(seconds)
-        self.codes[str(code)] += 1
+    async def timed(self, coro: Any) -> httpx.Response | None:
+        t0 = time.perf_counter()
+        try:
+            r = await coro
+        except httpx.HTTPError as exc:
+            self.lat.append(time.perf_counter() - t0)
+            self.codes[type(exc).__name__] += 1
+            return None
+        self.lat.append(time.perf_counter() - t0)
+        self.codes[str(r.status_code)] += 1
+        return r
 
-    def summary(self, duration: float | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": len(self.lat), "p50_ms": pct(self.lat, 0.50), "p99_ms": pct(self.lat, 0.99),
+    def summary(self) -> dict[str, Any]:
+        return {"n": len(self.lat), "p50_ms": pct(self.lat, 0.50), "p99_ms": pct(self.lat, 0.99),
                                "max_ms": pct(self.lat, 1.0), "status_codes": dict(self.codes),
                                "n_5xx": sum(v for k, v in self.codes.items() if k.startswith("5")),
                                "n_errors": sum(v for k, v in self.codes.items() if not k.isdigit())}
-        if duration:
-            out["per_second"] = round(len(self.lat) / duration, 1)
-        return out
 
 
-async def timed(rec: Recorder, coro: Any) -> httpx.Response | None:
-    t0 = time.perf_counter()
-    try:
-        r = await coro
-    except httpx.HTTPError as exc:
-        rec.add(time.perf_counter() - t0, type(exc).__name__)
-        return None
-    rec.add(time.perf_counter() - t0, r.status_code)
-    return r
+def client(base: str, token: str, connections: int = 100, read_timeout: float = 30.0) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                             timeout=httpx.Timeout(30, read=read_timeout))
 
 
-async def load_phase(base: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=args.jobs + 64, max_keepalive_connections=args.jobs + 64)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
-        writes, reads = Recorder(), Recorder()
-        accepted: list[str] = []
-        rng = random.Random(0)
+async def submit_jobs(c: httpx.AsyncClient, n: int, budget: int, board: str, seed0: int,
+                      rec: Recorder | None = None) -> list[str]:
+    """``n`` concurrent POST /jobs (seeds ``seed0``...); the accepted ids (all must be 202 unless ``rec`` counts)."""
+    rec = rec or Recorder()
 
-        async def submit(i: int) -> None:
-            body = {"dataset": "cifar10", "board": args.board, "budget": args.budget, "proposer": "evolution",
-                    "seed": i, "task": f"load test job {i}"}
-            r = await timed(writes, client.post("/api/v1/jobs", json=body))
-            if r is not None and r.status_code == 202:
-                accepted.append(r.json()["id"])
+    async def one(i: int) -> str | None:
+        body = {"dataset": "cifar10", "board": board, "budget": budget, "proposer": "evolution", "seed": seed0 + i,
+                "task": f"load test job {seed0 + i}"}
+        r = await rec.timed(c.post(f"{API}/jobs", json=body))
+        return str(r.json()["id"]) if r is not None and r.status_code == 202 else None
 
-        async def read() -> None:
-            if accepted:
-                await timed(reads, client.get(f"/api/v1/jobs/{rng.choice(accepted)}"))
-            else:
-                await timed(reads, client.get("/api/v1/jobs", params={"limit": 10}))
+    return [j for j in await asyncio.gather(*(one(i) for i in range(n))) if j is not None]
 
+
+async def wait_finished(c: httpx.AsyncClient, ids: list[str], timeout: float) -> dict[str, str]:
+    """Poll the jobs until all are terminal or ``timeout`` s passed; their last statuses."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        statuses = {j: (await c.get(f"{API}/jobs/{j}")).json()["status"] for j in ids}
+        if all(s in TERMINAL for s in statuses.values()) or time.perf_counter() >= deadline:
+            return statuses
+        await asyncio.sleep(0.5)
+
+
+def wrk_command(url: str, paths: list[str], token: str, clients: int, seconds: int, lua: Path) -> list[str]:
+    return ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-H", f"Authorization: Bearer {token}",
+            "-s", str(lua), url, "--", *paths]
+
+
+def wrk_figures(stdout: str) -> dict[str, Any]:
+    """req/s, p50/p90/p99/max in ms and errors (non-2xx included) from the script's JSON line."""
+    line = next(x for x in stdout.splitlines() if x.startswith("WRK_JSON "))
+    w = json.loads(line.removeprefix("WRK_JSON "))
+    errors = sum(w[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return {"requests": w["requests"], "per_second": round(w["requests"] / (w["duration_us"] / 1e6), 1),
+            "p50_ms": round(w["p50_us"] / 1000, 2), "p90_ms": round(w["p90_us"] / 1000, 2),
+            "p99_ms": round(w["p99_us"] / 1000, 2), "max_ms": round(w["max_us"] / 1000, 2), "errors": errors,
+            "error_kinds": {k: w[k] for k in ("connect", "read", "write", "status", "timeout") if w[k]}}
+
+
+def wrk(url: str, paths: list[str], token: str, clients: int, seconds: int, lua: Path) -> dict[str, Any]:
+    """One wrk run over ``paths`` (cycled)."""
+    cmd = wrk_command(url, paths, token, clients, seconds, lua)
+    return wrk_figures(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+
+async def load_phase(base: str, token: str, args: argparse.Namespace, lua: Path) -> dict[str, Any]:
+    """Phase 1: the submissions, fired at once, while wrk reads the job list (the jobs being submitted and run)."""
+    cmd = wrk_command(base, [f"{API}/jobs?limit=50"], token, args.load_clients, args.duration, lua)
+    reader = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    async with client(base, token, args.jobs + 8) as c:
+        writes = Recorder()
         start = time.perf_counter()
-        submissions = asyncio.gather(*(submit(i) for i in range(args.jobs)))
-        in_flight: set[asyncio.Task[None]] = set()
-        n = 0
-        while (now := time.perf_counter() - start) < args.duration:
-            due = n / args.rate
-            if due > now:
-                await asyncio.sleep(due - now)
-            task = asyncio.create_task(read())
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-            n += 1
-        await submissions
-        await asyncio.gather(*in_flight)
-        elapsed = time.perf_counter() - start
-
-        # every job must finish (bounded wait)
-        deadline = time.perf_counter() + args.finish_timeout
-        statuses: dict[str, str] = {}
-        while time.perf_counter() < deadline:
-            page = (await client.get("/api/v1/jobs", params={"limit": 500})).json()
-            statuses = {j["id"]: j["status"] for j in page["items"]}
-            if all(s in ("succeeded", "failed", "cancelled") for s in statuses.values()):
-                break
-            await asyncio.sleep(0.5)
-        finished_after = time.perf_counter() - start
-        jobs = (await client.get("/api/v1/jobs", params={"limit": 500})).json()
-        return {"writes": writes.summary(), "reads": reads.summary(elapsed), "offered_read_rate": args.rate,
-                "window_seconds": round(elapsed, 2), "accepted": accepted, "statuses": statuses,
-                "jobs_in_db": jobs["total"], "all_finished_after_s": round(finished_after, 1)}
+        accepted = await submit_jobs(c, args.jobs, args.budget, args.board, 0, writes)
+        submitted_after = time.perf_counter() - start
+        out, _ = await reader.communicate()
+        reads = wrk_figures(out.decode())
+        statuses = await wait_finished(c, accepted, args.finish_timeout)
+        return {"writes": writes.summary(), "reads": reads, "submitted_after_s": round(submitted_after, 2),
+                "accepted": accepted, "statuses": statuses,
+                "all_finished_after_s": round(time.perf_counter() - start, 1)}
 
 
-async def saturation_phase(base: str, token: str, job_ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    rec = Recorder()
-    rng = random.Random(1)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        stop = time.perf_counter() + args.sat_seconds
-
-        async def reader() -> None:
-            while time.perf_counter() < stop:
-                await timed(rec, client.get(f"/api/v1/jobs/{rng.choice(job_ids)}"))
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(reader() for _ in range(args.sat_concurrency)))
-        return rec.summary(time.perf_counter() - t0)
-
-
-async def closed_loop(base: str, token: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    rec = Recorder()
-    rng = random.Random(2)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30,
-                                 limits=limits) as client:
-        stop = time.perf_counter() + seconds
-
-        async def reader() -> None:
-            while time.perf_counter() < stop:
-                await timed(rec, client.get(rng.choice(paths)))
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(reader() for _ in range(clients)))
-        return rec.summary(time.perf_counter() - t0)
-
-
-async def ceiling_phase(base: str, hello: str, token: str, job_ids: list[str], args: argparse.Namespace
-                        ) -> dict[str, Any]:
-    """Job read, job list (50) and hello-world, one after the other with the same client settings."""
-    n, sec = args.ceiling_clients, args.ceiling_seconds
-    await closed_loop(base, token, [f"/api/v1/jobs/{j}" for j in job_ids[:5]], n, 1.0)  # warm-up, not counted
-    await closed_loop(hello, token, ["/hello"], n, 1.0)
-    out = {"hello_world": await closed_loop(hello, token, ["/hello"], n, sec),
-           "job_read": await closed_loop(base, token, [f"/api/v1/jobs/{j}" for j in job_ids], n, sec),
-           "job_list_50": await closed_loop(base, token, ["/api/v1/jobs?limit=50"], n, sec)}
-    ceiling = out["hello_world"].get("per_second") or 1.0
-    for key in ("job_read", "job_list_50"):
-        out[key]["ratio_to_hello"] = round((out[key].get("per_second") or 0.0) / ceiling, 3)
-    return out
-
-
-async def submit_jobs(base: str, token: str, n: int, budget: int, board: str, seed0: int) -> list[str]:
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-        async def one(i: int) -> str:
-            body = {"dataset": "cifar10", "board": board, "budget": budget, "proposer": "evolution", "seed": seed0 + i}
-            r = await client.post("/api/v1/jobs", json=body)
-            r.raise_for_status()
-            return str(r.json()["id"])
-
-        return list(await asyncio.gather(*(one(i) for i in range(n))))
-
-
-async def wait_finished(base: str, token: str, ids: list[str], timeout: float) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        deadline = time.perf_counter() + timeout
-        statuses: dict[str, str] = {}
-        while time.perf_counter() < deadline:
-            statuses = {j: (await client.get(f"/api/v1/jobs/{j}")).json()["status"] for j in ids}
-            if all(s in ("succeeded", "failed", "cancelled") for s in statuses.values()):
-                break
-            await asyncio.sleep(1.0)
-        return statuses
+def ceiling_phase(base: str, token: str, finished: list[str], args: argparse.Namespace, lua: Path,
+                  running: Callable[[], int] | None = None) -> dict[str, Any]:
+    """Phases 2 and 3: ``--rounds`` rounds of hello / job read / job list; per-round ratios; mean and 95 % CI."""
+    routes = {"hello_world": ["/hello"], "job_read": [f"{API}/jobs/{j}" for j in finished],
+              "job_list_50": [f"{API}/jobs?limit=50"]}
+    for paths in routes.values():  # warm-up (connections, caches, imports), not counted
+        wrk(base, paths, token, args.clients, 2, lua)
+    rounds: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        before = running() if running else None
+        r: dict[str, Any] = {k: wrk(base, p, token, args.clients, args.seconds, lua) for k, p in routes.items()}
+        for k in ("job_read", "job_list_50"):
+            r[k]["ratio_to_hello"] = round(r[k]["per_second"] / max(r["hello_world"]["per_second"], 1e-9), 3)
+        if running:
+            r["searches_running"] = [before, running()]
+        rounds.append(r)
+    summary = {}
+    for k in routes:
+        summary[k] = {"per_second": mean_ci95([r[k]["per_second"] for r in rounds]),
+                      "p50_ms": mean_ci95([r[k]["p50_ms"] for r in rounds]),
+                      "p99_ms": mean_ci95([r[k]["p99_ms"] for r in rounds]),
+                      "p99_ms_worst_round": max(r[k]["p99_ms"] for r in rounds),
+                      "errors": sum(r[k]["errors"] for r in rounds),
+                      "requests": sum(r[k]["requests"] for r in rounds)}
+        if k != "hello_world":
+            summary[k]["ratio_to_hello"] = mean_ci95([r[k]["ratio_to_hello"] for r in rounds])
+    return {"rounds": rounds, "summary": summary}
 
 
 async def sse_phase(base: str, token: str, job_ids: list[str], args: argparse.Namespace,
-                    rss: Any) -> dict[str, Any]:
-    """``--sse-clients`` followers spread over the jobs; each collects event ids until `end` or the time limit."""
+                    rss: Callable[[], int]) -> dict[str, Any]:
+    """Phase 4: followers spread over the jobs; each collects event ids until `end` or the time limit."""
     got: list[tuple[str, list[int], bool, str | None]] = []
-    timeout = httpx.Timeout(30, read=args.sse_seconds + 30)
-    limits = httpx.Limits(max_connections=args.sse_clients + 8)
     rss_before = rss()
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
-                                 limits=limits) as client:
+    async with client(base, token, args.sse_clients + 8, read_timeout=args.sse_seconds + 30) as c:
         stop = time.perf_counter() + args.sse_seconds
 
         async def follow(job_id: str) -> None:
             ids: list[int] = []
             ended, error = False, None
             try:
-                async with client.stream("GET", f"/api/v1/jobs/{job_id}/events") as r:
+                async with c.stream("GET", f"{API}/jobs/{job_id}/events") as r:
                     async for line in r.aiter_lines():
                         if line.startswith("id: "):
                             ids.append(int(line[4:]))
@@ -231,9 +256,8 @@ async def sse_phase(base: str, token: str, job_ids: list[str], args: argparse.Na
             got.append((job_id, ids, ended, error))
 
         await asyncio.gather(*(follow(job_ids[i % len(job_ids)]) for i in range(args.sse_clients)))
-    rss_after = rss()
     return {"clients": args.sse_clients, "jobs": len(job_ids), "results": got,
-            "rss_before_kb": rss_before, "rss_after_kb": rss_after}
+            "rss_before_kb": rss_before, "rss_after_kb": rss()}
 
 
 def tree_rss_kb(pid: int) -> int:
@@ -246,20 +270,10 @@ def tree_rss_kb(pid: int) -> int:
             status = Path(f"/proc/{p}/status").read_text()
             total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
             for task in Path(f"/proc/{p}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pids.extend(int(c) for c in children)
+                pids.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, StopIteration):
             continue
     return total
-
-
-HELLO_APP = """
-from fastapi import FastAPI
-app = FastAPI()
-@app.get("/hello")
-def hello() -> dict[str, str]:
-    return {"hello": "world"}
-"""
 
 
 def free_port() -> int:
@@ -268,80 +282,108 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_up(url: str, log: Path) -> None:
+    for _ in range(300):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server did not start: {log.read_text()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jobs", type=int, default=50)
-    ap.add_argument("--duration", type=float, default=30.0, help="seconds of steady reads")
-    ap.add_argument("--rate", type=float, default=100.0, help="offered status reads per second")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes of `automcu serve`")
-    ap.add_argument("--budget", type=int, default=5, help="evaluations per job")
+    ap.add_argument("--jobs", type=int, default=50, help="concurrent submissions (and the finished jobs read later)")
+    ap.add_argument("--duration", type=int, default=30, help="seconds of job-list reads (wrk) from the submissions on")
+    ap.add_argument("--load-clients", type=int, default=16, help="wrk connections reading during the submissions")
+    ap.add_argument("--workers", type=int, default=2, help="`automcu worker` processes")
+    ap.add_argument("--budget", type=int, default=5, help="evaluations per submitted job")
     ap.add_argument("--board", default="STM32F746")
-    ap.add_argument("--finish-timeout", type=float, default=120.0)
-    ap.add_argument("--sat-seconds", type=float, default=10.0)
-    ap.add_argument("--sat-concurrency", type=int, default=16)
-    ap.add_argument("--api-processes", type=int, default=2, help="uvicorn processes (the hello app gets the same)")
-    ap.add_argument("--ceiling-clients", type=int, default=50)
-    ap.add_argument("--ceiling-seconds", type=float, default=10.0)
-    ap.add_argument("--busy-jobs", type=int, default=20, help="searches the workers run during the second ceiling")
-    ap.add_argument("--busy-budget", type=int, default=60)
+    ap.add_argument("--finish-timeout", type=float, default=180.0)
+    ap.add_argument("--api-processes", type=int, default=2, help="uvicorn processes")
+    ap.add_argument("--clients", type=int, default=50, help="wrk connections in the ceiling phases")
+    ap.add_argument("--seconds", type=int, default=5, help="wrk seconds per route and round")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per ceiling phase (for the 95 %% interval)")
+    ap.add_argument("--busy-jobs", type=int, default=20, help="searches the workers run during the busy ceiling")
+    ap.add_argument("--busy-budget", type=int, default=3000, help="their budget (what is left is cancelled)")
     ap.add_argument("--sse-clients", type=int, default=200)
     ap.add_argument("--sse-jobs", type=int, default=10)
     ap.add_argument("--sse-seconds", type=float, default=60.0)
     ap.add_argument("--sse-budget", type=int, default=40)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--compare", type=Path, help="an earlier api_load JSON (e.g. of the code before a change): its "
+                    "read ceilings are shown beside this run's")
     args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found (Debian: apt-get install wrk)")
 
     from api.core.security import create_token
     from automcu.storage.db import open_database
 
     tmp = Path(tempfile.mkdtemp(prefix="automcu-load-"))
-    db_url = f"sqlite:///{tmp / 'load.db'}"
+    db_file = tmp / "load.db"
+    db_url = f"sqlite:///{db_file}"
     token = create_token(open_database(db_url), "load")
-    port = free_port()
-    env = {**os.environ, "AUTOMCU_DB_URL": db_url, "AUTOMCU_DATA_DIR": str(tmp)}
+    (tmp / "bench_app.py").write_text(BENCH_APP)
+    lua = tmp / "paths.lua"
+    lua.write_text(WRK_LUA)
+    env = {**os.environ, "AUTOMCU_DB_URL": db_url, "AUTOMCU_DATA_DIR": str(tmp),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp)])}
     env.pop("AUTOMCU_LLM_BASE_URL", None)
-    log = (tmp / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "automcu.cli.app", "serve", "--port", str(port), "--workers",
-                               str(args.workers), "--poll", "0.2", "--log-level", "warning",
-                               "--api-processes", str(args.api_processes)],
-                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    (tmp / "hello_app.py").write_text(HELLO_APP)
-    hello_port = free_port()
-    hello_server = subprocess.Popen([sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(hello_port),
-                                     "--workers", str(args.api_processes), "--log-level", "warning",
-                                     "--timeout-keep-alive", "30"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
-    hello = f"http://127.0.0.1:{hello_port}"
+    log_path = tmp / "server.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_app:app", "--factory", "--host", "127.0.0.1",
+                               "--port", str(port), "--workers", str(args.api_processes), "--log-level", "warning",
+                               "--timeout-keep-alive", "30"], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+    workers = [subprocess.Popen([sys.executable, "-m", "automcu.cli.app", "worker", "--poll", "0.2", "--nice", "10"],
+                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT) for _ in range(args.workers)]
+
+    def running() -> int:
+        with sqlite3.connect(db_file, timeout=30) as con:
+            return int(con.execute("SELECT count(*) FROM jobs WHERE status = 'running'").fetchone()[0])
+
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("server did not start: " + (tmp / "server.log").read_text())
-        for _ in range(150):
-            try:
-                if httpx.get(f"{hello}/hello", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_up(f"{base}/hello", log_path)
         load_before = os.getloadavg()
-        load = asyncio.run(load_phase(base, token, args))
-        sat = asyncio.run(saturation_phase(base, token, load["accepted"] or ["none"], args))
+        load = asyncio.run(load_phase(base, token, args, lua))
         finished = load["accepted"] or ["none"]
-        ceiling_idle = asyncio.run(ceiling_phase(base, hello, token, finished, args))
-        busy_ids = asyncio.run(submit_jobs(base, token, args.busy_jobs, args.busy_budget, args.board, 10_000))
-        ceiling_busy = asyncio.run(ceiling_phase(base, hello, token, finished, args))
-        busy_running_after = asyncio.run(wait_finished(base, token, busy_ids, 0.0))
-        busy_statuses = asyncio.run(wait_finished(base, token, busy_ids, args.finish_timeout * 3))
-        sse_ids = asyncio.run(submit_jobs(base, token, args.sse_jobs, args.sse_budget, args.board, 20_000))
-        sse = asyncio.run(sse_phase(base, token, sse_ids, args, lambda: tree_rss_kb(server.pid)))
-        sse_statuses = asyncio.run(wait_finished(base, token, sse_ids, args.finish_timeout))
+        ceiling_idle = ceiling_phase(base, token, finished, args, lua)
+
+        async def start_busy() -> list[str]:
+            async with client(base, token) as c:
+                return await submit_jobs(c, args.busy_jobs, args.busy_budget, args.board, 10_000)
+
+        busy_ids = asyncio.run(start_busy())
+        for _ in range(100):  # the workers have claimed their first searches
+            if running() >= min(args.workers, args.busy_jobs):
+                break
+            time.sleep(0.1)
+        ceiling_busy = ceiling_phase(base, token, finished, args, lua, running)
+
+        async def end_busy() -> dict[str, str]:
+            async with client(base, token) as c:
+                for j in busy_ids:
+                    await c.post(f"{API}/jobs/{j}/cancel")  # 409 for those that ended: fine
+                return await wait_finished(c, busy_ids, args.finish_timeout)
+
+        busy_statuses = asyncio.run(end_busy())
+
+        async def sse_run() -> tuple[list[str], dict[str, Any], dict[str, str]]:
+            async with client(base, token) as c:
+                ids = await submit_jobs(c, args.sse_jobs, args.sse_budget, args.board, 20_000)
+            sse = await sse_phase(base, token, ids, args, lambda: tree_rss_kb(server.pid))
+            async with client(base, token) as c:
+                return ids, sse, await wait_finished(c, ids, args.finish_timeout)
+
+        sse_ids, sse, sse_statuses = asyncio.run(sse_run())
     finally:
-        for proc in (server, hello_server):
+        for proc in (server, *workers):
             proc.terminate()
+        for proc in (server, *workers):
             proc.wait(30)
         log.close()
 
@@ -364,22 +406,23 @@ def main() -> None:
                    "server_rss_before_kb": sse["rss_before_kb"], "server_rss_after_kb": sse["rss_after_kb"],
                    "server_rss_growth_kb": sse["rss_after_kb"] - sse["rss_before_kb"],
                    "job_statuses": dict(Counter(sse_statuses.values()))}
-    busy_running = sum(1 for v in busy_running_after.values() if v in ("queued", "running"))
     seeds = Counter(r.seed for r in rows)
+    idle, busy = ceiling_idle["summary"], ceiling_busy["summary"]
+    w, rd = load["writes"], load["reads"]
     checks = {
         "all_accepted": len(load["accepted"]) == args.jobs,
         "accepted_exactly_once": sorted(load["accepted"]) == sorted(r.id for r in rows)
         and len(rows) == args.jobs and all(seeds[i] == 1 for i in range(args.jobs)),
         "all_finished": all(r.status == "succeeded" for r in rows),
-        "zero_5xx": load["writes"]["n_5xx"] + load["reads"]["n_5xx"] + sat["n_5xx"] == 0,
-        "zero_transport_errors": load["writes"]["n_errors"] + load["reads"]["n_errors"] + sat["n_errors"] == 0,
-        "ceiling_zero_errors": all(v["n_5xx"] + v["n_errors"] == 0 and set(v["status_codes"]) == {"200"}
-                                   for c in (ceiling_idle, ceiling_busy) for v in c.values()),
-        "job_read_at_least_half_of_hello": ceiling_idle["job_read"]["ratio_to_hello"] >= 0.5,
-        "job_list_at_least_30pct_of_hello": ceiling_idle["job_list_50"]["ratio_to_hello"] >= 0.3,
-        "reads_p99_under_250ms_while_workers_run": max(ceiling_busy[k]["p99_ms"] or 1e9
+        "zero_errors_during_submissions": w["n_5xx"] + w["n_errors"] + rd["errors"] == 0,
+        "ceiling_zero_errors": all(v["errors"] == 0 for c in (idle, busy) for v in c.values()),
+        "job_read_at_least_half_of_hello": idle["job_read"]["ratio_to_hello"]["mean"] >= 0.5,
+        "job_list_at_least_30pct_of_hello": idle["job_list_50"]["ratio_to_hello"]["mean"] >= 0.3,
+        "searches_running_through_the_busy_phase": all(min(r["searches_running"]) >= min(args.workers, args.busy_jobs)
+                                                       for r in ceiling_busy["rounds"]),
+        "reads_p99_under_250ms_while_workers_run": max(busy[k]["p99_ms"]["mean"]
                                                        for k in ("job_read", "job_list_50")) < 250,
-        "busy_searches_all_finished": all(v == "succeeded" for v in busy_statuses.values()),
+        "busy_searches_none_failed": all(v in ("succeeded", "cancelled") for v in busy_statuses.values()),
         "sse_every_client_every_event": sum(sse_complete) == args.sse_clients,
     }
     try:
@@ -388,17 +431,25 @@ def main() -> None:
         cpus = os.cpu_count() or 0
     result = {
         "benchmark": "api_load", "host": "127.0.0.1", "cpus": cpus, "python": platform.python_version(),
-        "database": "sqlite (WAL)",
+        "database": "sqlite (WAL)", "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip() or None,
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0:1],
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
         "checks": checks, "passed": all(checks.values()),
-        "writes": load["writes"], "reads_during_load": load["reads"], "reads_saturation": sat,
-        "window_seconds": load["window_seconds"], "all_finished_after_s": load["all_finished_after_s"],
-        "jobs_in_db": len(rows), "job_statuses": dict(Counter(r.status for r in rows)),
+        "writes": w, "reads_during_submissions": rd, "submitted_after_s": load["submitted_after_s"],
+        "all_finished_after_s": load["all_finished_after_s"], "jobs_in_db": len(rows),
+        "job_statuses": dict(Counter(r.status for r in rows)),
         "ceiling_idle": ceiling_idle, "ceiling_while_workers_run": ceiling_busy,
-        "busy_searches_still_running_when_ceiling_ended": busy_running,
         "busy_search_statuses": dict(Counter(busy_statuses.values())), "sse": sse_summary,
         "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
+    if args.compare is not None:
+        before = json.loads(args.compare.read_text())
+        result["compared_with"] = {"file": args.compare.as_posix(), "command": before.get("command"),
+                                   "commit": before.get("commit"), "loadavg_before": before.get("loadavg_before"),
+                                   "ceiling_idle": before["ceiling_idle"]["summary"],
+                                   "ceiling_while_workers_run": before["ceiling_while_workers_run"]["summary"]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "api_load.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "api_load.md").write_text(render_md(result))
@@ -407,53 +458,89 @@ def main() -> None:
         raise SystemExit(1)
 
 
+def _ci(v: dict[str, Any]) -> str:
+    return f"{v['mean']}" + (f" [{v['ci95'][0]}, {v['ci95'][1]}]" if v.get("ci95") else "")
+
+
+def _ceiling_rows(c: dict[str, Any], summaries: dict[str, Any], label: str = "") -> list[str]:
+    rows = []
+    for phase, key in (("idle", "ceiling_idle"), (f"{c['workers']} workers running searches",
+                                                   "ceiling_while_workers_run")):
+        for route, v in summaries[key].items():
+            ratio = _ci(v["ratio_to_hello"]) if "ratio_to_hello" in v else "1"
+            rows.append(f"| {label}{phase} | {route} | {v['requests']} | {_ci(v['per_second'])} | {_ci(v['p50_ms'])} | "
+                        f"{_ci(v['p99_ms'])} | {v['p99_ms_worst_round']} | {ratio} | {v['errors']} |")
+    return rows
+
+
 def render_md(r: dict[str, Any]) -> str:
     c = r["config"]
-    w, rd, sat = r["writes"], r["reads_during_load"], r["reads_saturation"]
+    w, rd = r["writes"], r["reads_during_submissions"]
+    rows = _ceiling_rows(c, {k: r[k]["summary"] for k in ("ceiling_idle", "ceiling_while_workers_run")})
+    before: list[str] = []
+    if (cmp := r.get("compared_with")) is not None:
+        before = ["", f"Before (`{cmp['file']}`: commit {cmp.get('commit')}, `{cmp.get('command')}`, load average "
+                  f"{cmp.get('loadavg_before')} at its start; same server set-up, same wrk client):", "",
+                  "| phase | route | requests | req/s | p50 ms | p99 ms | worst p99 ms | ratio to hello | errors |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                  *_ceiling_rows(c, cmp, "before: ")]
+    running = [n for rd_ in r["ceiling_while_workers_run"]["rounds"] for n in rd_["searches_running"]]
+    sse = r["sse"]
     lines = [
         "# API load (`benchmarks/api_load.py`)",
         "",
-        f"`automcu serve` on 127.0.0.1 with {c['workers']} worker processes, SQLite (WAL), {r['cpus']} CPU cores "
-        f"shared by the server, the workers and this load generator. {c['jobs']} job submissions fired at once "
-        f"(budget {c['budget']} evaluations each, board {c['board']}) while job status is read open-loop at "
-        f"{c['rate']:.0f} req/s for {c['duration']:.0f} s; then {c['sat_concurrency']} closed-loop readers for "
-        f"{c['sat_seconds']:.0f} s.",
+        f"Command: `{r['command']}` ({r['wrk'][0] if r['wrk'] else 'wrk'}).",
         "",
-        "| phase | requests | p50 ms | p99 ms | max ms | req/s | 5xx |",
+        f"One uvicorn server ({c['api_processes']} processes, `api.main:create_app` as `automcu serve` runs it, plus a "
+        f"hello-world route `GET /hello` in the same app and processes), {c['workers']} `automcu worker` processes, "
+        f"SQLite (WAL), on {r['cpus']} CPU cores shared by the server, the workers, the load generator (wrk, one "
+        "thread) and whatever else ran on the machine.",
+        "",
+        "**The box is shared and noisy**: other jobs ran on these 2 cores during the measurement (load average "
+        f"{r['loadavg_before']} before, {r['loadavg_after']} after). Absolute figures are a floor, not the server's "
+        "capacity; the ratios compare routes measured back to back in the same round, which cancels part of the "
+        "noise, and the intervals show what is left.",
+        "",
+        f"## Read ceilings: {c['rounds']} rounds x {c['seconds']} s per route, {c['clients']} wrk connections",
+        "",
+        f"Each round runs hello-world, a finished job's read (cycling over the {c['jobs']} finished jobs) and the "
+        "50-job list back to back; the ratio is the route's req/s over that round's hello-world req/s. Figures: mean "
+        "over rounds [95 % t-interval].",
+        "",
+        "| phase | route | requests | req/s | p50 ms | p99 ms | worst p99 ms | ratio to hello | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        *before,
+        "",
+        f"Searches running (status `running`) at the start and end of each busy round: {running} "
+        f"({c['busy_jobs']} submitted with budget {c['busy_budget']}; afterwards cancelled: "
+        f"{r['busy_search_statuses']}).",
+        "",
+        "## Submissions under read load",
+        "",
+        f"{c['jobs']} POST /jobs fired at once (httpx; budget {c['budget']}, board {c['board']}) while wrk reads the "
+        f"job list (`GET /jobs?limit=50`: the jobs being submitted and run, nothing cached) with {c['load_clients']} "
+        f"connections for {c['duration']} s; the workers start on the jobs as they arrive.",
+        "",
+        "| requests | n | p50 ms | p99 ms | max ms | req/s | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| writes: POST /jobs (50 concurrent) | {w['n']} | {w['p50_ms']} | {w['p99_ms']} | {w['max_ms']} | – | "
-        f"{w['n_5xx']} |",
-        f"| reads during load: GET /jobs/{{id}} | {rd['n']} | {rd['p50_ms']} | {rd['p99_ms']} | {rd['max_ms']} | "
-        f"{rd['per_second']} | {rd['n_5xx']} |",
-        f"| reads, saturated ({c['sat_concurrency']} clients) | {sat['n']} | {sat['p50_ms']} | {sat['p99_ms']} | "
-        f"{sat['max_ms']} | {sat['per_second']} | {sat['n_5xx']} |",
-        "",
-        "",
-        f"Ceiling comparison: {c['ceiling_clients']} closed-loop clients, {c['ceiling_seconds']:.0f} s per route, "
-        f"{c['api_processes']} uvicorn process(es) for both servers.",
-        "",
-        "| phase | route | requests | req/s | p50 ms | p99 ms | ratio to hello | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        *[f"| {phase} | {route} | {v['n']} | {v['per_second']} | {v['p50_ms']} | {v['p99_ms']} | "
-          f"{v.get('ratio_to_hello', 1.0)} | {v['n_5xx'] + v['n_errors']} |"
-          for phase, key in (("idle", "ceiling_idle"), (f"{c['workers']} workers running {c['busy_jobs']} searches",
-                                                          "ceiling_while_workers_run"))
-          for route, v in r[key].items()],
-        "",
-        f"Searches still queued/running when the busy ceiling phase ended: "
-        f"{r['busy_searches_still_running_when_ceiling_ended']} of {c['busy_jobs']} (budget {c['busy_budget']}).",
-        "",
-        f"SSE: {r['sse']['clients']} clients on {r['sse']['jobs']} running jobs (at most {c['sse_seconds']:.0f} s): "
-        f"{r['sse']['clients_with_every_event']} received every event of their job (in order, no gap; "
-        f"{r['sse']['clients_that_saw_end']} saw the job end within the time), "
-        f"{r['sse']['clients_with_errors']} errors; server RSS (all processes) {r['sse']['server_rss_before_kb']} KB "
-        f"-> {r['sse']['server_rss_after_kb']} KB ({r['sse']['server_rss_growth_kb']:+d} KB).",
+        f"| POST /jobs ({c['jobs']} concurrent, all answered after {r['submitted_after_s']} s) | {w['n']} | "
+        f"{w['p50_ms']} | {w['p99_ms']} | {w['max_ms']} | – | {w['n_5xx'] + w['n_errors']} |",
+        f"| GET /jobs?limit=50 meanwhile | {rd['requests']} | {rd['p50_ms']} | {rd['p99_ms']} | {rd['max_ms']} | "
+        f"{rd['per_second']} | {rd['errors']} |",
         "",
         f"Jobs in the database: {r['jobs_in_db']} ({', '.join(f'{k}: {v}' for k, v in r['job_statuses'].items())}); "
-        f"all finished {r['all_finished_after_s']} s after the submissions.",
+        f"all finished {r['all_finished_after_s']} s after the submissions started.",
         "",
-        f"The machine's load average (1/5/15 min) was {r['loadavg_before']} before and {r['loadavg_after']} after: "
-        "other processes shared these cores, so the figures are a floor, not the server's capacity.",
+        "## SSE",
+        "",
+        f"{sse['clients']} clients on {sse['jobs']} running jobs (at most {c['sse_seconds']:.0f} s): "
+        f"{sse['clients_with_every_event']} received every event of their job (in order, no gap; "
+        f"{sse['clients_that_saw_end']} saw the job end within the time), {sse['clients_with_errors']} errors; "
+        f"server RSS (all processes) {sse['server_rss_before_kb']} KB -> {sse['server_rss_after_kb']} KB "
+        f"({sse['server_rss_growth_kb']:+d} KB).",
+        "",
+        "## Checks",
         "",
         "| check | result |",
         "| --- | --- |",
