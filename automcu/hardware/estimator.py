@@ -33,7 +33,7 @@ from automcu.hardware.costs import (
     planned_buffers,
 )
 from automcu.hardware.cycles import REFERENCE_CLOCK_MHZ, REFERENCE_CORE, CoreModel, core_model
-from automcu.hardware.graph import build_graph
+from automcu.hardware.graph import Graph, build_graph
 from automcu.hardware.macro import DATASET_MACROS, Macro, nb201_counts
 from automcu.hardware.spec import HardwareSpec
 from search_spaces.nb201.space import Arch, parse_arch
@@ -46,6 +46,7 @@ __all__ = [
     "Macro",
     "estimate",
     "estimate_all",
+    "estimate_graph",
     "graph_features",
     "lifetimes",
     "nb201_counts",
@@ -94,6 +95,13 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
     arch = parse_arch(arch)
     macro = macro or Macro()
     g = build_graph(arch, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
+    params_nb, macs_nb = nb201_counts(arch, macro)
+    return estimate_graph(g, arch.to_string(), hardware, params_nb, macs_nb, arch.output_connected)
+
+
+def estimate_graph(g: Graph, arch: str, hardware: HardwareSpec | None, torch_params: int, torch_macs: int,
+                   output_connected: bool = True) -> Estimate:
+    """Deployment figures of one deployed op graph (any network :mod:`automcu.hardware.graph` builds)."""
     core, clock = _core_and_clock(hardware)
     kernels = core if hardware is not None else None
 
@@ -128,7 +136,6 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
     cycles = float(sum(per_op))
     slow = int(np.argmax(per_op)) if per_op else 0
     slowest = f"{g.ops[slow].name} ({g.ops[slow].kind}, {per_op[slow] / (clock * 1e3):.2f} ms)" if g.ops else None
-    params_nb, macs_nb = nb201_counts(arch, macro)
     left = list(LEFT_OUT)
     if hardware is None:
         left.insert(0, f"no hardware given: latency on the reference core {REFERENCE_CORE} at "
@@ -136,19 +143,19 @@ def estimate(arch: Arch | str, hardware: HardwareSpec | None = None, macro: Macr
                        "no runtime code/SRAM")
     elif not hardware.runtime_flash_kb or not hardware.runtime_sram_kb:
         left.insert(0, "this hardware spec gives no runtime code/SRAM size: the TFLM runtime itself is not counted")
-    if not arch.output_connected:
+    if not output_connected:
         left.insert(0, "the cell's output ignores its input: the converter folds the network to a constant")
     left.append("io_buffers are the input/output tensors, planned inside the arena (counted once)")
     return Estimate(
-        arch=arch.to_string(),
+        arch=arch,
         flash_bytes=model_bytes + runtime_flash,
         peak_sram_bytes=arena + runtime_sram,
         arena_bytes=arena,
         latency_ms=cycles / (clock * 1e3),
         macs=sum(op.macs for op in g.ops),
         params=sum(op.weights + op.biases for op in g.ops),
-        nb201_params=params_nb,
-        nb201_macs=macs_nb,
+        nb201_params=torch_params,
+        nb201_macs=torch_macs,
         n_ops=len(g.ops),
         flash=flash,
         sram=sram,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search_spaces.mcu.space import DWSEP, MCUArch
 from search_spaces.nb201.space import CONV3, EDGES, NONE, POOL, SKIP, Arch
 
 #: ops whose fused_activation_function can absorb a following RELU
@@ -82,6 +83,8 @@ class Graph:
 
 
 class _Builder:
+    """Ops and tensors in the torch model's evaluation order, with the converter's CSE."""
+
     def __init__(self) -> None:
         self.tensors: list[Tensor] = []
         self.ops: list[Op] = []
@@ -122,6 +125,14 @@ class _Builder:
             quant_channels=2 * cout, kernel=k, stride=stride, cin=cin, cout=cout, stage=stage, part=part,
         )
 
+    def depthwise(self, name: str, x: int, k: int, stage: int, part: str) -> int:
+        """A depthwise k×k conv, stride 1, SAME padding (channel multiplier 1)."""
+        h, w, c = self.tensors[x].shape
+        return self.op(
+            "DEPTHWISE_CONV_2D", name, [x], (h, w, c), macs=h * w * c * k * k, weights=c * k * k, biases=c,
+            quant_channels=2 * c, kernel=k, stride=1, cin=c, cout=c, stage=stage, part=part,
+        )
+
     def unary(self, kind: str, name: str, x: int, stage: int, part: str, **fields: object) -> int:
         return self.op(kind, name, [x], self.tensors[x].shape, cse_key=(kind, x), stage=stage, part=part, **fields)
 
@@ -136,7 +147,15 @@ class _Builder:
                        cin=c, cout=c, stage=stage, part=part)
 
 
-def cell_edges(arch: Arch) -> list[tuple[int, int, int]]:
+GraphBuilder = _Builder
+
+
+def strided_conv3x3(b: _Builder, name: str, x: int, cout: int, stage: int, part: str) -> int:
+    """Public name of :func:`_strided_conv3x3` (3×3/s2 with torch padding 1, as the converter emits it)."""
+    return _strided_conv3x3(b, name, x, cout, stage, part)
+
+
+def cell_edges(arch: Arch | MCUArch) -> list[tuple[int, int, int]]:
     """(to, from, op) of the edges the exported cell evaluates, in official order.
 
     As the torch model's forward: every non-``none`` edge whose target node reaches the cell output
@@ -153,7 +172,7 @@ def cell_edges(arch: Arch) -> list[tuple[int, int, int]]:
 _ZERO, _CHANNEL_CONST, _MAP_CONST = "zero", "channel", "map"
 
 
-def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None:
+def _cell(b: _Builder, arch: Arch | MCUArch, x0: int, stage: int, cell: int) -> int | None:
     """Ops of one cell in the torch model's evaluation order (``search_spaces.nb201.torch_model.Cell``).
 
     A node that does not depend on the cell input is zero or a constant: a conv of zero is its BN's
@@ -161,6 +180,8 @@ def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None
     uniform constant is uniform, a 3×3 conv of a non-zero constant is a constant *map* (zero padding
     at the border). The converter folds all of that; what remains is one ``ADD`` of the constant to
     the node's input-dependent sum (a per-channel vector, or a whole map for the 3×3 case).
+    An mcu-space cell may also carry ``dw_sep_conv_3x3`` (``DWSEP``): ``RELU`` → ``DEPTHWISE_CONV_2D``
+    3×3 (the inner ReLU fused) → ``CONV_2D`` 1×1, costed like the convs; of a constant it behaves as a 3×3.
     """
     nodes: list[int | None] = [x0, None, None, None]
     consts: list[str | None] = [None, _ZERO, _ZERO, _ZERO]
@@ -180,7 +201,7 @@ def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None
                 src_c = consts[src]
                 if op in (SKIP, POOL):
                     cval = None if src_c == _ZERO else src_c
-                elif src_c == _ZERO or (op != CONV3 and src_c == _CHANNEL_CONST):
+                elif src_c == _ZERO or (op not in (CONV3, DWSEP) and src_c == _CHANNEL_CONST):
                     cval = _CHANNEL_CONST  # the BN's per-channel constant
                 else:
                     cval = _MAP_CONST
@@ -188,6 +209,11 @@ def _cell(b: _Builder, arch: Arch, x0: int, stage: int, cell: int) -> int | None
                 val = x
             elif op == POOL:
                 val = b.pool(f"{where}.avg_pool_3x3<-{src}", x, 3, 1, stage, "cell")
+            elif op == DWSEP:
+                r = b.unary("RELU", f"{where}.relu<-{src}", x, stage, "cell")
+                d = b.depthwise(f"{where}.dw_sep_conv_3x3<-{src}.depthwise", r, 3, stage, "cell")
+                r2 = b.unary("RELU", f"{where}.dw_sep_conv_3x3<-{src}.relu", d, stage, "cell")
+                val = b.conv(f"{where}.dw_sep_conv_3x3<-{src}.pointwise", r2, c, 1, 1, stage, "cell")
             else:
                 k = 3 if op == CONV3 else 1
                 r = b.unary("RELU", f"{where}.relu<-{src}", x, stage, "cell")
@@ -297,32 +323,17 @@ def _dead_tensors(b: _Builder, input_id: int) -> None:
     _relink(b)
 
 
-def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -> Graph:
-    """The deployed int8 op graph of the NB201 network with this cell and macro-architecture.
+def _constant_network(b: _Builder, input_id: int, c: int, classes: int) -> Graph:
+    """A network whose output ignores its input: the converter folds all but the final FC on a constant."""
+    feat = b.tensor((c,))
+    out = b.op("FULLY_CONNECTED", "head.classifier(constant input)", [feat], (classes,), macs=c * classes,
+               weights=c * classes, biases=classes, quant_channels=2, stage=4, part="head")
+    b.tensors[feat].nbytes = c
+    return Graph(tensors=b.tensors, ops=b.ops, input_id=input_id, output_id=out)
 
-    A cell whose output node is not connected to its input makes the whole network constant;
-    the converter folds it away, so such a graph keeps only the final FC on a constant.
-    """
-    b = _Builder()
-    x = b.tensor((hw, hw, in_ch))
-    input_id = x
-    if not arch.output_connected:
-        # network output does not depend on the input: everything folds to constants
-        feat = b.tensor((C * 4,))
-        out = b.op("FULLY_CONNECTED", "head.classifier(constant input)", [feat], (classes,), macs=C * 4 * classes,
-                   weights=C * 4 * classes, biases=classes, quant_channels=2, stage=4, part="head")
-        b.tensors[feat].nbytes = C * 4
-        return Graph(tensors=b.tensors, ops=b.ops, input_id=input_id, output_id=out)
-    x = b.conv("stem.conv_3x3", x, C, 3, 1, 0, "stem")
-    c = C
-    for stage in (1, 2, 3):
-        if stage > 1:
-            x = _reduction(b, x, stage)
-            c *= 2
-        for cell in range(N):
-            y = _cell(b, arch, x, stage, cell)
-            assert y is not None
-            x = y
+
+def _head(b: _Builder, x: int, c: int, classes: int, input_id: int) -> Graph:
+    """Final BN + ReLU, global average pool, classifier; then the converter's fusions and numbering."""
     name = "head.lastact_bn"
     conv = _conv_output(b, x)
     if conv is not None and not b.tensors[x].consumers:
@@ -338,6 +349,12 @@ def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -
         b.ops[-1].fused_relu = True  # lastact ReLU fused into the BN's final ADD
     else:
         x = b.op("RELU", f"{name}.relu", [relu_src], b.tensors[x].shape, stage=4, part="head")  # fuses into the conv
+    return pool_and_classify(b, x, c, classes, input_id)
+
+
+def pool_and_classify(b: _Builder, x: int, c: int, classes: int, input_id: int) -> Graph:
+    """Global average pool (``MEAN``) and classifier (``FULLY_CONNECTED``) on ``x``; then the converter's
+    fusions and the ``.tflite`` tensor numbering: the finished graph."""
     h = b.tensors[x].shape[0]
     x = b.op("MEAN", "head.global_avg_pool", [x], (c,), const_bytes=8, cin=c, cout=c, kernel=h, stage=4, part="head")
     out = b.op("FULLY_CONNECTED", "head.classifier", [x], (classes,), macs=c * classes, weights=c * classes,
@@ -347,3 +364,82 @@ def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -
     output_id = b.ops[-1].output
     pads = sum(1 for op in b.ops if op.kind == "PAD")
     return Graph(tensors=b.tensors, ops=b.ops, input_id=0, output_id=output_id, shared_consts=32 if pads else 0)
+
+
+def build_graph(arch: Arch, C: int, N: int, in_ch: int, hw: int, classes: int) -> Graph:
+    """The deployed int8 op graph of the NB201 network with this cell and macro-architecture.
+
+    A cell whose output node is not connected to its input makes the whole network constant;
+    the converter folds it away, so such a graph keeps only the final FC on a constant.
+    """
+    b = _Builder()
+    x = b.tensor((hw, hw, in_ch))
+    input_id = x
+    if not arch.output_connected:
+        return _constant_network(b, input_id, C * 4, classes)
+    x = b.conv("stem.conv_3x3", x, C, 3, 1, 0, "stem")
+    c = C
+    for stage in (1, 2, 3):
+        if stage > 1:
+            x = _reduction(b, x, stage)
+            c *= 2
+        for cell in range(N):
+            y = _cell(b, arch, x, stage, cell)
+            assert y is not None
+            x = y
+    return _head(b, x, c, classes, input_id)
+
+
+# ------------------------------------------------------------------------------------------ mcu space
+def _strided_conv3x3(b: _Builder, name: str, x: int, cout: int, stage: int, part: str) -> int:
+    """A torch 3×3/s2 conv with padding 1 as the converter emits it: ``PAD`` + valid ``CONV_2D`` on an even
+    size (TFLite's SAME would pad 0/1, torch pads 1/1), one SAME ``CONV_2D`` on an odd size (same padding)."""
+    h, w, cin = b.tensors[x].shape
+    if h % 2 == 0 and w % 2 == 0:
+        padded = b.op("PAD", f"{name}.pad", [x], (h + 2, w + 2, cin), stage=stage, part=part)
+        return b.conv(name, padded, cout, 3, 2, stage, part)
+    ho, wo = (h + 1) // 2, (w + 1) // 2
+    depthwise = cin == 1 and part == "stem"
+    return b.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", name, [x], (ho, wo, cout),
+                macs=ho * wo * cout * 9 * cin, weights=cout * 9 * cin, biases=cout, quant_channels=2 * cout,
+                kernel=3, stride=2, cin=cin, cout=cout, stage=stage, part=part)
+
+
+def _mcu_reduction(b: _Builder, x: int, stage: int) -> int:
+    """The mcu network's reduction (``search_spaces.mcu.torch_model.MCUReduction``): a strided 1×1 conv
+    shortcut, then ``RELU`` → 3×3/s2 (ReLU fused) → 3×3 → ``ADD``."""
+    h, w, cin = b.tensors[x].shape
+    cout = 2 * cin
+    name = f"stage{stage}.reduction"
+    ho, wo = (h + 1) // 2, (w + 1) // 2
+    sc = b.op("CONV_2D", f"{name}.shortcut.conv_1x1_s2", [x], (ho, wo, cout), macs=ho * wo * cout * cin,
+              weights=cout * cin, biases=cout, quant_channels=2 * cout, kernel=1, stride=2, cin=cin, cout=cout,
+              stage=stage, part="reduction")
+    r = b.unary("RELU", f"{name}.conv_a.relu", x, stage, "reduction")
+    a = _strided_conv3x3(b, f"{name}.conv_a.conv_3x3_s2", r, cout, stage, "reduction")
+    r2 = b.unary("RELU", f"{name}.conv_b.relu", a, stage, "reduction")
+    conv_b = b.conv(f"{name}.conv_b.conv_3x3", r2, cout, 3, 1, stage, "reduction")
+    return b.add(f"{name}.add", sc, conv_b, stage, "reduction")
+
+
+def build_mcu_graph(arch: MCUArch, in_ch: int, hw: int, classes: int) -> Graph:
+    """The deployed int8 op graph of an mcu-space network (``search_spaces.mcu.torch_model.MCUNetwork``)."""
+    b = _Builder()
+    x = b.tensor((hw, hw, in_ch))
+    input_id = x
+    if not arch.output_connected:
+        return _constant_network(b, input_id, arch.C * 4, classes)
+    if arch.stem_stride == 1:
+        x = b.conv("stem.conv_3x3", x, arch.C, 3, 1, 0, "stem")
+    else:
+        x = _strided_conv3x3(b, "stem.conv_3x3_s2", x, arch.C, 0, "stem")
+    c = arch.C
+    for stage in (1, 2, 3):
+        if stage > 1:
+            x = _mcu_reduction(b, x, stage)
+            c *= 2
+        for cell in range(arch.N):
+            y = _cell(b, arch, x, stage, cell)
+            assert y is not None
+            x = y
+    return _head(b, x, c, classes, input_id)
