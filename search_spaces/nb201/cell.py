@@ -55,6 +55,12 @@ class Arch:
     # ----- conversions -------------------------------------------------------------------------
     @classmethod
     def from_string(cls, text: str) -> Arch:
+        if cls is Arch:
+            return _parse(text)  # archs are immutable: each string is parsed once per process
+        return cls._parse_uncached(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> Arch:
         m = _STRING_RE.match(text.strip())
         if not m:
             raise ArchError(
@@ -72,8 +78,7 @@ class Arch:
         return cls(tuple(ops))
 
     def to_string(self) -> str:
-        names = [f"{OPS[o]}~{src}" for o, (_, src) in zip(self.ops, EDGES, strict=True)]
-        return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
+        return _format(self.ops)
 
     def __str__(self) -> str:
         return self.to_string()
@@ -187,3 +192,13 @@ def _canonical_key(ops: tuple[int, ...]) -> str:
             exprs[j] = f"[{exprs[j]}]"
     return exprs[-1] or "zero"
 
+
+@lru_cache(maxsize=4 * SPACE_SIZE)
+def _parse(text: str) -> Arch:
+    return Arch._parse_uncached(text)
+
+
+@lru_cache(maxsize=SPACE_SIZE)
+def _format(ops: tuple[int, ...]) -> str:
+    names = [f"{OPS[o]}~{src}" for o, (_, src) in zip(ops, EDGES, strict=True)]
+    return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
