@@ -22,6 +22,7 @@ Writes benchmarks/results/planner_speed.{json,md}. PostgreSQL runs on a throwawa
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -305,6 +306,18 @@ def ratios(summary: list[dict[str, Any]], budgets: list[int]) -> dict[str, float
     return out
 
 
+def marginal(summary: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """ms per evaluation between consecutive budgets (Δ wall ÷ Δ evaluations): the cost of an evaluation
+    without the job's fixed cost (claim, set-up, finish), which dominates ms/eval at small budgets."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted({(s["database"], s["proposer"]) for s in summary}):
+        mine = sorted((s for s in summary if (s["database"], s["proposer"]) == key), key=lambda s: s["budget"])
+        out["/".join(key)] = [{"from": a["budget"], "to": b["budget"], "ms_per_eval": round(
+            1000 * (b["wall_s"]["mean"] - a["wall_s"]["mean"]) / (b["budget"] - a["budget"]), 4)}
+            for a, b in itertools.pairwise(mine)]
+    return out
+
+
 def _fmt(ci: dict[str, Any], nd: int = 1) -> str:
     return f"{ci['mean']:.{nd}f} [{ci['ci95'][0]:.{nd}f}, {ci['ci95'][1]:.{nd}f}]"
 
@@ -324,7 +337,12 @@ def write_report(out: dict[str, Any], command: str) -> None:
               "single-row insert per evaluation):", ""]
     for db, f in out["floor"].items():
         lines.append(f"- {db}: {f['ms_per_eval']:.3f} ms/eval ({f['evals_per_s']:.0f} evals/s)")
-    lines += ["", f"Cost per evaluation at the largest budget below 15,625 ÷ at the smallest: {out['ratios']}", ""]
+    lines += ["", f"Cost per evaluation at the largest budget below 15,625 ÷ at the smallest: {out['ratios']}", "",
+              "Marginal cost (Δ wall ÷ Δ evaluations between consecutive budgets, so without the job's fixed "
+              "cost), ms per evaluation:", ""]
+    for key, steps in out["marginal"].items():
+        lines.append(f"- {key}: " + ", ".join(f"{s['from']:,}→{s['to']:,}: {s['ms_per_eval']:.3f}" for s in steps))
+    lines.append("")
     if out.get("crash"):
         c = out["crash"]
         lines += ["## Crash test", "",
@@ -383,9 +401,11 @@ def main() -> None:
         if not args.skip_workers:
             out["workers"] = worker_throughput(first)
             print("workers", out["workers"], flush=True)
-    out.update({"rows": rows, "summary": summarize(rows), "floor": floors, "ratios": ratios(summarize(rows), budgets)})
+    summary = summarize(rows)
+    out.update({"rows": rows, "summary": summary, "floor": floors, "ratios": ratios(summary, budgets),
+                "marginal": marginal(summary)})
     out["machine"] += f", {os.getloadavg()[0]:.1f} at end"
-    write_report(out, "nice python benchmarks/planner_speed.py " + " ".join(sys.argv[1:]))
+    write_report(out, "python benchmarks/planner_speed.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":
