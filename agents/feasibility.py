@@ -5,6 +5,8 @@ State-isolated: :meth:`FeasibilityAgent.check` takes one :class:`FeasibilityRequ
 the layer responsible (the op at the SRAM peak, the largest-weight layer for Flash, the slowest op
 class for latency). With ``verify`` = ``all`` (or ``near``: an estimate within 10 % of a limit) the
 arch is also exported and run in the real TFLite Micro interpreter, and the measured figures decide.
+Archs of the ``mcu`` space (``C16-N2-S1:|...|``, :mod:`search_spaces.mcu.space`) are checked the same way
+over their own op graph (:func:`automcu.hardware.mcu.estimate_mcu`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ class FeasibilityAgent:
     def check(self, req: FeasibilityRequest) -> FeasibilityReport:
         from search_spaces.nb201.index import index_of
 
+        if req.arch[:1] == "C":  # the mcu space's grammar (C<channels>-N<cells>-S<stride>:<cell>)
+            return _check_mcu(req)
         arch = parse_arch(req.arch)
         index = index_of(arch)
         if req.verify == "none":
@@ -129,6 +133,35 @@ class FeasibilityAgent:
             params=int(est.params),
             verified=verified,
         )
+
+
+def _check_mcu(req: FeasibilityRequest) -> FeasibilityReport:
+    """An ``mcu``-space arch (:mod:`search_spaces.mcu.space`): the estimator over its own op graph on the
+    dataset's input; ``index`` is the arch's dense code in that space (there is no official index)."""
+    from automcu.hardware.mcu import estimate_mcu
+    from search_spaces.mcu.space import parse_mcu_arch
+
+    arch = parse_mcu_arch(req.arch)
+    m = macro_for(req.dataset)
+    est = estimate_mcu(arch, req.hardware, m.in_ch, m.hw, m.classes)
+    verified: dict[str, Any] | None = None
+    if req.verify == "all" or (req.verify == "near" and _near(est, req.hardware, req.max_latency_ms)):
+        try:
+            from automcu.deploy.verify_mcu import measured_dict, verify_mcu_arch
+
+            verified = measured_dict(verify_mcu_arch(arch, req.hardware, m.in_ch, m.hw, m.classes))
+        except ImportError as exc:
+            raise VerificationUnavailable(
+                "verification in TensorFlow Lite Micro needs the optional extras: "
+                f"pip install 'automcu[train,tflite]' [{exc}]"
+            ) from exc
+    violations, margins = _violations(est, req.hardware, req.max_latency_ms, verified)
+    return FeasibilityReport(
+        arch=arch.to_string(), index=arch.code, feasible=not violations, violations=violations,
+        margins=margins if not violations else {}, flash_bytes=int(est.flash_bytes),
+        peak_sram_bytes=int(est.peak_sram_bytes), latency_ms=float(est.latency_ms), macs=int(est.macs),
+        params=int(est.params), verified=verified,
+    )
 
 
 _checked: dict[str, FeasibilityReport] = {}

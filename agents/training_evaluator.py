@@ -1,8 +1,9 @@
 """Evaluator agent by real training: a short, seeded CPU training of the cell's network on a real dataset.
 
 Same interface as :class:`agents.evaluator.LookupEvaluator`: ``evaluate(EvaluationRequest) -> EvaluationResult``.
-The search sees accuracy on a seeded validation split held out of the training images; test accuracy is
-only reported. ``train_seconds`` is the measured wall time of the training (not simulated).
+Archs of the ``mcu`` space (``C16-N2-S1:|...|``) are trained at their own macro (``C``/``N`` here apply to
+NB201 strings only). The search sees accuracy on a seeded validation split held out of the training
+images; test accuracy is only reported. ``train_seconds`` is the measured wall time of the training (not simulated).
 """
 
 from __future__ import annotations
@@ -70,20 +71,32 @@ class TrainingEvaluator:
         from automcu.train.metrics import evaluate
         from search_spaces.nb201.torch_model import build_model
 
-        arch = parse_arch(request.arch)
         d = self._prepared(self.dataset or request.dataset, request.seed)
         c, h, _ = d["ds"].input_shape
         classes = d["ds"].n_classes
         torch.manual_seed(request.seed)
-        model = build_model(arch, C=self.C, N=self.N, in_ch=c, classes=classes)
+        text: str
+        if request.arch[:1] == "C":  # an mcu-space arch: its own macro (C, N, stem stride), dw-sep edges
+            from automcu.hardware.mcu import mcu_counts
+            from search_spaces.mcu.space import parse_mcu_arch
+            from search_spaces.mcu.torch_model import build_mcu_model
+
+            march = parse_mcu_arch(request.arch)
+            model: torch.nn.Module = build_mcu_model(march, in_ch=c, classes=classes)
+            text, index = march.to_string(), march.code
+            params, macs = mcu_counts(march, c, h, classes)
+        else:
+            arch = parse_arch(request.arch)
+            model = build_model(arch, C=self.C, N=self.N, in_ch=c, classes=classes)
+            text, index = arch.to_string(), index_of(arch)
+            params, macs = nb201_counts(arch, Macro(C=self.C, N=self.N, in_ch=c, hw=h, classes=classes))
         cfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=request.seed,
                           shift=2 if h >= 16 else 0, threads=self.threads)
         t0 = time.perf_counter()
-        train_model(model, d["x_train"], d["y_train"], cfg, label=f"eval {index_of(arch)}", progress=self.progress)
+        train_model(model, d["x_train"], d["y_train"], cfg, label=f"eval {index}", progress=self.progress)
         seconds = time.perf_counter() - t0
-        params, macs = nb201_counts(arch, Macro(C=self.C, N=self.N, in_ch=c, hw=h, classes=classes))
         return EvaluationResult(
-            arch=arch.to_string(), index=index_of(arch), val_acc=evaluate(model, d["x_val"], d["y_val"]),
+            arch=text, index=index, val_acc=evaluate(model, d["x_val"], d["y_val"]),
             test_acc=evaluate(model, d["x_test"], d["y_test"]), train_seconds=seconds, params=params / 1e6,
             flops=macs / 1e6, source=self.source,
         )

@@ -6,47 +6,16 @@ classifier. For images the blocks follow MobileNet-V1's widening (×1, ×2 with 
 stride 2, ×4): what an embedded engineer writes by hand in an afternoon. :class:`DSCNNSpec` fixes the
 shape; :func:`scale_dscnn` picks the widest one whose estimated int8 arena and Flash (model + runtime,
 as :mod:`automcu.hardware.estimator` counts them) fit a board. The torch network is
-:mod:`automcu.train.baseline`; its deployed graph is built here, op for op as the converter emits it.
+:mod:`search_spaces.baselines.dscnn_torch` (shape: :mod:`search_spaces.baselines.dscnn`); its deployed
+graph is built here, op for op as the converter emits it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from automcu.hardware.estimator import Estimate, estimate_graph
 from automcu.hardware.graph import Graph, GraphBuilder, pool_and_classify, strided_conv3x3
 from automcu.hardware.spec import HardwareSpec
-
-#: (width multiplier, stride) of each depthwise-separable block
-DSCNN_BLOCKS: tuple[tuple[int, int], ...] = ((1, 1), (2, 2), (2, 1), (4, 2), (4, 1))
-#: stem widths :func:`scale_dscnn` tries, widest first
-DSCNN_WIDTHS: tuple[int, ...] = (64, 48, 40, 32, 24, 16, 12, 8)
-
-
-@dataclass(frozen=True)
-class DSCNNSpec:
-    """Stem width, stem stride and the (width multiplier, stride) of each depthwise-separable block."""
-
-    width: int = 16
-    stem_stride: int = 2
-    blocks: tuple[tuple[int, int], ...] = DSCNN_BLOCKS
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.stem_stride not in (1, 2) or not self.blocks:
-            raise ValueError(f"invalid DS-CNN spec {self}")
-        for mult, stride in self.blocks:
-            if mult < 1 or stride not in (1, 2):
-                raise ValueError(f"invalid DS-CNN block (multiplier {mult}, stride {stride})")
-
-    @property
-    def name(self) -> str:
-        return f"dscnn-w{self.width}-s{self.stem_stride}-b{len(self.blocks)}"
-
-    def channels(self) -> list[int]:
-        return [self.width * m for m, _ in self.blocks]
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, **asdict(self)}
+from search_spaces.baselines.dscnn import DSCNN_BLOCKS, DSCNN_WIDTHS, DSCNNSpec
 
 
 def _depthwise3x3(b: GraphBuilder, name: str, x: int, stride: int, stage: int) -> int:

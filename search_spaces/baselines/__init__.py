@@ -1,0 +1,1 @@
+"""Hand-designed reference networks (baselines) that searched models are reported against."""
