@@ -122,6 +122,12 @@ def main() -> None:
     noise.configure("--verbose" in args[:1])
     words = [a for a in args if not a.startswith("-")]
     module = COMMAND_OF.get(words[0]) if words else None
+    if module:
+        from automcu.cli import direct
+
+        simple = direct.parse(args)  # jobs/show/boards with plain arguments: no Typer parsing (start-up time)
+        if simple is not None:
+            direct.run(build_app([module]), *simple)
     (build_app([module]) if module else help_app())(args=args, prog_name="automcu")
 
 

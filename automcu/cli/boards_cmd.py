@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from automcu.cli.common import emit_json, guarded
 
@@ -28,6 +25,10 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json([s.model_dump() for s in specs])
             return
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(title="Boards (KB; rt = the TFLM runtime's code / RAM)",
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         # name and core are what a user types next (--board, --core): never cut; the vendor folds

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from automcu.storage.db import Database
     from automcu.storage.models import Job
+    from automcu.storage.sqlite_reads import Reader
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -32,17 +33,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected errors into a one-line message and a non-zero exit, never a traceback."""
-    from pydantic import ValidationError
+    """Turn expected errors into a one-line message and a non-zero exit, never a traceback.
 
-    from search_spaces.nb201.space import ArchError
-
+    pydantic's ``ValidationError`` and the arch parser's ``ArchError`` are recognised without importing their
+    modules: when a module is not loaded, nothing raised its error (start-up time of the read commands)."""
     try:
         yield
-    except (UserError, ArchError, FileNotFoundError, PermissionError) as exc:
+    except (UserError, FileNotFoundError, PermissionError) as exc:
         fail(str(exc))
-    except ValidationError as exc:
-        fail(f"invalid input: {validation_message(exc, flags=True)}")
+    except Exception as exc:
+        space = sys.modules.get("search_spaces.nb201.cell")  # where ArchError is defined
+        if space is not None and isinstance(exc, space.ArchError):
+            fail(str(exc))
+        core = sys.modules.get("pydantic_core")
+        if core is not None and isinstance(exc, core.ValidationError):
+            fail(f"invalid input: {validation_message(exc, flags=True)}")
+        raise
 
 
 def _positive_rule(err: Any) -> bool:
@@ -96,9 +102,7 @@ def resolve_job(db: Database, ref: str) -> Job:
 
     from automcu.storage.models import Job
 
-    text = ref.strip()
-    if not text:
-        raise UserError("the job id is empty (see `automcu jobs`)")
+    text = job_ref(ref)
     with db.read_session() as s:
         exact = s.get(Job, text)
         if exact is not None:
@@ -106,12 +110,48 @@ def resolve_job(db: Database, ref: str) -> Job:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         matches = list(s.scalars(select(Job).where(Job.id.like(f"{escaped}%", escape="\\"))
                                  .order_by(Job.created_at.desc()).limit(6)))
+    return only_match(text, matches)
+
+
+def job_ref(ref: str) -> str:
+    """A JOB_ID argument stripped; an empty one is a :class:`UserError`."""
+    text = ref.strip()
+    if not text:
+        raise UserError("the job id is empty (see `automcu jobs`)")
+    return text
+
+
+def only_match(text: str, matches: list[Any]) -> Any:
+    """The one job an id prefix matched (``matches``: up to 6, newest first, with an ``id``), else a
+    :class:`UserError` saying there is none or naming the choices."""
     if not matches:
         raise UserError(f"no job {text!r} (see `automcu jobs`)")
     if len(matches) > 1:
         shown = ", ".join(j.id for j in matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise UserError(f"job id prefix {text!r} is ambiguous: it matches {shown}; give more characters")
     return matches[0]
+
+
+def fast_reader(url: str | None) -> Reader | None:
+    """The stdlib-sqlite3 reader of ``--db`` (default: the settings' database) when it applies (a SQLite file
+    at the newest schema: ``automcu.storage.sqlite_reads``); None: take :func:`open_db` (SQLAlchemy)."""
+    from automcu.storage.sqlite_reads import open_reader
+
+    return open_reader(url or settings_values()[0])
+
+
+def settings_values() -> tuple[str, float]:
+    """``(database_url, lease_seconds)`` of the settings; from the environment alone when it is plain
+    (``automcu.core.quick_settings``: no pydantic-settings import), else from ``get_settings()``."""
+    from automcu.core.quick_settings import quick_settings
+
+    quick = quick_settings()
+    if quick is not None:
+        return quick.database_url, quick.lease_seconds
+    from automcu.core.config import get_settings
+
+    settings = get_settings()
+    return settings.database_url, settings.lease_seconds
 
 
 def emit_json(payload: Any) -> None:

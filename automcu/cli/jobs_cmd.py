@@ -1,7 +1,10 @@
 """`automcu jobs`, `show`, `resume`, `cancel`.
 
 Heavy modules (the planner, the job service, rich progress) are imported inside the commands that need
-them, so `jobs` and `show` start fast. Every JOB_ID may be a prefix unique in the database.
+them, so `jobs` and `show` start fast: on a SQLite file at the newest schema they read through the stdlib
+``sqlite3`` (``automcu.storage.sqlite_reads``, no SQLAlchemy import), otherwise through SQLAlchemy; both give
+the same rows to the same ``automcu.storage.summaries`` helpers. Every JOB_ID may be a prefix unique in the
+database.
 """
 
 from __future__ import annotations
@@ -10,7 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from automcu.cli.common import UserError, emit_json, guarded, open_db, resolve_job
+from automcu.cli.common import (
+    UserError,
+    emit_json,
+    fast_reader,
+    guarded,
+    job_ref,
+    only_match,
+    open_db,
+    resolve_job,
+    settings_values,
+)
 
 if TYPE_CHECKING:
     from automcu.storage.db import Database
@@ -36,10 +49,41 @@ def _job(db_url: str | None, job_id: str) -> tuple[Database, Job]:
     return db, resolve_job(db, job_id)
 
 
-def _lease() -> float:
-    from automcu.core.config import get_settings
+def _fast_jobs(db_url: str | None, limit: int, lease: float) -> tuple[list[dict[str, Any]], int] | None:
+    """`jobs` through the stdlib-sqlite3 reader: the records and the total; None when it does not apply."""
+    from automcu.storage.sqlite_reads import FastReadUnavailable
+    from automcu.storage.summaries import job_record
 
-    return get_settings().lease_seconds
+    reader = fast_reader(db_url)
+    if reader is None:
+        return None
+    try:
+        with reader:
+            items, total = reader.jobs(limit)
+            return [job_record(j, reader.candidates(j.id), lease) for j in items], total
+    except FastReadUnavailable:
+        return None
+
+
+def _fast_job(db_url: str | None, ref: str) -> tuple[Any, list[Any]] | None:
+    """`show`'s job (full id or unique prefix, as :func:`resolve_job`) and its candidates through the
+    stdlib-sqlite3 reader; None when it does not apply. An unknown or ambiguous id is a UserError."""
+    from automcu.storage.sqlite_reads import FastReadUnavailable
+
+    reader = fast_reader(db_url)
+    if reader is None:
+        return None
+    try:
+        with reader:
+            text = job_ref(ref)
+            job = reader.job(text) or only_match(text, reader.jobs_with_prefix(text))
+            return job, reader.candidates(job.id)
+    except FastReadUnavailable:
+        return None
+
+
+def _lease() -> float:
+    return settings_values()[1]
 
 
 def _lineage(cands: list[Candidate], record: dict[str, Any], which: str) -> list[dict[str, Any]]:
@@ -77,10 +121,11 @@ def _sort_key(sort: str) -> Any:
     return key
 
 
-def candidate_rows(cands: list[Candidate], hardware: dict[str, Any] | None, sort: str = "acc"
+def candidate_rows(cands: list[Candidate] | list[Any], hardware: dict[str, Any] | None, sort: str = "acc"
                    ) -> list[dict[str, Any]]:
-    """Every candidate as in `show --json --candidates`, sorted by ``sort`` (see :data:`SORTS`)."""
-    from automcu.storage.repository import candidate_brief
+    """Every candidate as in `show --json --candidates`, sorted by ``sort`` (see :data:`SORTS`); ``cands``: ORM
+    rows or the fast reader's."""
+    from automcu.storage.summaries import candidate_brief
 
     rows = []
     for i, c in enumerate(cands, 1):
@@ -97,12 +142,17 @@ def register(app: typer.Typer) -> None:
              limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50) -> None:
         """List jobs, newest first."""
         from automcu.cli.render import out, print_jobs
-        from automcu.storage.repository import candidates_of, job_record, list_jobs
 
-        database = open_db(db)
         lease = _lease()
-        items, total = list_jobs(database, limit=limit)
-        rows = [job_record(j, candidates_of(database, j.id), lease) for j in items]
+        fast = _fast_jobs(db, limit, lease)
+        if fast is not None:
+            rows, total = fast
+        else:
+            from automcu.storage.repository import candidates_of, job_record, list_jobs
+
+            database = open_db(db)
+            items, total = list_jobs(database, limit=limit)
+            rows = [job_record(j, candidates_of(database, j.id), lease) for j in items]
         if json_out:
             emit_json(rows)
         else:
@@ -127,12 +177,18 @@ def register(app: typer.Typer) -> None:
         own line); --json lists every candidate.
         """
         from automcu.cli.render import out, print_candidates, print_lineage, print_summary, record_target_line
-        from automcu.storage.repository import candidates_of, job_record, job_summary
+        from automcu.storage.summaries import job_record, job_summary
 
         if sort not in SORTS:
             raise UserError(f"unknown --sort {sort!r}; choose one of {', '.join(SORTS)}")
-        database, job = _job(db, job_id)
-        cands = candidates_of(database, job.id)
+        fast = _fast_job(db, job_id) if lineage_of is None else None  # --lineage walks ORM rows
+        if fast is not None:
+            job, cands = fast
+        else:
+            from automcu.storage.repository import candidates_of
+
+            database, job = _job(db, job_id)
+            cands = candidates_of(database, job.id)
         lease = _lease()
         record = job_record(job, cands, lease)
         if lineage_of is not None:

@@ -16,12 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-
 if TYPE_CHECKING:  # Alembic is imported only when a database needs migrating (start-up time of the CLI)
     from alembic.config import Config
+    from sqlalchemy.engine import Connection, Engine
+    # SQLAlchemy is imported inside the functions that use it: linear_head() (the CLI's fast reads) needs none
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema create_all made before migrations existed
@@ -91,6 +89,7 @@ def _file_lock(path: Path | None) -> Iterator[None]:
 def _upgrade_locked(conn: Connection) -> list[str]:
     """Inside the lock: adopt a create_all database if needed, then upgrade; the steps taken."""
     from alembic import command
+    from sqlalchemy import inspect
 
     steps: list[str] = []
     current = current_revision(conn)
@@ -142,6 +141,9 @@ def linear_head() -> str | None:
 def is_at_head_fast(engine: Engine) -> bool:
     """True when the database's ``alembic_version`` holds exactly :func:`linear_head` (plain SQL, no
     Alembic import); False when unsure, so the caller takes the full path."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     head = linear_head()
     if head is None:
         return False
@@ -155,6 +157,8 @@ def is_at_head_fast(engine: Engine) -> bool:
 
 def upgrade_to_head(engine: Engine) -> list[str]:
     """Bring the database at ``engine`` to the newest schema; what was done (empty when it already was)."""
+    from sqlalchemy import text
+
     if is_at_head_fast(engine):
         return []
     with engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
@@ -14,6 +14,16 @@ from sqlalchemy.orm import Session
 from automcu.hardware.spec import HardwareSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Event, Job, utcnow
+
+# the pure read-side helpers (no SQLAlchemy: the CLI reads fast with them) live in summaries; re-exported here
+from automcu.storage.summaries import _aware
+from automcu.storage.summaries import best_candidate as best_candidate
+from automcu.storage.summaries import candidate_brief as candidate_brief
+from automcu.storage.summaries import display_status as display_status
+from automcu.storage.summaries import is_stale as is_stale
+from automcu.storage.summaries import job_record as job_record
+from automcu.storage.summaries import job_summary as job_summary
+from automcu.storage.summaries import memory_split as memory_split
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -153,22 +163,6 @@ def record_artifacts(db: Database, job_id: str, artifacts: dict[str, str], summa
 
 
 # ----- leases -----------------------------------------------------------------------------------
-def _aware(ts: datetime | None) -> datetime | None:
-    if ts is not None and ts.tzinfo is None:
-        return ts.replace(tzinfo=timezone.utc)
-    return ts
-
-
-def is_stale(job: Job, lease_seconds: float) -> bool:
-    """A running job whose heartbeat lapsed: its process died (or hangs)."""
-    hb = _aware(job.heartbeat_at)
-    return job.status == "running" and (hb is None or utcnow() - hb > timedelta(seconds=lease_seconds))
-
-
-def display_status(job: Job, lease_seconds: float) -> str:
-    return "stale" if is_stale(job, lease_seconds) else job.status
-
-
 def _claimable(worker: str, lease_seconds: float, allow_failed: bool = False,  # type: ignore[no-untyped-def]
                reentrant: bool = True):
     """Queued; running with a lapsed heartbeat; under ``worker``'s own lease (if re-entrant); failed if asked."""
@@ -355,73 +349,3 @@ def record_failure(db: Database, job_id: str, worker: str, cand_id: int, arch: s
         s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed")
                   .values(status="failed", error=error))
         add_event(s, job_id, "evaluation_failed", arch=arch, error=error)
-
-
-# ----- summaries --------------------------------------------------------------------------------
-def best_candidate(cands: list[Candidate]) -> Candidate | None:
-    evaluated = [c for c in cands if c.status == "evaluated" and c.val_acc is not None]
-    if not evaluated:
-        return None
-    return max(evaluated, key=lambda c: (c.val_acc, -(c.eval_order or 0)))
-
-
-def memory_split(flash_bytes: int | None, peak_sram_bytes: int | None,
-                 hardware: dict[str, Any] | None) -> dict[str, Any]:
-    """Flash and SRAM as model/arena + runtime = total, against the limit (``*_limit_bytes`` None without
-    hardware). ``flash_bytes``/``peak_sram_bytes`` are the totals (the estimator adds the board's runtime)."""
-    hw = hardware or {}
-    rt_flash = int(float(hw.get("runtime_flash_kb") or 0) * 1024)
-    rt_sram = int(float(hw.get("runtime_sram_kb") or 0) * 1024)
-    return {
-        "flash_model_bytes": None if flash_bytes is None else flash_bytes - rt_flash,
-        "flash_runtime_bytes": rt_flash, "flash_total_bytes": flash_bytes,
-        "flash_limit_bytes": int(float(hw["flash_kb"]) * 1024) if hw.get("flash_kb") else None,
-        "sram_arena_bytes": None if peak_sram_bytes is None else peak_sram_bytes - rt_sram,
-        "sram_runtime_bytes": rt_sram, "sram_total_bytes": peak_sram_bytes,
-        "sram_limit_bytes": int(float(hw["sram_kb"]) * 1024) if hw.get("sram_kb") else None,
-    }
-
-
-def candidate_brief(c: Candidate, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The contract's candidate fields plus the memory split of :func:`memory_split` (``hardware``: the
-    job's hardware dict, whose runtime sizes the estimator added to the totals)."""
-    return {
-        "arch": c.arch, "index": c.index, "val_acc": c.val_acc, "test_acc": c.test_acc,
-        "flash_bytes": c.flash_bytes, "peak_sram_bytes": c.peak_sram_bytes, "latency_ms": c.latency_ms,
-        **memory_split(c.flash_bytes, c.peak_sram_bytes, hardware),
-    }
-
-
-def job_summary(job: Job, cands: list[Candidate], lease_seconds: float = 30.0) -> dict[str, Any]:
-    """The contract's search result: {job_id, status, best, n_proposed, n_infeasible, n_evaluated, ...}."""
-    best = best_candidate(cands)
-    evaluated = [c for c in cands if c.status == "evaluated"]
-    return {
-        "job_id": job.id,
-        "status": display_status(job, lease_seconds),
-        "best": candidate_brief(best, job.hardware) if best else None,
-        "n_proposed": len(cands),
-        "n_infeasible": sum(c.status == "infeasible" for c in cands),
-        "n_evaluated": len(evaluated),
-        "simulated_train_seconds": round(sum(c.train_seconds or 0.0 for c in evaluated), 3),
-        "wall_seconds": round(job.wall_seconds, 3),
-        "stop_reason": job.stop_reason,  # why the search stopped (None while it runs)
-    }
-
-
-def job_record(job: Job, cands: list[Candidate] | None = None, lease_seconds: float = 30.0) -> dict[str, Any]:
-    """A job as listed/shown: id, status, spec, timestamps and (when candidates are given) the summary."""
-    out: dict[str, Any] = {
-        "id": job.id, "status": display_status(job, lease_seconds), "dataset": job.dataset, "board": job.board,
-        "hardware": job.hardware, "max_latency_ms": job.max_latency_ms, "task": job.task, "task_spec": job.task_spec,
-        "budget": job.budget, "proposer": job.proposer, "proposer_used": job.proposer_used, "seed": job.seed,
-        "epochs": job.epochs, "owner": job.owner, "created_at": job.created_at, "started_at": job.started_at,
-        "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "stop_reason": job.stop_reason,
-        "error": job.error, "artifacts": job.artifacts,
-    }
-    if cands is not None:
-        summary = job_summary(job, cands, lease_seconds)
-        summary.pop("job_id")
-        summary.pop("status")
-        out.update(summary)
-    return out
