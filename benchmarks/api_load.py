@@ -499,7 +499,12 @@ def render_md(r: dict[str, Any]) -> str:
         "**The box is shared and noisy**: other jobs ran on these 2 cores during the measurement (load average "
         f"{r['loadavg_before']} before, {r['loadavg_after']} after). Absolute figures are a floor, not the server's "
         "capacity; the ratios compare routes measured back to back in the same round, which cancels part of the "
-        "noise, and the intervals show what is left.",
+        "noise, and the intervals show what is left (within one run: between runs, as the box's load changes, the "
+        "ratios moved by more than these intervals).",
+        "",
+        "Results committed before this version of the script (an httpx client, a separate hello-world app) are not "
+        "comparable with these: that client, not the server, capped hello-world there. The `before` rows below are "
+        "the old API measured with this script.",
         "",
         f"## Read ceilings: {c['rounds']} rounds x {c['seconds']} s per route, {c['clients']} wrk connections",
         "",
