@@ -107,6 +107,8 @@ def register(app: typer.Typer) -> None:
         threads: Annotated[int, typer.Option("--threads", help="torch threads (1 is fastest for these "
                                                                "tiny convs on a shared box)")] = 1,
         db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (with --job)")] = None,
+        baseline: Annotated[bool, typer.Option(
+            "--baseline", help="instead of an arch: the hand-designed DS-CNN baseline, scaled to the board")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
         json_out: JsonOpt = False,
     ) -> None:
@@ -116,14 +118,19 @@ def register(app: typer.Typer) -> None:
         """
         from automcu.cli.verify_cmd import _hardware
 
-        if (job is None) == (arch is None):
-            raise UserError("give either --job JOB_ID or --arch ARCH (not both)")
+        if baseline and (job is not None or arch is not None):
+            raise UserError("--baseline compresses the DS-CNN baseline: give it without --job/--arch")
+        if not baseline and (job is None) == (arch is None):
+            raise UserError("give either --job JOB_ID or --arch ARCH (not both), or --baseline")
         hardware = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
+        if baseline and hardware is None:
+            raise UserError("--baseline is scaled to a board's limits: give --board (or --sram-kb, --flash-kb, "
+                            "--clock-mhz and --core)")
         database = None
         if job is not None:
             database, arch, job_hw, job = _job_winner(db, job)
             hardware = hardware or job_hw
-        assert arch is not None
+        assert arch is not None or baseline
         req = _request(
             arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
@@ -131,7 +138,7 @@ def register(app: typer.Typer) -> None:
             compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
             n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,
             channels=channels, threads=threads, job_id=job, progress=not quiet)
-        report = _run(req)
+        report = _run(req, baseline=baseline)
         from automcu.compress.pipeline import contract_summary
 
         summary = contract_summary(report)
@@ -145,13 +152,14 @@ def register(app: typer.Typer) -> None:
             _print_human(summary)
 
 
-def _request(*, arch: str, out_dir: Path, **fields: Any) -> Any:
-    """The :class:`~automcu.compress.request.CompressRequest` for ``arch`` (a string or an index), its KD
-    settings checked; a bad value is a :class:`UserError`, and so is an ``--out`` that is a file."""
+def _request(*, arch: str | None, out_dir: Path, **fields: Any) -> Any:
+    """The :class:`~automcu.compress.request.CompressRequest` for ``arch`` (a string or an index; None: the
+    DS-CNN baseline), its KD settings checked; a bad value is a :class:`UserError`, and so is an ``--out``
+    that is a file."""
     from automcu.compress.request import CompressRequest
     from search_spaces.nb201.space import parse_arch
 
-    arch = parse_arch(arch).to_string()
+    arch = parse_arch(arch).to_string() if arch is not None else "dscnn-baseline"
     try:
         req = CompressRequest(arch=arch, out_dir=out_dir, **fields)
         from automcu.train.config import KDConfig
@@ -164,8 +172,9 @@ def _request(*, arch: str, out_dir: Path, **fields: Any) -> Any:
     return req
 
 
-def _run(req: Any) -> dict[str, Any]:
-    """The pipeline's report; a missing extra and the pipeline's own failures are :class:`UserError`."""
+def _run(req: Any, baseline: bool = False) -> dict[str, Any]:
+    """The pipeline's report (``baseline``: the DS-CNN baseline's, :func:`automcu.compress.baseline.run_baseline`);
+    a missing extra and the pipeline's own failures are :class:`UserError`."""
     from automcu.data.dataset import DatasetError
     from automcu.deploy.extras import MissingExtraError, require_extra
 
@@ -181,6 +190,13 @@ def _run(req: Any) -> dict[str, Any]:
 
         try:
             with contextlib.redirect_stdout(sys.stderr):  # converter chatter must not mix into --json
+                if baseline:
+                    from automcu.compress.baseline import run_baseline
+
+                    try:
+                        return run_baseline(req)
+                    except ValueError as exc:  # no DS-CNN fits the board
+                        raise UserError(str(exc)) from None
                 return run_compress(req)
         except (DatasetError, TeacherError, ModelError, FloatingPointError) as exc:
             raise UserError(str(exc)) from None
