@@ -68,3 +68,25 @@ def test_digits_search_loop_over_the_mcu_space() -> None:
     best = max(results, key=lambda r: r.val_acc)
     assert best.val_acc > 30.0  # well above chance (10 %) after 3 epochs on 600 images
     assert len({r.arch for r in results}) == 3
+
+
+def test_cli_estimate_takes_an_mcu_arch() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from automcu.cli.app import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["estimate", "--arch", SMALL, "--dataset", "fashion-mnist", "--board", "stm32f411",
+                              "--sram-kb", "64", "--flash-kb", "256", "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    est = estimate_mcu(SMALL, F411_CLASS, 1, 28, 10)
+    assert r["arch"] == SMALL and r["index"] == MCUArch.from_string(SMALL).code and r["feasible"] is True
+    assert (r["flash_bytes"], r["peak_sram_bytes"], r["sram_arena_bytes"]) == (
+        est.flash_bytes, est.peak_sram_bytes, est.arena_bytes)
+    res = runner.invoke(app, ["estimate", "--arch", SMALL.replace("C8", "C9"), "--dataset", "fashion-mnist"])
+    assert res.exit_code == 2 and "C = 9 is not in the mcu space" in res.output
+    res = runner.invoke(app, ["estimate", "--arch", SMALL, "--dataset", "svhn"])
+    assert res.exit_code == 2 and "unknown dataset" in res.output

@@ -35,6 +35,20 @@ def _dataset(name: str) -> str:
     raise UserError(f"unknown dataset {name!r}; estimate knows {', '.join(DATASET_MACROS)}")
 
 
+def _mcu_dataset(name: str) -> str:
+    """A lookup dataset (its input shape) or a real-data one, for an mcu-space arch."""
+    from automcu.data.realdata import REAL_DATASETS, real_dataset_name
+
+    real = real_dataset_name(name)
+    if real is not None:
+        return real
+    try:
+        return _dataset(name)
+    except UserError:
+        raise UserError(f"unknown dataset {name!r}; an mcu arch is estimated on the input of "
+                        f"{', '.join(REAL_DATASETS)} or a lookup dataset") from None
+
+
 def _write_all(out: Path, hw: Any, dataset: str, max_latency_ms: float | None) -> int:
     import numpy as np
 
@@ -72,10 +86,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def estimate(
-        arch: Annotated[str | None, typer.Option(help="NB201 arch string or official index 0..15624")] = None,
+        arch: Annotated[str | None, typer.Option(
+            help="NB201 arch string or official index 0..15624, or an mcu-space arch C<ch>-N<cells>-S<stride>:<cell>"
+        )] = None,
         all_archs: Annotated[bool, typer.Option("--all", help="every arch of the space, to --out CSV")] = False,
         board: Annotated[str | None, typer.Option(help="board name (automcu boards) or path of a board YAML")] = None,
-        dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120 (macro)")] = "cifar10",
+        dataset: Annotated[str, typer.Option(help="cifar10 | cifar100 | ImageNet16-120 (macro); an mcu arch "
+                                                  "also digits | mnist | fashion-mnist (input)")] = "cifar10",
         sram_kb: Annotated[float | None, typer.Option(help="custom spec: usable SRAM (KB)")] = None,
         flash_kb: Annotated[float | None, typer.Option(help="custom spec: Flash (KB)")] = None,
         clock_mhz: Annotated[float | None, typer.Option(help="custom spec: clock (MHz)")] = None,
@@ -90,8 +107,10 @@ def register(app: typer.Typer) -> None:
         fit and by how much.
         """
         positive(max_latency_ms, "--max-latency-ms")
-        check_arch_index(arch)
-        dataset = _dataset(dataset)
+        mcu = arch is not None and arch.strip()[:1] == "C"  # the mcu space's grammar
+        if not mcu:
+            check_arch_index(arch)
+        dataset = _mcu_dataset(dataset) if mcu else _dataset(dataset)
         hw = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
         if all_archs:
             if arch is not None:
@@ -119,10 +138,23 @@ def _one(arch_text: str, hw: Any, dataset: str, max_latency_ms: float | None) ->
     from automcu.hardware.estimator import estimate
     from search_spaces.nb201.space import parse_arch
 
-    arch = parse_arch(arch_text)
-    report = FeasibilityAgent().check(FeasibilityRequest(arch=arch.to_string(), dataset=dataset, hardware=hw,
+    if arch_text.strip()[:1] == "C":  # an mcu-space arch, on the dataset's input
+        from automcu.hardware.mcu import estimate_mcu
+        from search_spaces.mcu.space import MCUArchError, parse_mcu_arch
+
+        try:
+            march = parse_mcu_arch(arch_text)
+        except MCUArchError as exc:
+            raise UserError(str(exc)) from None
+        text = march.to_string()
+        m = macro_for(dataset)
+        est = estimate_mcu(march, hw, m.in_ch, m.hw, m.classes)
+    else:
+        arch = parse_arch(arch_text)
+        text = arch.to_string()
+        est = estimate(arch, hw, macro_for(dataset))
+    report = FeasibilityAgent().check(FeasibilityRequest(arch=text, dataset=dataset, hardware=hw,
                                                          max_latency_ms=max_latency_ms))
-    est = estimate(arch, hw, macro_for(dataset))
     return {
         "arch": report.arch,
         "index": report.index,
