@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from agents.feasibility import FeasibilityAgent
-from agents.messages import EvaluationRequest, FeasibilityRequest
+from agents.messages import (
+    EvaluatedCandidate,
+    EvaluationRequest,
+    FeasibilityRequest,
+    ProposalRequest,
+    RejectedCandidate,
+)
+from agents.proposers.mcu import MCUEvolutionProposer, MCURandomProposer
 from automcu.hardware.catalog import resolve_hardware
 from automcu.hardware.mcu import estimate_mcu
 from search_spaces.mcu.space import MCUArch, MCUArchError
@@ -44,30 +49,59 @@ def test_feasibility_agent_checks_mcu_archs() -> None:
 
 
 def test_digits_search_loop_over_the_mcu_space() -> None:
-    """Random mcu archs → feasibility on an F411-class budget → real training on digits → the best."""
+    """mcu evolution proposer → feasibility agent (F411 with 24 KB SRAM) → real training on digits, with the
+    planner's feedback (evaluated and rejected archs go back to the proposer); a few evaluations, seconds."""
     pytest.importorskip("torch")
     from agents.training_evaluator import TrainingEvaluator
 
     agent = FeasibilityAgent()
     ev = TrainingEvaluator(dataset="digits", epochs=3, batch_size=64, lr=0.1, train_limit=600, threads=1)
     tight = F411_CLASS.model_copy(update={"sram_kb": 24.0}) if F411_CLASS is not None else None
-    rng = random.Random(0)
-    results, rejected = [], 0
-    while len(results) < 3:
-        arch = MCUArch.sample(rng)
-        if not arch.output_connected:
-            continue
-        report = agent.check(FeasibilityRequest(arch=arch.to_string(), dataset="digits", hardware=tight))
-        if not report.feasible:
-            rejected += 1
-            continue
-        res = ev.evaluate(EvaluationRequest(arch=arch.to_string(), dataset="digits", seed=0))
-        assert res.arch == arch.to_string() and res.index == arch.code
-        assert res.params > 0 and res.train_seconds > 0
-        results.append(res)
-    best = max(results, key=lambda r: r.val_acc)
-    assert best.val_acc > 30.0  # well above chance (10 %) after 3 epochs on 600 images
-    assert len({r.arch for r in results}) == 3
+    proposer = MCUEvolutionProposer(population=4, sample=2)
+    evaluated: list[EvaluatedCandidate] = []
+    rejected: list[RejectedCandidate] = []
+    seen: list[str] = []
+    step = 0
+    while len(evaluated) < 4 and step < 20:
+        req = ProposalRequest(dataset="digits", hardware=tight, n=2, seed=0, step=step, evaluated=evaluated,
+                              rejected=rejected, seen=seen)
+        batch = proposer.propose(req)
+        assert batch.proposals and all(p.arch not in seen for p in batch.proposals)
+        assert proposer.propose(req) == batch  # same (seed, step, history), same proposals
+        step += 1
+        for p in batch.proposals:
+            seen.append(p.arch)
+            if p.parent is not None:
+                assert p.parent in {e.arch for e in evaluated}
+            report = agent.check(FeasibilityRequest(arch=p.arch, dataset="digits", hardware=tight))
+            if not report.feasible:
+                rejected.append(RejectedCandidate(arch=p.arch, violations=report.violations))
+                continue
+            res = ev.evaluate(EvaluationRequest(arch=p.arch, dataset="digits", seed=0))
+            assert res.arch == p.arch and res.index == MCUArch.from_string(p.arch).code
+            assert res.params > 0 and res.train_seconds > 0
+            evaluated.append(EvaluatedCandidate(arch=p.arch, val_acc=res.val_acc, flash_bytes=report.flash_bytes,
+                                                peak_sram_bytes=report.peak_sram_bytes))
+    assert len(evaluated) >= 4
+    assert max(e.val_acc for e in evaluated) > 30.0  # well above chance (10 %) after 3 epochs on 600 images
+    assert all(e.peak_sram_bytes is not None and e.peak_sram_bytes <= 24 * 1024 for e in evaluated)
+
+
+def test_mcu_proposers_shrink_after_memory_rejections() -> None:
+    big = MCUArch.from_string(BIG)
+    evaluated = [EvaluatedCandidate(arch=big.with_op(0, k).to_string(), val_acc=50.0 + k) for k in range(6)]
+    over = FeasibilityAgent().check(FeasibilityRequest(arch=BIG, dataset="fashion-mnist", hardware=F411_CLASS))
+    assert over.violations
+    req = ProposalRequest(dataset="fashion-mnist", n=16, seed=1, evaluated=evaluated,
+                          rejected=[RejectedCandidate(arch=BIG, violations=over.violations)],
+                          seen=[e.arch for e in evaluated])
+    batch = MCUEvolutionProposer(population=6, sample=3).propose(req)
+    assert len(batch.proposals) == 16
+    shrunk = [p for p in batch.proposals if "(shrink)" in p.reason]
+    assert shrunk and all(MCUArch.from_string(p.arch).C <= 32 for p in shrunk)
+    rnd = MCURandomProposer().propose(ProposalRequest(dataset="digits", n=5, seed=3))
+    assert len({p.arch for p in rnd.proposals}) == 5
+    assert all(MCUArch.from_string(p.arch).output_connected for p in rnd.proposals)
 
 
 def test_cli_estimate_takes_an_mcu_arch() -> None:

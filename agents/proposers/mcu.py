@@ -1,0 +1,104 @@
+"""Proposers over the ``mcu`` search space (:mod:`search_spaces.mcu.space`): random and regularized evolution.
+
+Same interface as every proposer (``propose(ProposalRequest) -> ProposalBatch``, randomness from
+``(seed, step)``); the archs they propose are mcu strings (``C16-N2-S1:|...|``), which the feasibility
+agent and the training evaluator take as they are. They are not in the registry yet: the planner first
+needs to know a job's space (issue 16, part 4).
+"""
+
+from __future__ import annotations
+
+import random
+
+from agents.messages import EvaluatedCandidate, Proposal, ProposalBatch, ProposalRequest
+from agents.proposers.base import rng_for
+from search_spaces.mcu.space import CELLS, CHANNELS, SPACE_SIZE, MCUArch
+
+#: resources whose violation a smaller macro fixes
+MEMORY = frozenset({"sram", "flash", "latency"})
+
+
+def _sample_new(rng: random.Random, seen: set[str]) -> MCUArch | None:
+    for _ in range(1000):
+        arch = MCUArch.sample(rng)
+        if arch.output_connected and arch.to_string() not in seen:
+            return arch
+    return None
+
+
+class MCURandomProposer:
+    """Uniform over the mcu space (cells whose output ignores the input are skipped)."""
+
+    name = "mcu-random"
+
+    def propose(self, request: ProposalRequest) -> ProposalBatch:
+        rng = rng_for(request, self.name)
+        seen = set(request.seen_set())
+        out: list[Proposal] = []
+        while len(out) < request.n and len(seen) < SPACE_SIZE:
+            arch = _sample_new(rng, seen)
+            if arch is None:
+                break
+            seen.add(arch.to_string())
+            out.append(Proposal(arch=arch.to_string(), reason="uniform random sample of the mcu space"))
+        return ProposalBatch(proposer=self.name, proposals=out)
+
+
+def _shrink(arch: MCUArch, rng: random.Random) -> tuple[MCUArch, str] | None:
+    """One macro move that lowers SRAM/Flash/latency: fewer channels, fewer cells or a strided stem."""
+    moves: list[tuple[MCUArch, str]] = []
+    i = CHANNELS.index(arch.C)
+    if i > 0:
+        moves.append((arch.with_macro(C=CHANNELS[i - 1]), f"channels C: {arch.C} -> {CHANNELS[i - 1]} (shrink)"))
+    j = CELLS.index(arch.N)
+    if j > 0:
+        moves.append((arch.with_macro(N=CELLS[j - 1]), f"cells per stage N: {arch.N} -> {CELLS[j - 1]} (shrink)"))
+    if arch.stem_stride == 1:
+        moves.append((arch.with_macro(stem_stride=2), "stem stride: 1 -> 2 (shrink)"))
+    return rng.choice(moves) if moves else None
+
+
+class MCUEvolutionProposer:
+    """Regularized evolution (Real et al. 2019) over the mcu space: a tournament of ``sample`` among the last
+    ``population`` evaluated archs, the winner mutated once (an edge op or a macro choice). While the recent
+    rejections are over a memory or latency limit, half the children shrink the macro instead (the feedback
+    loop of the feasibility agent). Random archs until ``sample`` have been evaluated."""
+
+    name = "mcu-evolution"
+
+    def __init__(self, population: int = 20, sample: int = 5) -> None:
+        if population < 1 or not 1 <= sample <= population:
+            raise ValueError(f"need 1 <= sample <= population, got sample={sample}, population={population}")
+        self.population, self.sample = population, sample
+
+    def propose(self, request: ProposalRequest) -> ProposalBatch:
+        rng = rng_for(request, self.name)
+        seen = set(request.seen_set())
+        pop: list[EvaluatedCandidate] = [e for e in request.evaluated if e.arch[:1] == "C"][-self.population:]
+        over_limit = any(v.resource in MEMORY for r in request.rejected[-5:] for v in r.violations)
+        out: list[Proposal] = []
+        for _ in range(50 * request.n):
+            if len(out) >= request.n:
+                break
+            if len(pop) < self.sample:
+                arch = _sample_new(rng, seen)
+                if arch is None:
+                    break
+                text, reason, parent = arch.to_string(), "random (population still filling)", None
+            else:
+                best = max(rng.sample(pop, self.sample), key=lambda e: e.val_acc)
+                p = MCUArch.from_string(best.arch)
+                move = _shrink(p, rng) if over_limit and rng.random() < 0.5 else None
+                child, why = move if move is not None else p.mutate(rng)
+                if not child.output_connected:
+                    continue
+                text, parent = child.to_string(), best.arch
+                reason = f"mutation of the tournament winner ({best.val_acc:.2f} %): {why}"
+            if text in seen:
+                continue
+            seen.add(text)
+            out.append(Proposal(arch=text, reason=reason, parent=parent))
+        return ProposalBatch(proposer=self.name, proposals=out)
+
+
+__all__ = ["MCUEvolutionProposer", "MCURandomProposer"]
