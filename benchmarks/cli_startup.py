@@ -116,6 +116,10 @@ def main() -> None:
              f"on {os.cpu_count()} CPUs, shared). Target: {result['target']}. CPU s: mean user + system time of "
              f"one run (`python -c pass`: {bare_cpu:.3f} s), which depends far less on the load than wall time: on "
              "an idle machine the wall time is about the CPU time.", "",
+             "`jobs` and `show` read the SQLite file through the stdlib (`automcu/storage/sqlite_reads.py`) and, "
+             "their arguments being plain, run without Typer's parsing (`automcu/cli/direct.py`); `boards` prints "
+             "its validated catalog from `<data dir>/cache/boards.json` (warm after hyperfine's warm-up run; the "
+             "first run after a board file changes validates the files with pydantic, ~0.2 s more CPU).", "",
              "| command | median s | x bare | CPU s | meets target |", "|---|---|---|---|---|"]
     lines += [f"| `{r['command']}` | {r['median_s']:.3f} | {r['ratio_to_bare']} | {r['cpu_s']:.3f} | "
               f"{'yes' if r['meets_target'] else 'no'} |" for r in rows]

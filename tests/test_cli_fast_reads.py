@@ -202,8 +202,9 @@ def test_quick_settings_agree_with_settings(monkeypatch: pytest.MonkeyPatch, tmp
         get_settings.cache_clear()
         quick = quick_settings()
         assert quick is not None, env
-        assert (quick.database_url, quick.lease_seconds) == (get_settings().database_url,
-                                                             get_settings().lease_seconds), env
+        settings = get_settings()
+        assert (quick.data_dir, quick.database_url, quick.lease_seconds) == (
+            settings.data_dir, settings.database_url, settings.lease_seconds), env
     for odd in ({"AUTOMCU_LEASE_SECONDS": "1e3"}, {"AUTOMCU_LEASE_SECONDS": "abc"},
                 {"AUTOMCU_LLM_MAX_RETRIES": "2.5"}, {"AUTOMCU_DATA_DIR": ""}):
         for k, v in odd.items():
@@ -220,3 +221,55 @@ def test_an_invalid_setting_is_reported_as_before(db: str, tmp_path: Path, monke
     slow = _run(SLOW, ["jobs"], db, tmp_path)
     assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
     assert fast.returncode == 2 and "lease-seconds" in fast.stderr  # (worded as a flag, as before)
+
+
+# ----- boards: the validated catalog cached under the data dir ------------------------------------------------
+def _boards(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "AUTOMCU_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "100", "PYTHONPATH": str(ROOT),
+            **env}
+    return subprocess.run([sys.executable, "-c", PROBE, *args], env=full, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def _loaded(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return list(json.loads(proc.stderr.rsplit("LOADED=", 1)[1]))
+
+
+@pytest.mark.parametrize("args", [["boards"], ["boards", "--json"]])
+def test_boards_from_the_cache_prints_what_the_catalog_gives(tmp_path: Path, args: list[str]) -> None:
+    from automcu.hardware.catalog import list_boards
+
+    uncached = _boards(args, tmp_path, AUTOMCU_LEASE_SECONDS="1e3")  # not a plain environment: no cache
+    assert not (tmp_path / "data" / "cache" / "boards.json").exists()
+    cold = _boards(args, tmp_path)
+    warm = _boards(args, tmp_path)
+    assert (tmp_path / "data" / "cache" / "boards.json").exists()
+    assert uncached.returncode == cold.returncode == warm.returncode == 0
+    assert uncached.stdout == cold.stdout == warm.stdout
+    assert "pydantic" in _loaded(cold) and _loaded(warm) == []  # the cached run validates nothing
+    if "--json" in args:
+        assert json.loads(warm.stdout) == [s.model_dump() for s in list_boards()]
+
+
+def test_a_changed_board_file_refreshes_the_cache(tmp_path: Path) -> None:
+    folder = tmp_path / "myboards"
+    folder.mkdir()
+    board = folder / "myboard.yaml"
+    board.write_text("name: MyBoard\ncore: cortex-m4\nclock_mhz: 64\nsram_kb: 96\nflash_kb: 512\n")
+    env = {"AUTOMCU_BOARDS_DIR": str(folder)}
+    first = json.loads(_boards(["boards", "--json"], tmp_path, **env).stdout)
+    assert {b["name"]: b["sram_kb"] for b in first}["MyBoard"] == 96.0
+    board.write_text("name: MyBoard\ncore: cortex-m4\nclock_mhz: 64\nsram_kb: 128\nflash_kb: 512\n")
+    again = _boards(["boards", "--json"], tmp_path, **env)
+    assert {b["name"]: b["sram_kb"] for b in json.loads(again.stdout)}["MyBoard"] == 128.0
+    assert "pydantic" in _loaded(again)  # re-validated
+    without = json.loads(_boards(["boards", "--json"], tmp_path).stdout)
+    assert "MyBoard" not in {b["name"] for b in without}
+
+
+def test_the_boards_cache_lists_the_catalogs_files() -> None:
+    from automcu.cli.boards_cmd import cache_key
+    from automcu.hardware import catalog
+
+    files = [str(p) for p in [*catalog._package_board_files(), *catalog._user_board_files()]]
+    assert [entry[0] for entry in cache_key()[2:2 + len(files)]] == files

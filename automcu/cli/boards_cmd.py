@@ -1,12 +1,87 @@
-"""`automcu boards`: the board catalog with its limits."""
+"""`automcu boards`: the board catalog with its limits.
+
+Reading the catalog validates every board file with pydantic (and parses YAML): ~0.2 s of CPU at start-up,
+for a list that changes only when a board file or the catalog's code does. The validated listing is kept in
+``<data dir>/cache/boards.json`` under a key of those files' paths, sizes and modification times (packaged and
+``AUTOMCU_BOARDS_DIR`` boards, ``spec.py``/``catalog.py``/``core_names.py``, the Python version); a run whose
+key matches prints from it without importing either. A missing, unreadable or stale cache, or an unusual
+environment, reads the catalog as before (and refreshes the cache when the data dir is writable).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from automcu.cli.common import emit_json, guarded
+
+CODE_FILES = ("spec.py", "catalog.py", "core_names.py")  # what shapes a validated board, in automcu/hardware
+
+
+def _cache_file() -> Path | None:
+    from automcu.core.quick_settings import quick_settings
+
+    quick = quick_settings()
+    return None if quick is None else quick.data_dir / "cache" / "boards.json"
+
+
+def cache_key() -> list[Any]:
+    """The board files and the catalog's code, each as [path, size, mtime_ns], plus the Python version."""
+    from automcu.hardware.board_files import BOARDS_ENV, package_board_files, user_board_files
+
+    code = Path(__file__).resolve().parents[1] / "hardware"
+    key: list[Any] = [sys.version, os.environ.get(BOARDS_ENV, "")]
+    for path in [*package_board_files(), *user_board_files(), *(code / name for name in CODE_FILES)]:
+        st = path.stat()
+        key.append([str(path), st.st_size, st.st_mtime_ns])
+    return key
+
+
+def _cached(path: Path | None, key: list[Any]) -> list[dict[str, Any]] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("boards"), list):
+        return None
+    return data["boards"]
+
+
+def _store(path: Path | None, key: list[Any], boards: list[dict[str, Any]]) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "boards": boards}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data dir: no cache, same output
+
+
+def board_dicts() -> list[dict[str, Any]]:
+    """Every board as ``HardwareSpec.model_dump()``, sorted by name: from the cache when it is current."""
+    path = _cache_file()
+    try:
+        key: list[Any] | None = cache_key()
+    except OSError:  # a file went away while listing: read the catalog, cache nothing
+        key, path = None, None
+    boards = _cached(path, key) if key is not None else None
+    if boards is not None:
+        return boards
+    from automcu.hardware.catalog import list_boards
+
+    boards = [s.model_dump() for s in list_boards()]
+    if key is not None:
+        _store(path, key, boards)
+    return boards
 
 
 def register(app: typer.Typer) -> None:
@@ -19,11 +94,9 @@ def register(app: typer.Typer) -> None:
 
         The packaged catalog plus the board files in AUTOMCU_BOARDS_DIR.
         """
-        from automcu.hardware.catalog import list_boards
-
-        specs = list_boards()
+        specs = board_dicts()
         if json_out:
-            emit_json([s.model_dump() for s in specs])
+            emit_json(specs)
             return
         from rich import box
         from rich.console import Console
@@ -38,8 +111,8 @@ def register(app: typer.Typer) -> None:
                                   ("vendor", "left", True)):
             table.add_column(col, justify=justify, no_wrap=not cut, overflow="fold")  # type: ignore[arg-type]
         for s in specs:
-            table.add_row(s.name, s.core, f"{s.clock_mhz:g}", f"{s.sram_kb:g}", f"{s.flash_kb:g}",
-                          f"{s.runtime_flash_kb:g}", f"{s.runtime_sram_kb:g}", s.vendor)
+            table.add_row(s["name"], s["core"], f"{s['clock_mhz']:g}", f"{s['sram_kb']:g}", f"{s['flash_kb']:g}",
+                          f"{s['runtime_flash_kb']:g}", f"{s['runtime_sram_kb']:g}", s["vendor"])
         Console().print(table)
         Console().print("[dim]SRAM = usable contiguous arena memory; datasheets: automcu boards --json "
                         "(field 'datasheet')[/]")

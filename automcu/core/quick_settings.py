@@ -1,7 +1,7 @@
-"""``database_url`` and ``lease_seconds`` of :class:`automcu.core.config.Settings` without pydantic-settings.
+"""``data_dir``, ``database_url``, ``lease_seconds`` of :class:`automcu.core.config.Settings`, no pydantic-settings.
 
 Importing pydantic-settings costs ~0.1 s (asyncio, dotenv, cloud providers), a fifth of the CLI's start-up
-budget, and ``automcu jobs`` / ``show`` need only these two values. :func:`quick_settings` reads them from the
+budget, and ``automcu jobs`` / ``show`` / ``boards`` need only these values. :func:`quick_settings` reads them from the
 environment the way ``Settings`` does (prefix ``AUTOMCU_``, names case-insensitive, no ``.env`` file) but only
 when the environment is plain: every ``AUTOMCU_*`` variable that is a ``Settings`` field has a value that
 ``Settings`` accepts as it stands (any text for the text fields, digits for the numbers). Anything else (a value
@@ -32,6 +32,7 @@ DEFAULT_LEASE_SECONDS = 30.0  # Settings.lease_seconds
 
 @dataclass(frozen=True)
 class QuickSettings:
+    data_dir: Path
     database_url: str
     lease_seconds: float
 
@@ -45,7 +46,7 @@ def _plain(kind: str, value: str) -> bool:
 
 
 def quick_settings() -> QuickSettings | None:
-    """The two values, or None when the environment is not plain (then ask ``get_settings()``)."""
+    """The values, or None when the environment is not plain (then ask ``get_settings()``)."""
     env: dict[str, str] = {}
     for name, value in os.environ.items():
         low = name.lower()
@@ -58,16 +59,15 @@ def quick_settings() -> QuickSettings | None:
         kind = FIELDS.get(field)
         if kind is not None and not _plain(kind, value):
             return None
-    db_url = env.get(PREFIX + "db_url")
-    if not db_url:
-        data_dir = env.get(PREFIX + "data_dir")
-        if data_dir is None:
-            import platformdirs
+    value = env.get(PREFIX + "data_dir")
+    if value is None:
+        import platformdirs
 
-            data_dir = platformdirs.user_data_dir("automcu", appauthor=False)
-        db_url = f"sqlite:///{Path(data_dir) / 'automcu.db'}"
+        value = platformdirs.user_data_dir("automcu", appauthor=False)
+    data_dir = Path(value)
+    db_url = env.get(PREFIX + "db_url") or f"sqlite:///{data_dir / 'automcu.db'}"
     lease = env.get(PREFIX + "lease_seconds")
-    return QuickSettings(db_url, float(lease) if lease is not None else DEFAULT_LEASE_SECONDS)
+    return QuickSettings(data_dir, db_url, float(lease) if lease is not None else DEFAULT_LEASE_SECONDS)
 
 
 __all__ = ["FIELDS", "QuickSettings", "quick_settings"]

@@ -11,16 +11,14 @@ from __future__ import annotations
 import difflib
 import os
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from automcu.hardware.board_files import BOARDS_ENV, package_board_files, user_board_files
 from automcu.hardware.core_names import canonical_core
 from automcu.hardware.spec import HardwareSpec
-
-BOARDS_ENV = "AUTOMCU_BOARDS_DIR"
 
 #: Cores the cycle model knows (``automcu.hardware.cycles``); a custom spec must name one.
 KNOWN_CORES: tuple[str, ...] = (
@@ -41,19 +39,8 @@ class BoardFileError(ValueError):
     """A board YAML file that cannot be read or does not describe a board."""
 
 
-def _package_board_files() -> list[Path]:
-    root = Path(str(resources.files("automcu.hardware") / "boards"))
-    return sorted(root.glob("*.yaml"))
-
-
-def _user_board_files() -> list[Path]:
-    value = os.environ.get(BOARDS_ENV, "").strip()
-    files: list[Path] = []
-    for part in filter(None, value.split(os.pathsep)):
-        folder = Path(part).expanduser()
-        if folder.is_dir():
-            files.extend(sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]))
-    return files
+_package_board_files = package_board_files
+_user_board_files = user_board_files
 
 
 def load_board_file(path: str | Path) -> HardwareSpec:
