@@ -7,6 +7,8 @@ measured ones (the tolerance of ``tests/test_estimator.py``); the baseline scale
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("torch")
@@ -77,3 +79,22 @@ def test_baseline_fits_f411_class_limits_in_tflm() -> None:
     assert sram.total_bytes <= 64 * 1024 and flash.total_bytes <= 256 * 1024
     err = res.error_pct or {}
     assert abs(err["sram"]) < 1.0 and abs(err["flash"]) < 1.0, err
+
+
+def test_cli_verify_takes_an_mcu_arch(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from automcu.cli.app import app
+
+    res = CliRunner().invoke(app, ["verify", "--arch", ARCHS[0], "--dataset", "fashion-mnist", "--board", "stm32f411",
+                                   "--sram-kb", "64", "--flash-kb", "256", "--keep", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    assert r["arch"] == ARCHS[0] and r["index"] == MCUArch.from_string(ARCHS[0]).code and r["fits"] is True
+    assert r["macro"]["stem_stride"] == 2 and r["macro"]["hw"] == 28
+    assert max(abs(v) for v in r["error_pct"].values()) < 1.0
+    assert (tmp_path / "model.tflite").stat().st_size == r["flash_bytes"]
+    res = CliRunner().invoke(app, ["verify", "--arch", ARCHS[0], "--C", "16", "--dataset", "fashion-mnist"])
+    assert res.exit_code == 2 and "carries its own C and N" in res.output

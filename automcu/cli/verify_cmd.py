@@ -42,6 +42,27 @@ def _macro(dataset: str, C: int | None, N: int | None, in_ch: int | None, hw: in
         raise UserError(f"invalid macro: {exc}") from None
 
 
+def _verify_mcu(arch: str, dataset: str, C: int | None, N: int | None, in_ch: int | None, hw: int | None,
+                classes: int | None, hardware: Any, keep: Path | None, seed: int) -> Any:
+    from automcu.data.realdata import real_dataset_name, search_macro
+    from automcu.deploy.verify_mcu import verify_mcu_arch
+    from search_spaces.mcu.space import MCUArchError, parse_mcu_arch
+
+    if C is not None or N is not None:
+        raise UserError("an mcu arch carries its own C and N (C<ch>-N<cells>-S<stride>:...); drop --C/--N")
+    try:
+        parsed = parse_mcu_arch(arch)
+    except MCUArchError as exc:
+        raise UserError(str(exc)) from None
+    base = search_macro(dataset) if real_dataset_name(dataset) is not None else _macro(dataset, None, None,
+                                                                                         None, None, None)
+    shape = (in_ch or base.in_ch, hw or base.hw, classes or base.classes)
+    try:
+        return verify_mcu_arch(parsed, hardware, *shape, seed=seed, keep_dir=keep)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _print_human(res: Any) -> None:
     from automcu.cli.render import out
 
@@ -65,8 +86,11 @@ def register(app: typer.Typer) -> None:
     @guarded
     def verify(
         model: Annotated[Path | None, typer.Argument(help="a .tflite file to run (or use --arch)")] = None,
-        arch: Annotated[str | None, typer.Option("--arch", help="NB201 arch string or index: export, run")] = None,
-        dataset: Annotated[str, typer.Option("--dataset", help="macro of this dataset (with --arch)")] = "cifar10",
+        arch: Annotated[str | None, typer.Option(
+            "--arch", help="NB201 arch string or index, or an mcu-space arch: export, run")] = None,
+        dataset: Annotated[str, typer.Option(
+            "--dataset", help="macro of this dataset (with --arch; an mcu arch also digits | mnist | fashion-mnist)")
+        ] = "cifar10",
         board: Annotated[str | None, typer.Option("--board", help="catalog board name or board YAML file")] = None,
         sram_kb: Annotated[float | None, typer.Option("--sram-kb")] = None,
         flash_kb: Annotated[float | None, typer.Option("--flash-kb")] = None,
@@ -105,6 +129,8 @@ def register(app: typer.Typer) -> None:
                 res = verify_tflite(model, hardware)
                 if keep is not None:
                     res.tflite = str(copy_tflite(model, keep.expanduser()))
+            elif arch is not None and arch.strip()[:1] == "C":  # mcu arch: macro in the string, input from dataset
+                res = _verify_mcu(arch, dataset, C, N, in_ch, hw, classes, hardware, keep, seed)
             else:
                 from automcu.deploy.verify import verify_arch
                 from search_spaces.nb201.space import parse_arch

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automcu.deploy import verify as _verify
@@ -90,17 +91,25 @@ def export_baseline(spec: DSCNNSpec, in_ch: int, hw: int, classes: int, seed: in
 
 
 def _compare(data: bytes, cached: bool, reference: Estimate, board_est: Estimate, hardware: HardwareSpec | None,
-             t0: float, label: str, inputs: dict[str, int]) -> VerifyResult:
+             t0: float, label: str, inputs: dict[str, int], keep_dir: Path | None = None) -> VerifyResult:
     measured = _measured_cached(data)
+    kept: str | None = None
+    if keep_dir is not None:
+        keep = Path(keep_dir).expanduser()
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / "model.tflite").write_bytes(data)
+        (keep / "ops.json").write_text(json.dumps(measured["op_list"], indent=1))
+        kept = str(keep / "model.tflite")
     err = estimation_error(reference, measured["arena_bytes"], measured["flash_bytes"])
     scratch = max(0, board_est.arena_bytes - reference.arena_bytes) if hardware is not None else 0
-    return _finish(measured, hardware, None, t0, scratch=scratch, arch=label, macro=inputs,
+    return _finish(measured, hardware, kept, t0, scratch=scratch, arch=label, macro=inputs,
                    estimate=estimate_dict(board_est), error_pct=err, error_basis=ERROR_BASIS, cached=cached)
 
 
 def verify_mcu_arch(arch: MCUArch | str, hardware: HardwareSpec | None, in_ch: int = 1, hw: int = 28,
-                    classes: int = 10, seed: int = 0) -> VerifyResult:
-    """Export an mcu arch, measure it in TFLM, compare with the estimator (``macro`` holds the input)."""
+                    classes: int = 10, seed: int = 0, keep_dir: Path | None = None) -> VerifyResult:
+    """Export an mcu arch, measure it in TFLM, compare with the estimator (``macro`` holds the input);
+    ``keep_dir`` keeps ``model.tflite`` (and ``ops.json``) there."""
     from automcu.hardware.mcu import estimate_mcu
     from search_spaces.mcu.space import parse_mcu_arch
 
@@ -110,7 +119,11 @@ def verify_mcu_arch(arch: MCUArch | str, hardware: HardwareSpec | None, in_ch: i
     reference = estimate_mcu(a, None, in_ch, hw, classes)
     board_est = estimate_mcu(a, hardware, in_ch, hw, classes) if hardware is not None else reference
     inputs = {"C": a.C, "N": a.N, "stem_stride": a.stem_stride, "in_ch": in_ch, "hw": hw, "classes": classes}
-    return _compare(data, cached, reference, board_est, hardware, t0, a.to_string(), inputs)
+    if hw < 4:
+        raise ValueError(f"input resolution {hw} is too small for the mcu network")
+    res = _compare(data, cached, reference, board_est, hardware, t0, a.to_string(), inputs, keep_dir)
+    res.index = a.code  # the arch's dense code in the mcu space
+    return res
 
 
 def verify_baseline(spec: DSCNNSpec, hardware: HardwareSpec | None, in_ch: int = 1, hw: int = 28,
