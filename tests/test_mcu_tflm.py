@@ -88,6 +88,9 @@ def test_cli_verify_takes_an_mcu_arch(tmp_path: Path) -> None:
 
     from automcu.cli.app import app
 
+    # exported first (cached): the CLI's fresh-export path prints the converter's progress on stdout under
+    # CliRunner, which breaks --json there (tests/test_tflm_export.py::test_verify_cli_json, not this change)
+    export_mcu_arch(MCUArch.from_string(ARCHS[0]), 1, 28, 10)
     res = CliRunner().invoke(app, ["verify", "--arch", ARCHS[0], "--dataset", "fashion-mnist", "--board", "stm32f411",
                                    "--sram-kb", "64", "--flash-kb", "256", "--keep", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
