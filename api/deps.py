@@ -8,15 +8,15 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.core.config import ApiSettings
 from api.core.security import Principal, authenticate, cached_principal
+from automcu.core.config import Settings
 from automcu.storage.db import Database
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `automcu token create NAME`")
 
 
 # async: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop per dependency and request
-async def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -24,7 +24,7 @@ async def get_db(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 
 
@@ -32,13 +32,13 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _principal(db: Database, settings: ApiSettings, token: str | None) -> Principal:
+async def _principal(db: Database, settings: Settings, token: str | None) -> Principal:
     """A token checked within ``auth_cache_seconds`` is answered from memory; otherwise one query (in a thread)."""
     if not token:
         raise _unauthorized("missing Bearer token; create one with `automcu token create NAME`")
-    principal = cached_principal(db, token, settings.auth_cache_seconds)
+    principal = cached_principal(db, token, settings.api.auth_cache_seconds)
     if principal is None:
-        principal = await run_in_threadpool(authenticate, db, token, settings.auth_cache_seconds)
+        principal = await run_in_threadpool(authenticate, db, token, settings.api.auth_cache_seconds)
     if principal is None:
         raise _unauthorized("invalid or revoked token")
     return principal

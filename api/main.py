@@ -12,13 +12,12 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.cache import ListCache, RenderedJobs
-from api.core.config import ApiSettings, api_settings
 from api.middleware import BodySizeLimit
 from api.openapi_rules import declare_job_rules
 from api.routes import boards, estimate, health, jobs
 from api.schemas import ErrorOut
 from automcu import __version__
-from automcu.core.config import Settings
+from automcu.core.config import Settings, get_settings
 from automcu.storage.db import open_database
 
 API_PREFIX = "/api/v1"
@@ -39,15 +38,15 @@ A token sees only its own jobs; an admin token sees all. Jobs are run by worker 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app over the database of ``settings`` (default: the ``AUTOMCU_*`` environment)."""
-    cfg: ApiSettings = api_settings(settings)
+    cfg = settings or get_settings()
     # Swagger UI and ReDoc from the assets fastapi-offline ships: nothing loaded from a CDN
     app = FastAPIOffline(title="AutoMCU", version=__version__, description=DESCRIPTION,
                          openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url="/redoc")
     app.state.settings = cfg
     app.state.db = open_database(cfg.database_url)
     app.state.api_prefix = API_PREFIX
-    app.state.job_cache = RenderedJobs(cfg.job_cache_size)
-    app.state.list_cache = ListCache(cfg.job_cache_size)
+    app.state.job_cache = RenderedJobs(cfg.api.job_cache_size)
+    app.state.list_cache = ListCache(cfg.api.job_cache_size)
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
@@ -67,8 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi_document() -> JSONResponse:
         return JSONResponse(app.openapi())  # the same document as under /api/v1
 
-    _declare_rules(app, cfg.page_max)
-    app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
+    _declare_rules(app, cfg.api.page_max)
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.api.max_body_bytes)
     return app
 
 

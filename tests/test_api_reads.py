@@ -262,7 +262,7 @@ def _running_listed(ctx: Ctx, job_id: str) -> int:
 
 
 def test_a_list_counts_running_jobs_afresh_when_list_counts_seconds_is_0(ctx: Ctx) -> None:
-    ctx.client.app.state.settings.list_counts_seconds = 0  # type: ignore[attr-defined]
+    ctx.client.app.state.settings.api.list_counts_seconds = 0  # type: ignore[attr-defined]
     job_id = _job(ctx.db)
     _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
     assert _running_listed(ctx, job_id) == 0
@@ -271,7 +271,7 @@ def test_a_list_counts_running_jobs_afresh_when_list_counts_seconds_is_0(ctx: Ct
 
 
 def test_a_list_may_reuse_a_running_jobs_counts_and_is_exact_once_it_ends(ctx: Ctx) -> None:
-    ctx.client.app.state.settings.list_counts_seconds = 3600  # type: ignore[attr-defined]
+    ctx.client.app.state.settings.api.list_counts_seconds = 3600  # type: ignore[attr-defined]
     job_id = _job(ctx.db)
     _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
     assert _running_listed(ctx, job_id) == 0

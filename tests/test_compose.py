@@ -24,12 +24,12 @@ def _options(args: list[str]) -> list[str]:
 
 
 def test_services_and_settings_are_real() -> None:
-    from api.core.config import ApiSettings
-    from automcu.core.config import ExecutorSettings
+    from automcu.core.config import ApiSettings, ExecutorSettings, Settings
 
     services = _compose()["services"]
     assert set(services) == {"postgres", "ray-token", "ray-head", "ray-worker", "api", "worker"}
-    known = {f"AUTOMCU_{name.upper()}" for model in (ApiSettings, ExecutorSettings) for name in model.model_fields}
+    known = {f"AUTOMCU_{name.upper()}" for model in (Settings, ApiSettings, ExecutorSettings)
+             for name in model.model_fields}
     for name, svc in services.items():
         env = svc.get("environment", {})
         unknown = {k for k in env if k.startswith("AUTOMCU_")} - known

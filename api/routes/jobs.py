@@ -53,9 +53,9 @@ def list_jobs(
 ) -> Response:
     """Your jobs (an admin token: everyone's), newest first. A running job's counts here may be up to the server's
     `list_counts_seconds` (1 s by default) old; `GET /jobs/{id}` is always current."""
-    _check_limit(limit, settings.page_max)
+    _check_limit(limit, settings.api.page_max)
     return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds,
-                                     request.app.state.list_cache, settings.list_counts_seconds))
+                                     request.app.state.list_cache, settings.api.list_counts_seconds))
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
@@ -77,7 +77,7 @@ def list_candidates(
                            Query(alias="status")] = None,
 ) -> CandidateList:
     """Every candidate the job proposed: feasibility figures, violations, accuracies."""
-    _check_limit(limit, settings.page_max)
+    _check_limit(limit, settings.api.page_max)
     get_job(db, job_id, owner_filter(principal))
     items, total = crud.page_candidates(db, job_id, cand_status, sort, limit, offset)
     return CandidateList(items=items, total=total)
@@ -95,7 +95,7 @@ def job_events_stream(
     start = after or 0
     if last_event_id is not None and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
-    gen = job_events(request, db, job_id, start, settings.sse_poll_seconds, settings.sse_ping_seconds)
+    gen = job_events(request, db, job_id, start, settings.api.sse_poll_seconds, settings.api.sse_ping_seconds)
     return StreamingResponse(gen, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

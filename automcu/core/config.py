@@ -43,6 +43,24 @@ class ExecutorSettings(BaseSettings):
         return self.executor
 
 
+class ApiSettings(BaseSettings):
+    """The REST server's own limits (the root's ``api`` section)."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOMCU_", extra="ignore")
+
+    auth_cache_seconds: float = Field(default=2.0, ge=0, description="how long a checked token is trusted without "
+                                      "a query (a revocation reaches other API processes within this time)")
+    max_body_bytes: int = Field(default=64 * 1024, gt=0, description="larger request bodies get 413")
+    sse_poll_seconds: float = Field(default=0.5, gt=0, description="how often the event stream polls the DB")
+    sse_ping_seconds: float = Field(default=15.0, gt=0, description="keep-alive comment period on idle streams")
+    job_cache_size: int = Field(default=2048, ge=0, description="finished jobs' rendered reads kept per API "
+                                "process (0: none)")
+    list_counts_seconds: float = Field(default=1.0, ge=0, description="how old a running job's counts in a job "
+                                       "list may be (0: always counted; a job read is always current)")
+    page_max: int = Field(default=500, gt=0, description="largest page size of list endpoints")
+
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOMCU_", extra="ignore")
 
@@ -76,6 +94,11 @@ class Settings(BaseSettings):
     def executors(self) -> ExecutorSettings:
         """Where evaluations run (in-process, a process pool, Ray) and how they are dispatched."""
         return ExecutorSettings()
+
+    @cached_property
+    def api(self) -> ApiSettings:
+        """The REST server's limits (page size, body size, caches, event-stream timing)."""
+        return ApiSettings()
 
 
 @lru_cache(maxsize=1)
