@@ -13,8 +13,8 @@ from api.cache import ListCache, Rendered, RenderedJobs
 from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobOut
 from automcu.storage import reads
 from automcu.storage.db import Database
-from automcu.storage.models import Candidate
-from automcu.storage.repository import TERMINAL, JobNotFound, display_status
+from automcu.storage.models import Candidate, Job
+from automcu.storage.repository import TERMINAL, JobNotFound, display_status, memory_split
 
 #: Sortable candidate columns (``-name`` sorts descending; missing values always last).
 CANDIDATE_SORTS: dict[str, Any] = {
@@ -103,7 +103,8 @@ def artifact_paths(job: Any) -> dict[str, str]:
 def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
     artifacts = [Artifact(name=name, url=f"{base_url}/jobs/{row.id}/artifacts/{name}")
                  for name in artifact_paths(row)]
-    best = BestCandidate(**{c: getattr(row, f"best_{c}") for c in reads.BEST_COLUMNS}) \
+    best = BestCandidate(**{c: getattr(row, f"best_{c}") for c in reads.BEST_COLUMNS},
+                         **memory_split(row.best_flash_bytes, row.best_peak_sram_bytes, row.hardware)) \
         if row.best_arch is not None else None
     return JobOut(
         **_brief(row, lease_seconds),
@@ -150,8 +151,9 @@ def _violation_text(raw: list[Any] | None) -> list[str]:
     return out
 
 
-def candidate_out(c: Candidate) -> CandidateOut:
+def candidate_out(c: Candidate, hardware: dict[str, Any] | None = None) -> CandidateOut:
     return CandidateOut(
+        **memory_split(c.flash_bytes, c.peak_sram_bytes, hardware),
         id=c.id, arch=c.arch, index=c.index, status=c.status, feasible=c.status != "infeasible",  # type: ignore[arg-type]
         step=c.step, proposer=c.proposer, reason=c.reason, parent=c.parent, violations=list(c.violations or []),
         violation_text=_violation_text(c.violations), flash_bytes=c.flash_bytes, peak_sram_bytes=c.peak_sram_bytes,
@@ -174,4 +176,5 @@ def page_candidates(
         q = q.order_by(col.is_(None), col.desc() if desc else col.asc(), Candidate.id)
         rows = list(s.scalars(q.limit(limit).offset(offset)))
         total = int(s.scalar(count_q) or 0)
-    return [candidate_out(c) for c in rows], total
+        hardware = s.scalar(select(Job.hardware).where(Job.id == job_id))
+    return [candidate_out(c, hardware) for c in rows], total

@@ -31,7 +31,20 @@ class JobAccepted(BaseModel):
     status: JobStatus
 
 
-class BestCandidate(BaseModel):
+class MemorySplit(BaseModel):
+    """Flash and SRAM as model/arena + runtime = total, against the board's limit (as the CLI reports them)."""
+
+    flash_model_bytes: int | None = Field(default=None, description="int8 weights and graph")
+    flash_runtime_bytes: int | None = Field(default=None, description="the board's runtime code (TFLM + app)")
+    flash_total_bytes: int | None = Field(default=None, description="model + runtime (= flash_bytes)")
+    flash_limit_bytes: int | None = Field(default=None, description="the board's Flash; null without hardware")
+    sram_arena_bytes: int | None = Field(default=None, description="peak tensor arena")
+    sram_runtime_bytes: int | None = Field(default=None, description="the board's runtime RAM")
+    sram_total_bytes: int | None = Field(default=None, description="arena + runtime (= peak_sram_bytes)")
+    sram_limit_bytes: int | None = Field(default=None, description="the board's SRAM; null without hardware")
+
+
+class BestCandidate(MemorySplit):
     """The best evaluated candidate (highest validation accuracy), as `automcu search` prints it."""
 
     arch: str
@@ -94,7 +107,7 @@ class JobList(BaseModel):
     total: int
 
 
-class CandidateOut(BaseModel):
+class CandidateOut(MemorySplit):
     id: int
     arch: str
     index: int

@@ -70,7 +70,7 @@ def databases(kinds: list[str], tmp: Path) -> Iterator[dict[str, Callable[[str],
             print("PostgreSQL binaries not found: the PostgreSQL rows are left out", flush=True)
         else:
             server = PostgresServer(bindir).start()
-            out["postgresql"] = server.new_database_url
+            out["postgresql"] = lambda _name: server.new_database_url()  # type: ignore[union-attr]
     try:
         yield out
     finally:

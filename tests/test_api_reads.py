@@ -284,3 +284,23 @@ def test_a_list_may_reuse_a_running_jobs_counts_and_is_exact_once_it_ends(ctx: C
     _cand(ctx.db, job_id, 2, "proposed")
     _set(ctx.db, job_id, status="failed", finished_at=utcnow())
     assert _running_listed(ctx, job_id) == 2
+
+
+def test_memory_is_reported_as_model_plus_runtime_against_the_limit_as_the_cli_does(ctx: Ctx) -> None:
+    from automcu.hardware.catalog import get_board
+
+    board = get_board("STM32F411")
+    job_id = create_job(ctx.db, JobSpec(dataset="cifar10", budget=6, proposer="random"), board, owner="alice").id
+    Worker(ctx.db, poll_seconds=0.05).run(exit_when_idle=True)
+    expected = job_summary(get_job(ctx.db, job_id), candidates_of(ctx.db, job_id))["best"]
+    best = ctx.job(job_id)["best"]
+    split = ("flash_model_bytes", "flash_runtime_bytes", "flash_total_bytes", "flash_limit_bytes",
+             "sram_arena_bytes", "sram_runtime_bytes", "sram_total_bytes", "sram_limit_bytes")
+    assert {k: best[k] for k in split} == {k: expected[k] for k in split}  # the CLI's figures
+    assert best["flash_model_bytes"] + best["flash_runtime_bytes"] == best["flash_total_bytes"] == best["flash_bytes"]
+    assert best["sram_arena_bytes"] + best["sram_runtime_bytes"] == best["sram_total_bytes"]
+    assert best["flash_runtime_bytes"] == board.runtime_flash_kb * 1024 > 0
+    assert best["flash_limit_bytes"] == board.flash_bytes and best["sram_limit_bytes"] == board.sram_bytes
+    items = ctx.get(f"/jobs/{job_id}/candidates").json()["items"]
+    assert items and all(c["flash_model_bytes"] + c["flash_runtime_bytes"] == c["flash_bytes"] for c in items)
+    assert all(c["sram_limit_bytes"] == board.sram_bytes for c in items)

@@ -123,6 +123,9 @@ def test_sign_in_submit_watch_and_see_the_pareto_plot(server: tuple[str, str]) -
         assert page.locator("#pareto .limit").count() == 1
         assert page.locator("#curve .series-line").count() == 1
         assert "Winner" in page.inner_text("#winner")
+        flash = page.inner_text("#winner .mem-flash")  # model + runtime = total of the limit, as the CLI says
+        assert " model + " in flash and " runtime = " in flash and "of 512" in flash, flash
+        assert " arena + " in page.inner_text("#winner .mem-sram")
         assert page.locator("#cands tbody tr").count() == 15
         page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
 

@@ -237,6 +237,15 @@ function usage(value, limit, fmt) {
   return `${fmt(value)} <span class="muted">of ${fmt(limit)} · ${left >= 0 ? fmt(left) + " left" : "over by " + fmt(-left)}</span>`;
 }
 
+// Flash and SRAM the way the CLI reports them: model/arena + runtime = total, against the limit
+function memory(b, part, what) {
+  const model = b[`${what}_${part}_bytes`], runtime = b[`${what}_runtime_bytes`];
+  const total = b[`${what}_total_bytes`], limit = b[`${what}_limit_bytes`];
+  if (total == null) return "–";
+  const split = runtime ? `${kb(model)} ${part} + ${kb(runtime)} runtime = ` : "";
+  return split + usage(total, limit, kb);
+}
+
 function renderWinner(j) {
   const w = $("winner");
   const b = j.best;
@@ -249,8 +258,8 @@ function renderWinner(j) {
     <div class="kpis">
       <div><span>validation</span><b>${pct(b.val_acc)} %</b></div>
       <div><span>test</span><b>${pct(b.test_acc)} %</b></div>
-      <div><span>Flash</span><b>${usage(b.flash_bytes, AXES.flash_bytes.limit(j), kb)}</b></div>
-      <div><span>peak SRAM</span><b>${usage(b.peak_sram_bytes, AXES.peak_sram_bytes.limit(j), kb)}</b></div>
+      <div><span>Flash</span><b class="mem-flash">${memory(b, "model", "flash")}</b></div>
+      <div><span>peak SRAM</span><b class="mem-sram">${memory(b, "arena", "sram")}</b></div>
       <div><span>latency</span><b>${usage(b.latency_ms, j.max_latency_ms, ms)}</b></div>
     </div>
     <div class="artifacts">${arts || '<span class="muted small">no artifacts yet (compress the winner with <code>automcu compress --job ' + esc(j.id) + "</code>)</span>"}</div>`;
