@@ -85,11 +85,9 @@ class _DriverInsert:
         self.sql_returning = self.sql + ' RETURNING "id"'
 
     def params(self, row: dict[str, Any], extra: dict[str, Any]) -> tuple[Any, ...]:
-        values = []
-        for name, proc in zip(self.names, self.procs, strict=True):
-            v = extra[name] if name in extra else row[name] if name in row else self.defaults.get(name)
-            values.append(proc(v) if proc is not None else v)
-        return tuple(values)
+        merged = {**self.defaults, **row, **extra}
+        get = merged.get
+        return tuple([get(n) if proc is None else proc(get(n)) for n, proc in zip(self.names, self.procs, strict=True)])
 
 
 _driver: dict[int, tuple[_DriverInsert, _DriverInsert, _DriverInsert]] = {}
