@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from search_spaces.nb201.cell import EDGES, N_EDGES, N_NODES
+from search_spaces.nb201.cell import EDGES, N_EDGES, cell_canonical_key, cell_live_edges
 from search_spaces.nb201.cell import OPS as NB201_OPS
 
 OPS: tuple[str, ...] = (*NB201_OPS, "dw_sep_conv_3x3")
@@ -236,32 +236,12 @@ def all_archs() -> Iterator[MCUArch]:
 
 @lru_cache(maxsize=CELL_SIZE)
 def _live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
-    from_input = {0}
-    for j in range(1, N_NODES):
-        if any(ops[e] != NONE and EDGES[e][1] in from_input for e in range(N_EDGES) if EDGES[e][0] == j):
-            from_input.add(j)
-    to_output = {N_NODES - 1}
-    for i in range(N_NODES - 2, -1, -1):
-        if any(ops[e] != NONE and EDGES[e][0] in to_output for e in range(N_EDGES) if EDGES[e][1] == i):
-            to_output.add(i)
-    return tuple(
-        ops[e] != NONE and EDGES[e][1] in from_input and EDGES[e][0] in to_output for e in range(N_EDGES)
-    )
+    return cell_live_edges(ops)  # NONE and SKIP are NB201's op 0 and 1 here too
 
 
 @lru_cache(maxsize=CELL_SIZE)
 def _canonical_key(ops: tuple[int, ...]) -> str:
-    exprs: list[str | None] = ["x"]  # None = the zero tensor
-    for j in range(1, N_NODES):
-        terms = []
-        for e, (to, src) in enumerate(EDGES):
-            if to != j or ops[e] == NONE or exprs[src] is None:
-                continue
-            terms.append(exprs[src] if ops[e] == SKIP else f"{OPS[ops[e]]}({exprs[src]})")
-        exprs.append("+".join(sorted(terms)) if terms else None)
-        if exprs[j] is not None and len(terms) > 1:
-            exprs[j] = f"[{exprs[j]}]"
-    return exprs[-1] or "zero"
+    return cell_canonical_key(ops, OPS)
 
 
 __all__ = [

@@ -163,8 +163,8 @@ class Arch:
         return cls(tuple(rng.randrange(len(OPS)) for _ in range(N_EDGES)))
 
 
-@lru_cache(maxsize=SPACE_SIZE)
-def _live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
+def cell_live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
+    """Which edges of a 4-node cell lie on an input→output path (op 0 = ``none``; any op set with that)."""
     from_input = {0}
     for j in range(1, N_NODES):
         if any(ops[e] != NONE and EDGES[e][1] in from_input for e in range(N_EDGES) if EDGES[e][0] == j):
@@ -178,19 +178,29 @@ def _live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
     )
 
 
-@lru_cache(maxsize=SPACE_SIZE)
-def _canonical_key(ops: tuple[int, ...]) -> str:
+def cell_canonical_key(ops: tuple[int, ...], names: tuple[str, ...]) -> str:
+    """The function a 4-node cell computes, as text (op 0 = ``none``, 1 = ``skip``; ``names`` spell the others)."""
     exprs: list[str | None] = ["x"]  # None = the zero tensor
     for j in range(1, N_NODES):
         terms = []
         for e, (to, src) in enumerate(EDGES):
             if to != j or ops[e] == NONE or exprs[src] is None:
                 continue
-            terms.append(exprs[src] if ops[e] == SKIP else f"{OPS[ops[e]]}({exprs[src]})")
+            terms.append(exprs[src] if ops[e] == SKIP else f"{names[ops[e]]}({exprs[src]})")
         exprs.append("+".join(sorted(terms)) if terms else None)
         if exprs[j] is not None and len(terms) > 1:
             exprs[j] = f"[{exprs[j]}]"
     return exprs[-1] or "zero"
+
+
+@lru_cache(maxsize=SPACE_SIZE)
+def _live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
+    return cell_live_edges(ops)
+
+
+@lru_cache(maxsize=SPACE_SIZE)
+def _canonical_key(ops: tuple[int, ...]) -> str:
+    return cell_canonical_key(ops, OPS)
 
 
 @lru_cache(maxsize=4 * SPACE_SIZE)
