@@ -13,9 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from automcu.compress.bundle import write_json
-from automcu.compress.pipeline import Prepared, Timer, Trained, _export_bundle, _quantize, _train_cfg, prepare_data
-from automcu.compress.report import report_markdown
+from automcu.compress.pipeline import (
+    Prepared,
+    Timer,
+    Trained,
+    _export_bundle,
+    _quantize,
+    _train_cfg,
+    finish_report,
+    prepare_data,
+)
 from automcu.compress.request import CompressRequest
 
 
@@ -79,13 +86,7 @@ def run_baseline(req: CompressRequest, margin: float = 0.05) -> dict[str, Any]:
         "regions": [r.model_dump() for r in measured.regions], "messages": measured.messages,
         "ops": measured.ops, "left_out": measured.left_out, "request": req.to_dict(), "seconds": timer.seconds,
     }
-    artifacts["report.json"] = str(out / "report.json")
-    artifacts["report.md"] = str(out / "report.md")
-    report["artifacts"] = artifacts
-    report["seconds"]["total"] = round(sum(v for k, v in timer.seconds.items() if k != "total"), 2)
-    write_json(out / "report.json", report)
-    (out / "report.md").write_text(report_markdown(report))
-    return report
+    return finish_report(out, report, artifacts, timer.seconds)
 
 
 __all__ = ["run_baseline"]

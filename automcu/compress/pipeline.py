@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -276,13 +277,7 @@ def run_compress(req: CompressRequest) -> dict[str, Any]:
 
     out = req.out_dir
     report = _report(req, arch, prep, macro, est, trained, q, measured, timer.seconds)
-    artifacts["report.json"] = str(out / "report.json")
-    artifacts["report.md"] = str(out / "report.md")
-    report["artifacts"] = artifacts
-    report["seconds"]["total"] = round(sum(v for k, v in timer.seconds.items() if k != "total"), 2)
-    write_json(out / "report.json", report)
-    (out / "report.md").write_text(report_markdown(report))
-    return report
+    return finish_report(out, report, artifacts, timer.seconds)
 
 
 def contract_summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -321,3 +316,15 @@ def memory_split(report: dict[str, Any]) -> dict[str, Any]:
         out[f"{name}_total_bytes"] = reg["total_bytes"] if reg else report[key] + extra + runtime
         out[f"{name}_limit_bytes"] = reg["limit_bytes"] if reg else None
     return out
+
+
+def finish_report(out: Path, report: dict[str, Any], artifacts: dict[str, str],
+                  seconds: dict[str, float]) -> dict[str, Any]:
+    """Add the artifacts and the total time to ``report``, write report.json and report.md into ``out``."""
+    artifacts["report.json"] = str(out / "report.json")
+    artifacts["report.md"] = str(out / "report.md")
+    report["artifacts"] = artifacts
+    report["seconds"]["total"] = round(sum(v for k, v in seconds.items() if k != "total"), 2)
+    write_json(out / "report.json", report)
+    (out / "report.md").write_text(report_markdown(report))
+    return report

@@ -244,10 +244,7 @@ def export_arch(arch: Arch, macro: Macro, seed: int = 0, use_cache: bool = True)
     ).eval()
     result = export_int8(model, (m["in_ch"], m["hw"], m["hw"]), n_calibration=N_CALIBRATION, seed=seed)
     if use_cache:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(result.tflite)
-        tmp.replace(path)
+        cache_write(path, result.tflite)
     return result.tflite, False
 
 
@@ -338,3 +335,11 @@ def copy_tflite(src: str | Path, keep_dir: Path) -> Path:
     if Path(src).resolve() != dst.resolve():
         shutil.copyfile(src, dst)
     return dst
+
+
+def cache_write(path: Path, data: bytes) -> None:
+    """Write a cached export atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -50,10 +50,7 @@ def _export_cached(key_text: str, model: torch.nn.Module, input_shape: tuple[int
 
     result = export_int8(model, input_shape, n_calibration=N_CALIBRATION, seed=seed)
     if use_cache:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(result.tflite)
-        tmp.replace(path)
+        _verify.cache_write(path, result.tflite)
     return result.tflite, False
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from search_spaces.mcu.space import CONV1, CONV3, DWSEP, EDGES, NONE, POOL, SKIP, MCUArch, parse_mcu_arch
-from search_spaces.nb201.torch_model import Cell, ReLUConvBN, _bn_of_uniform, _reaches_output, count_params
+from search_spaces.nb201.torch_model import Cell, ReLUConvBN, _bn_of_uniform, _reaches_output, count_params, make_op
 
 
 class DWSepConv(nn.Sequential):
@@ -40,18 +40,10 @@ class DWSepConv(nn.Sequential):
 
 def make_mcu_op(op: int, channels: int) -> nn.Module | None:
     """The module of one mcu-cell edge (``None`` for ``none``)."""
-    if op == NONE:
-        return None
-    if op == SKIP:
-        return nn.Identity()
-    if op == CONV1:
-        return ReLUConvBN(channels, channels, 1, 1, 0)
-    if op == CONV3:
-        return ReLUConvBN(channels, channels, 3, 1, 1)
-    if op == POOL:
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     if op == DWSEP:
         return DWSepConv(channels)
+    if op in (NONE, SKIP, CONV1, CONV3, POOL):  # the NB201 ops, same indices
+        return make_op(op, channels)
     raise ValueError(f"unknown mcu op index {op}")
 
 
