@@ -31,7 +31,9 @@ def capture_output() -> Iterator[Captured]:
     """Redirect fds 1 and 2 into a temporary file for the block; the text is in ``.text`` after it.
 
     Process-wide (file descriptors are), so guarded by a lock; keeps ``--json`` stdout clean of
-    native log lines.
+    native log lines. Python-level writes are sent to the same place even when ``sys.stdout``/``sys.stderr``
+    were swapped for other objects (an embedding application, a test runner's capture): the converters print
+    their progress with ``print``.
     """
     box = Captured()
     with _LOCK, tempfile.TemporaryFile(mode="w+b") as tmp:
@@ -39,9 +41,12 @@ def capture_output() -> Iterator[Captured]:
         saved = (os.dup(1), os.dup(2))
         os.dup2(tmp.fileno(), 1)
         os.dup2(tmp.fileno(), 2)
+        py = open(tmp.fileno(), "w", closefd=False, buffering=1, errors="replace")
         try:
-            yield box
+            with contextlib.redirect_stdout(py), contextlib.redirect_stderr(py):
+                yield box
         finally:
+            py.close()  # flushes; the descriptor stays open (closefd=False)
             _flush_all()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
