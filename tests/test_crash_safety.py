@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,11 @@ def _wait(pred: Any, timeout: float = 45.0) -> None:
         time.sleep(0.05)
 
 
-def _worker(url: str, executor_args: list[str], *extra: str) -> subprocess.Popen[bytes]:
+def _worker(url: str, executor_args: list[str], *extra: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AUTOMCU_LEASE_SECONDS": "1", "AUTOMCU_SIMULATED_TIME_SCALE": "1e-4"}  # ~0.2 s each
     cmd = [sys.executable, "-m", "automcu.cli.app", "worker", "--db", url, "--poll", "0.1", *executor_args, *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    err = log.open("wb") if log is not None else subprocess.DEVNULL
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def _check_exactly_once(db: Database, job_id: str) -> None:
@@ -94,8 +96,13 @@ def _crash_and_resume(url: str, executor_args: list[str]) -> None:
     assert get_job(db, job_id).status == "running" and done < BUDGET
     for pid in helpers:
         _wait(lambda pid=pid: not _alive(pid), 10)  # orphaned evaluation processes went away
-    second = _worker(url, executor_args, "--exit-when-idle")
+    log = Path(tempfile.mkdtemp(prefix="automcu-crash-")) / "second-worker.log"
+    second = _worker(url, executor_args, "--exit-when-idle", log=log)
     assert second.wait(60) == 0
+    job = get_job(db, job_id)
+    assert job.status == "succeeded", (  # what the second worker said and the job's last events, to diagnose
+        job.status, job.lease_owner, log.read_text()[-2000:],
+        [(e.kind, e.payload) for e in events_of(db, job_id)][-6:])
     _check_exactly_once(db, job_id)
     kinds = [e.kind for e in events_of(db, job_id)]
     assert kinds.count("started") == 2
