@@ -255,7 +255,7 @@ def claim_next_job(db: Database, worker: str, lease_seconds: float) -> str | Non
         with db.transaction() as s:
             job_id = s.scalar(select(Job.id).where(cond).order_by(*order).limit(1).with_for_update(skip_locked=True))
             if job_id is None:
-                return None
+                return _claim_dead_local(db, worker)
             now = utcnow()
             res = s.execute(update(Job).where(Job.id == job_id, cond).values(
                 status="running", lease_owner=worker, heartbeat_at=now,
