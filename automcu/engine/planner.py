@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -51,7 +50,7 @@ class Planner:
         self.feasibility = feasibility or FeasibilityAgent()
         self.evaluation = evaluation  # built from the job before the loop when not given
         self.worker = worker_id()
-        self._wall_mark = time.monotonic()
+        self._clock = Clock(stored=0.0)  # wall time since the run began; its stored base is set once the job is read
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def run(self, allow_failed: bool = False, force: bool = False) -> Job:
@@ -129,17 +128,13 @@ class Planner:
         self.progress("finished", {"status": status, "reason": reason})
 
     def _unstored_wall(self) -> float:
-        clock = getattr(self, "_clock", None)
-        if clock is not None:
-            return clock.take()
-        delta, self._wall_mark = time.monotonic() - self._wall_mark, time.monotonic()
-        return delta
+        return self._clock.take()
 
     # ----- the loop ----------------------------------------------------------------------------
     def _loop(self, job: Job, evaluation: Evaluation) -> tuple[str, str]:
         hardware = HardwareSpec(**job.hardware) if job.hardware else None
         proposer = self._proposer(job)
-        self._clock = Clock(stored=job.wall_seconds, mark=self._wall_mark)
+        self._clock.stored += job.wall_seconds
         self.state = state = self._load_state()
         rec = self._recorder = StepRecorder(self.db, job, self.worker, state, self.feasibility, evaluation,
                                             self._clock, self.progress, hardware)

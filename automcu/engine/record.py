@@ -26,7 +26,7 @@ from automcu.engine.evaluation import Evaluation
 from automcu.engine.state import CandidateRow, JobState
 from automcu.hardware.spec import HardwareSpec
 from automcu.storage.db import Database
-from automcu.storage.models import AgentMessage, Job
+from automcu.storage.models import AgentMessage, Job, utcnow
 from automcu.storage.repository import LeaseLost, add_event
 from automcu.storage.steps import event, message, write_step
 from search_spaces.nb201.index import index_of
@@ -109,7 +109,7 @@ class StepRecorder:
                     message(step, "proposer", "out", batch.model_dump())]
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
-        evaluated: list[tuple[int, dict[str, Any]]] = []  # (position in rows, evaluated event)
+        evaluated: list[int] = []  # positions in rows of the candidates evaluated inline
         fresh: set[str] = set()
         inline = self.evaluation.inline
         n_eval, best = state.n_evaluated, state.best[0] if state.best else None
@@ -144,13 +144,13 @@ class StepRecorder:
                 improved = best is None or result.val_acc > best
                 best = result.val_acc if improved else best
                 row.update(status="evaluated", eval_order=n_eval, val_acc=result.val_acc, test_acc=result.test_acc,
-                           train_seconds=result.train_seconds, attempts=1, evaluated_at=row_time())
+                           train_seconds=result.train_seconds, attempts=1, evaluated_at=utcnow())
                 messages += [message(step, "evaluator", "in", ereq.model_dump()),
                              message(step, "evaluator", "out", result.model_dump())]
                 ev = {"arch": text, "index": row["index"], "budget": job.budget, "val_acc": result.val_acc,
                       "test_acc": result.test_acc, "n_evaluated": n_eval, "improved": improved}
                 events.append(event("evaluated", **ev))
-                evaluated.append((len(rows), ev))
+                evaluated.append(len(rows))
             rows.append(row)
         ids = self._write(rows, messages, events)
         added = 0
@@ -159,7 +159,7 @@ class StepRecorder:
             state.add(c)
             added += c.status in ("proposed", "evaluated")
         state.added([c.arch for c in new])
-        for pos, _ev in evaluated:
+        for pos in evaluated:
             state.note_evaluated(new[pos])
         for e in events:
             self.progress(e["kind"], e["payload"])
@@ -242,9 +242,3 @@ class StepRecorder:
 
 _ROW_FIELDS = ("arch", "index", "iso_key", "status", "step", "margins", "violations", "flash_bytes",
                "peak_sram_bytes", "latency_ms", "eval_order", "val_acc", "test_acc", "train_seconds", "error")
-
-
-def row_time() -> Any:
-    from automcu.storage.models import utcnow
-
-    return utcnow()
