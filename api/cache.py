@@ -76,3 +76,43 @@ class ListCache:
         if len(self.counts) >= self.size:
             self.counts.clear()
         self.counts[job_id] = (until, counts)
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    signature: tuple[str, int]  # :func:`automcu.storage.reads.page_signature` when it was rendered
+    expires: float | None  # monotonic deadline (a page with a running job), or None
+    body: bytes
+
+
+class RenderedPages:
+    """Whole rendered job lists by (owner, status, limit, offset), checked against the page's signature.
+
+    A page whose jobs are all queued or finished is the same answer as long as its signature is; a page with a
+    running job is reused for at most the server's ``list_counts_seconds`` (its counts may be that old, as the
+    list's documentation says). Thread-safe, a small LRU."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], RenderedPage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], signature: tuple[str, int], now: float) -> bytes | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit.signature != signature or (hit.expires is not None and hit.expires <= now):
+                return None
+            self._items.move_to_end(key)
+            return hit.body
+
+    def put(self, key: tuple[Any, ...], page: RenderedPage) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = page
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from agents.messages import Violation
-from api.cache import ListCache, Rendered, RenderedJobs
+from api.cache import ListCache, Rendered, RenderedJobs, RenderedPage, RenderedPages
 from api.schemas import Artifact, BestCandidate, CandidateOut, JobBrief, JobOut
 from automcu.storage import reads
 from automcu.storage.db import Database
@@ -57,20 +57,27 @@ def _item(row: Any, lease_seconds: float, counts: tuple[int, int, int]) -> bytes
 
 def list_jobs_json(
     db: Database, owner: str | None, limit: int, offset: int, status: str | None, lease_seconds: float,
-    cache: ListCache | None = None, counts_seconds: float = 0.0,
+    cache: ListCache | None = None, counts_seconds: float = 0.0, pages: RenderedPages | None = None,
 ) -> bytes:
-    """``{items, total}`` as JSON (a :class:`JobList`): the page, then the counts of the jobs ``cache`` can't
-    answer for, in one statement."""
+    """``{items, total}`` as JSON (a :class:`JobList`).
+
+    With ``pages``: a page rendered before whose signature (its jobs' ids and states, and the total) is unchanged
+    is the answer, for one one-row statement (a page with a running job: for ``counts_seconds`` at most).
+    Otherwise the page, then the counts of the jobs ``cache`` can't answer for, in one statement."""
     cache = cache if cache is not None else ListCache(0)
     now = time.monotonic()
+    key = (owner, status, limit, offset)
     parts: dict[str, bytes] = {}
     counts: dict[str, tuple[int, int, int]] = {}
     with db.engine.connect() as conn:
+        signature = reads.page_signature(conn, owner, status, limit, offset) if pages is not None else None
+        if pages is not None and signature is not None and (body := pages.get(key, signature, now)) is not None:
+            return body
         rows, total = reads.job_page(conn, owner, status, limit, offset)
         for r in rows:
             if r.status in TERMINAL:
-                if (body := cache.items.get(tuple(r))) is not None:
-                    parts[r.id] = body
+                if (item := cache.items.get(tuple(r))) is not None:
+                    parts[r.id] = item
             elif (hit := cache.counts.get(r.id)) is not None and hit[0] > now:
                 counts[r.id] = hit[1]
         counts.update(reads.counts_of(conn, [r.id for r in rows if r.id not in parts and r.id not in counts]))
@@ -82,7 +89,14 @@ def list_jobs_json(
             cache.put_item(tuple(r), parts[r.id])
         elif counts_seconds > 0:
             cache.put_counts(r.id, now + counts_seconds, counts[r.id])
-    return b'{"items":[' + b",".join(parts[r.id] for r in rows) + b'],"total":' + str(total).encode() + b"}"
+    body = b'{"items":[' + b",".join(parts[r.id] for r in rows) + b'],"total":' + str(total).encode() + b"}"
+    if pages is not None and signature is not None:
+        live = any(r.status not in TERMINAL and r.status != "queued" for r in rows)
+        if not live:
+            pages.put(key, RenderedPage(signature, None, body))
+        elif counts_seconds > 0:
+            pages.put(key, RenderedPage(signature, now + counts_seconds, body))
+    return body
 
 
 def artifact_paths(job: Any) -> dict[str, str]:

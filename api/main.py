@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors
-from api.cache import ListCache, RenderedJobs
+from api.cache import ListCache, RenderedJobs, RenderedPages
 from api.middleware import BodySizeLimit
 from api.openapi_rules import declare_job_rules
 from api.routes import boards, estimate, health, jobs
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_prefix = API_PREFIX
     app.state.job_cache = RenderedJobs(cfg.api.job_cache_size)
     app.state.list_cache = ListCache(cfg.api.job_cache_size)
+    app.state.page_cache = RenderedPages(cfg.api.page_cache_size)
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX)

@@ -14,7 +14,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     from automcu.core.config import get_settings
 
     monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path / "data"))
-    for var in ("AUTOMCU_DB_URL", "AUTOMCU_LLM_BASE_URL", "AUTOMCU_LLM_API_KEY", "AUTOMCU_LLM_MODEL"):
+    for var in ("AUTOMCU_DB_URL", "AUTOMCU_LLM_BASE_URL", "AUTOMCU_LLM_API_KEY", "AUTOMCU_LLM_MODEL",
+                "AUTOMCU_VERBOSE"):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     yield tmp_path

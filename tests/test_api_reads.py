@@ -304,3 +304,49 @@ def test_memory_is_reported_as_model_plus_runtime_against_the_limit_as_the_cli_d
     items = ctx.get(f"/jobs/{job_id}/candidates").json()["items"]
     assert items and all(c["flash_model_bytes"] + c["flash_runtime_bytes"] == c["flash_bytes"] for c in items)
     assert all(c["sram_limit_bytes"] == board.sram_bytes for c in items)
+
+
+def _statements_of(ctx: Ctx, path: str) -> tuple[Any, int]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(ctx.db.engine, "before_cursor_execute", count)
+    try:
+        body = ctx.get(path).json()
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", count)
+    return body, len([s for s in seen if "jobs" in s and "api_tokens" not in s])
+
+
+def test_an_unchanged_page_is_answered_from_one_statement_and_any_change_in_it_is_seen_at_once(ctx: Ctx) -> None:
+    ids = [_job(ctx.db) for _ in range(3)]
+    for job_id in ids:
+        _set(ctx.db, job_id, status="succeeded", finished_at=utcnow())
+    first, n_first = _statements_of(ctx, "/jobs?limit=50")
+    again, n_again = _statements_of(ctx, "/jobs?limit=50")
+    assert again == first and n_again == 1 < n_first  # the page's signature, nothing else
+    new = _job(ctx.db)  # submitted: listed by the very next read
+    assert ctx.get("/jobs?limit=50").json()["items"][0]["id"] == new
+    _set(ctx.db, ids[0], status="failed")  # a state change
+    assert {j["id"]: j["status"] for j in ctx.get("/jobs?limit=50").json()["items"]}[ids[0]] == "failed"
+    # a change outside the page (same filter): the total follows
+    assert ctx.get("/jobs?limit=1&status=succeeded").json()["total"] == 2
+    _set(ctx.db, ids[1], status="cancelled")
+    assert ctx.get("/jobs?limit=1&status=succeeded").json()["total"] == 1
+    assert ctx.get("/jobs?limit=50", "bob").json() == {"items": [], "total": 0}  # per owner
+
+
+def test_a_page_with_a_running_job_is_reused_only_for_list_counts_seconds(ctx: Ctx) -> None:
+    ctx.client.app.state.settings.api.list_counts_seconds = 0.3  # type: ignore[attr-defined]
+    job_id = _job(ctx.db)
+    _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
+    assert _running_listed(ctx, job_id) == 0
+    _cand(ctx.db, job_id, 1, "proposed")
+    import time
+
+    time.sleep(0.35)
+    assert _running_listed(ctx, job_id) == 1

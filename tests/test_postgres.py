@@ -95,3 +95,33 @@ def test_search_cli_on_postgres(pg_url: str) -> None:  # noqa: F811
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["status"] == "succeeded" and summary["n_evaluated"] == 6 and summary["best"]["arch"]
+
+
+def test_api_job_list_pages_and_reads_on_postgres(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """The list's one-row page signature (string_agg on PostgreSQL) and the job read, through the real app."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+
+    from api.core.security import create_token
+    from api.main import create_app
+    from automcu.core.config import Settings
+    from automcu.storage.models import Job, utcnow
+
+    db = open_database(pg_url)
+    headers = {"Authorization": f"Bearer {create_token(db, 'alice')}"}
+    ids = [create_job(db, JobSpec(dataset="cifar10", budget=4, proposer="random"), None, owner="alice").id
+           for _ in range(3)]
+    with TestClient(create_app(Settings(db_url=pg_url, data_dir=tmp_path))) as client:
+        def listed(query: str = "") -> dict:  # type: ignore[type-arg]
+            r = client.get(f"/api/v1/jobs?limit=2{query}", headers=headers)
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        page = listed()
+        assert page["total"] == 3 and [j["id"] for j in page["items"]] == ids[::-1][:2]
+        assert listed() == page  # the cached page
+        with db.transaction() as s:
+            s.execute(update(Job).where(Job.id == ids[2]).values(status="cancelled", finished_at=utcnow()))
+        assert listed()["items"][0]["status"] == "cancelled"
+        assert listed("&status=queued")["total"] == 2
+        assert client.get(f"/api/v1/jobs/{ids[0]}", headers=headers).json()["status"] == "queued"

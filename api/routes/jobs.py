@@ -55,7 +55,8 @@ def list_jobs(
     `list_counts_seconds` (1 s by default) old; `GET /jobs/{id}` is always current."""
     _check_limit(limit, settings.api.page_max)
     return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds,
-                                     request.app.state.list_cache, settings.api.list_counts_seconds))
+                                     request.app.state.list_cache, settings.api.list_counts_seconds,
+                                     request.app.state.page_cache))
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)

@@ -57,6 +57,8 @@ class ApiSettings(BaseSettings):
                                 "process (0: none)")
     list_counts_seconds: float = Field(default=1.0, ge=0, description="how old a running job's counts in a job "
                                        "list may be (0: always counted; a job read is always current)")
+    page_cache_size: int = Field(default=256, ge=0, description="job lists' rendered pages kept per API process, "
+                                 "reused while the page's jobs and states are unchanged (0: none)")
     page_max: int = Field(default=500, gt=0, description="largest page size of list endpoints")
 
 

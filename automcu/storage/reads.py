@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, literal, select
 from sqlalchemy.orm import aliased
 
 from automcu.storage.models import Candidate, Job
@@ -87,6 +87,31 @@ def job_page(conn: Connection, owner: str | None, status: str | None, limit: int
     if offset == 0 and len(rows) < limit:  # the whole list: no statement for the total
         return rows, len(rows)
     return rows, int(conn.execute(count, params).scalar_one())
+
+
+@cache
+def _signature_statement(by_owner: bool, by_status: bool) -> Select[Any]:
+    where = []
+    if by_owner:
+        where.append(Job.owner == bindparam("owner"))
+    if by_status:
+        where.append(Job.status == bindparam("status"))
+    page = (select(Job.id, Job.status).where(*where).order_by(Job.created_at.desc(), Job.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    total = select(func.count()).select_from(Job).where(*where).scalar_subquery()
+    return select(func.aggregate_strings(page.c.id + literal(":") + page.c.status, ","), total).select_from(page)
+
+
+def page_signature(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int
+                   ) -> tuple[str, int]:
+    """What a page of jobs is made of, in one row: its jobs' ``id:status`` and how many jobs match.
+
+    Two reads of a page with the same signature list the same jobs in the same states; only a running job's
+    counts and heartbeat can differ between them. One statement, one row, so that a cached page is checked with
+    a single step of the database (a 50-row read costs a step, and a handover of the GIL, per row)."""
+    params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
+    members, total = conn.execute(_signature_statement(owner is not None, status is not None), params).one()
+    return members or "", int(total)
 
 
 _COUNTS = (select(Candidate.job_id, Candidate.status, func.count())
