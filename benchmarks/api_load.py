@@ -524,7 +524,7 @@ def render_md(r: dict[str, Any]) -> str:
         "## Submissions under read load",
         "",
         f"{c['jobs']} POST /jobs fired at once (httpx; budget {c['budget']}, board {c['board']}) while wrk reads the "
-        f"job list (`GET /jobs?limit=50`: the jobs being submitted and run, nothing cached) with {c['load_clients']} "
+        f"job list (`GET /jobs?limit=50`: its page changes as the jobs are submitted and run, so it is rendered afresh at each change) with {c['load_clients']} "
         f"connections for {c['duration']} s; the workers start on the jobs as they arrive.",
         "",
         "| requests | n | p50 ms | p99 ms | max ms | req/s | errors |",
