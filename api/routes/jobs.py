@@ -51,8 +51,9 @@ def list_jobs(
     job_status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None,
                           Query(alias="status")] = None,
 ) -> Response:
-    """Your jobs (an admin token: everyone's), newest first. A running job's counts here may be up to the server's
-    `list_counts_seconds` (1 s by default) old; `GET /jobs/{id}` is always current."""
+    """Your jobs (an admin token: everyone's), newest first. A new job, and every change of a job's status, is
+    listed at once; a running job's counts (and whether its lease has lapsed, `stale`) may be up to the server's
+    `list_counts_seconds` (1 s by default) old. `GET /jobs/{id}` is always current."""
     _check_limit(limit, settings.api.page_max)
     return _json(crud.list_jobs_json(db, owner_filter(principal), limit, offset, job_status, settings.lease_seconds,
                                      request.app.state.list_cache, settings.api.list_counts_seconds,
