@@ -123,7 +123,8 @@ def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
     return JobOut(
         **_brief(row, lease_seconds),
         hardware=row.hardware, max_latency_ms=row.max_latency_ms, task=row.task, task_spec=row.task_spec,
-        proposer_used=row.proposer_used, seed=row.seed, epochs=row.epochs, heartbeat_at=row.heartbeat_at,
+        proposer_used=row.proposer_used, space=row.space or "nb201", seed=row.seed, epochs=row.epochs,
+        heartbeat_at=row.heartbeat_at,
         cancel_requested=bool(row.cancel_requested), stop_reason=row.stop_reason, error=row.error, best=best,
         simulated_train_seconds=round(float(row.sim or 0.0), 3), wall_seconds=round(row.wall_seconds or 0.0, 3),
         artifacts=artifacts,

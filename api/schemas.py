@@ -90,6 +90,8 @@ class JobOut(JobBrief):
     task: str | None = None
     task_spec: dict[str, Any] | None = None
     proposer_used: str | None = None
+    space: Literal["nb201", "mcu"] = Field(default="nb201", description="the search space (nb201 or mcu); "
+                                           "mcu archs read C<channels>-N<cells>-S<stem stride>:<cell>")
     seed: int
     epochs: int
     heartbeat_at: Timestamp | None = None

@@ -51,6 +51,7 @@ def test_database_made_by_create_all_is_stamped_and_upgraded_with_its_data(any_u
     with legacy.begin() as c:  # … with the models of that time (no attempts, no data_path)
         c.execute(text("ALTER TABLE candidates DROP COLUMN attempts"))
         c.execute(text("ALTER TABLE jobs DROP COLUMN data_path"))  # added by 0003
+        c.execute(text("ALTER TABLE jobs DROP COLUMN space"))  # added by 0005
         c.execute(text("INSERT INTO jobs (id, status, dataset, budget, proposer, seed, epochs, benchmark, verify, "
                        "batch_size, created_at, cancel_requested, wall_seconds) VALUES ('old1', 'succeeded', "
                        "'cifar10', 5, 'random', 0, 200, 'table', 'none', 1, CURRENT_TIMESTAMP, false, 1.5)"))
@@ -61,7 +62,7 @@ def test_database_made_by_create_all_is_stamped_and_upgraded_with_its_data(any_u
     db = Database(any_url)
     assert db.create_schema() == ["stamped 0001 (made before migrations)", f"upgraded to {head_revision()}"]
     assert _revision(any_url) == [head_revision()]
-    assert get_job(db, "old1").status == "succeeded"
+    assert get_job(db, "old1").status == "succeeded" and get_job(db, "old1").space == "nb201"  # 0005's default
     [cand] = candidates_of(db, "old1")
     assert cand.val_acc == 91.5 and cand.attempts == 0
     with db.engine.connect() as conn:

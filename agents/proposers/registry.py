@@ -11,6 +11,11 @@ installed package, by an entry point in the group ``automcu.proposers`` whose va
 
 ``auto`` is not a proposer but a rule: ``llm`` when an endpoint is configured, else
 :data:`OFFLINE_DEFAULT`, which is also what the LLM proposer falls back to.
+
+Spaces: a proposer's ``target`` searches the ``nb201`` space; ``spaces={"mcu": "module:attr"}`` names its
+implementation for another space (:mod:`search_spaces.spaces`). A name without one for a job's space is
+refused for that space (:func:`supports`) before anything is stored; ``auto`` resolves, for a space the LLM
+proposer does not search, to :data:`OFFLINE_DEFAULT`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from agents.proposers.base import Proposer
@@ -28,6 +33,8 @@ ENTRY_POINT_GROUP = "automcu.proposers"
 #: the proposer ``auto`` resolves to without an LLM endpoint, and the LLM proposer's fallback
 OFFLINE_DEFAULT = "evolution"
 AUTO = "auto"
+#: the space every proposer's own ``target`` searches
+BASE_SPACE = "nb201"
 
 Factory = Callable[[Settings], Proposer]
 
@@ -38,18 +45,24 @@ class ProposerEntry:
     target: str | Factory  # "module:attr" (imported on first use) or a factory
     summary: str
     needs_llm: bool = False
+    spaces: dict[str, str | Factory] = field(default_factory=dict)  # space -> its implementation there
+
+    def target_for(self, space: str) -> str | Factory | None:
+        return self.target if space == BASE_SPACE else self.spaces.get(space)
 
 
 _REGISTRY: dict[str, ProposerEntry] = {}
 _ENTRY_POINTS_LOADED = False
 
 
-def register(name: str, target: str | Factory, summary: str = "", *, needs_llm: bool = False) -> None:
+def register(name: str, target: str | Factory, summary: str = "", *, needs_llm: bool = False,
+             spaces: dict[str, str | Factory] | None = None) -> None:
     """Make ``name`` selectable. ``target``: ``"module:attr"`` or a callable ``(settings) -> Proposer``
-    (a class whose ``__init__`` takes no argument is accepted too)."""
+    (a class whose ``__init__`` takes no argument is accepted too), searching the nb201 space; ``spaces``:
+    the same proposer for other spaces (``{"mcu": target}``)."""
     if not name or not name.replace("_", "").replace("-", "").isalnum() or name == AUTO:
         raise ValueError(f"invalid proposer name {name!r}: letters, digits, '-' and '_' only, and not 'auto'")
-    _REGISTRY[name] = ProposerEntry(name, target, summary, needs_llm)
+    _REGISTRY[name] = ProposerEntry(name, target, summary, needs_llm, dict(spaces or {}))
 
 
 def unregister(name: str) -> None:
@@ -85,9 +98,16 @@ def entry(name: str) -> ProposerEntry:
         raise ValueError(f"unknown proposer {name!r}; choose {', '.join(names())}") from None
 
 
-def resolve_name(name: str, settings: Settings) -> str:
+def supports(name: str, space: str) -> bool:
+    """Whether ``name`` (``auto`` included) can search ``space``."""
     if name == AUTO:
-        return "llm" if settings.llm_configured else OFFLINE_DEFAULT
+        return supports(OFFLINE_DEFAULT, space)
+    return entry(name).target_for(space) is not None
+
+
+def resolve_name(name: str, settings: Settings, space: str = BASE_SPACE) -> str:
+    if name == AUTO:
+        return "llm" if settings.llm_configured and supports("llm", space) else OFFLINE_DEFAULT
     return name
 
 
@@ -111,12 +131,15 @@ def _call(factory: Factory, settings: Settings) -> Proposer:
     return factory(settings) if required or "settings" in params else factory()  # type: ignore[call-arg]
 
 
-def make_proposer(name: str, settings: Settings) -> Proposer:
-    name = resolve_name(name, settings)
+def make_proposer(name: str, settings: Settings, space: str = BASE_SPACE) -> Proposer:
+    name = resolve_name(name, settings, space)
     item = entry(name)
+    target = item.target_for(space)
+    if target is None:
+        raise ValueError(f"proposer {name!r} does not search the {space} space")
     if item.needs_llm and not settings.llm_configured:
         raise ValueError(f"proposer {name!r} needs AUTOMCU_LLM_BASE_URL (an OpenAI-compatible endpoint)")
-    proposer = _call(_factory(item.target), settings)
+    proposer = _call(_factory(target), settings)
     if not callable(getattr(proposer, "propose", None)):
         raise ValueError(f"proposer {name!r} ({item.target}) has no propose(request) method")
     return proposer
@@ -125,9 +148,11 @@ def make_proposer(name: str, settings: Settings) -> Proposer:
 register("llm", "agents.proposers.llm:LLMProposer", "an OpenAI-compatible chat model proposes cells",
          needs_llm=True)
 register("evolution", "agents.proposers.evolution:EvolutionProposer",
-         "constraint-aware regularized evolution (screens children by the estimator)")
+         "constraint-aware regularized evolution (screens children by the estimator)",
+         spaces={"mcu": "agents.proposers.mcu:MCUEvolutionProposer"})
 register("random", "agents.proposers.random_search:RandomProposer",
-         "uniform random over the space (the feasibility agent rejects what does not fit)")
+         "uniform random over the space (the feasibility agent rejects what does not fit)",
+         spaces={"mcu": "agents.proposers.mcu:MCURandomProposer"})
 register("local", "agents.proposers.local_search:LocalSearchProposer",
          "best-improvement local search over the one-edge neighbours inside the exact feasible set")
 register("predictor", "agents.proposers.predictor:PredictorProposer",

@@ -88,7 +88,7 @@ def _lease() -> float:
 
 def _lineage(cands: list[Candidate], record: dict[str, Any], which: str) -> list[dict[str, Any]]:
     from automcu.engine.lineage import lineage
-    from search_spaces.nb201.space import ArchError, parse_arch
+    from search_spaces.spaces import parse_in_space
 
     if which == "best":
         if not record.get("best"):
@@ -96,8 +96,8 @@ def _lineage(cands: list[Candidate], record: dict[str, Any], which: str) -> list
         arch = record["best"]["arch"]
     else:
         try:
-            arch = parse_arch(which).to_string()
-        except ArchError as exc:
+            arch = parse_in_space(record.get("space") or "nb201", which).text
+        except ValueError as exc:
             raise UserError(str(exc)) from None
     chain = lineage(cands, arch)
     if not chain:
@@ -201,8 +201,8 @@ def register(app: typer.Typer) -> None:
             return
         print_summary(job_summary(job, cands, lease))
         out.print(record_target_line(record), soft_wrap=True, highlight=False)
-        for key in ("dataset", "task", "task_spec", "error"):
-            if record.get(key) is not None:
+        for key in ("dataset", "space", "task", "task_spec", "error"):
+            if record.get(key) is not None and not (key == "space" and record[key] == "nb201"):
                 out.print(f"{key}: {record[key]}", soft_wrap=True, highlight=False)
         if lineage_of is not None:
             print_lineage(record["lineage"])

@@ -17,11 +17,11 @@ def build_spec(
     dataset: str, board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
     core: str | None, max_latency_ms: float | None, task: str | None, budget: int, proposer: str, seed: int,
     epochs: int | None = None, verify: str = "none", data_path: str | None = None,
-    compress: dict | None = None,
+    compress: dict | None = None, space: str = "nb201",
 ) -> JobSpec:
     spec: dict = {"dataset": dataset, "board": board, "max_latency_ms": max_latency_ms, "task": task,
                   "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify,
-                  "data_path": data_path, "compress": compress}
+                  "data_path": data_path, "compress": compress, "space": space}
     custom = {"sram_kb": sram_kb, "flash_kb": flash_kb, "clock_mhz": clock_mhz, "core": core}
     if any(v is not None for v in custom.values()):
         spec["hardware"] = CustomHardware(**custom)
@@ -44,6 +44,9 @@ def register(app: typer.Typer) -> None:
         budget: Annotated[int, typer.Option(help="evaluations (accuracy queries)")] = 100,
         proposer: Annotated[str, typer.Option(help=proposer_choices())] = "auto",
         seed: Annotated[int, typer.Option()] = 0,
+        space: Annotated[str, typer.Option(
+            help="nb201: the NAS-Bench-201 cell space; mcu: the cell plus a depthwise-separable 3x3 op and the "
+                 "macro (channels, cells per stage, stem stride), real data only")] = "nb201",
         epochs: Annotated[int | None, typer.Option(
             help="lookups: NB201 schedule 200 (default) or 12; "
                  "real data: training epochs per evaluation (digits 10, (fashion-)mnist 1)",
@@ -66,7 +69,7 @@ def register(app: typer.Typer) -> None:
         """
         spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
                           proposer, seed, epochs, verify, data,
-                          {"epochs": compress_epochs, "qat": qat} if compress else None)
+                          {"epochs": compress_epochs, "qat": qat} if compress else None, space)
         database, job = prepare_job(spec, db)
         if compress or verify != "none":
             from automcu.cli.noise import preload_quietly

@@ -30,12 +30,17 @@ def prepare_job(spec: JobSpec, db: Database | str | None, owner: str | None = No
 def space_fit(job: Job) -> dict[str, Any]:
     """How many archs of the whole space the estimator says fit the job's target, counted over every arch
     (``{space_feasible, space_size}``; both None for an unconstrained job). The planner computed the same
-    set for this process when it ran the job, so this is a cache hit after a search."""
+    set for this process when it ran the job, so this is a cache hit after a search. The mcu space (1.4 M
+    archs) is not swept: ``space_feasible`` is None there, never a guess."""
     if not job.hardware and job.max_latency_ms is None:
         return {"space_feasible": None, "space_size": None}
     from agents.feasibility import feasible_set
     from automcu.hardware.spec import HardwareSpec
     from search_spaces.nb201.space import SPACE_SIZE
+    from search_spaces.spaces import space_size
+
+    if (job.space or "nb201") != "nb201":
+        return {"space_feasible": None, "space_size": space_size(job.space)}
 
     hardware = HardwareSpec(**job.hardware) if job.hardware else None
     return {"space_feasible": len(feasible_set(job.dataset, hardware, job.max_latency_ms)),

@@ -12,15 +12,15 @@ import os
 import socket
 import threading
 
-import numpy as np
 from sqlalchemy import func, select, update
 
 from agents.feasibility import FeasibilityAgent
-from agents.messages import Proposal, ProposalBatch, ProposalRequest
+from agents.messages import ProposalBatch, ProposalRequest
 from agents.proposers.base import Proposer, ProposerUnavailable
 from agents.proposers.factory import OFFLINE_DEFAULT, make_proposer, resolve_name
 from automcu.core.config import Settings, get_settings
 from automcu.engine.evaluation import Evaluation, evaluation_for
+from automcu.engine.fallback import MAX_IDLE_ROUNDS, Fallback, fallback_for
 from automcu.engine.record import Clock, JobBusy, ProgressFn, StepRecorder
 from automcu.engine.state import CandidateRow, JobState
 from automcu.engine.task_step import derive_job_spec
@@ -28,11 +28,9 @@ from automcu.hardware.spec import HardwareSpec
 from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Candidate, Event, Job, utcnow
 from automcu.storage.repository import add_event, claim_job, get_job, heartbeat, lease_holder_message
+from search_spaces.spaces import space_size
 
-MAX_IDLE_ROUNDS = 20  # proposal rounds in a row that add no new feasible candidate → sample the feasible set
-SPACE_SIZE = 15625
-
-__all__ = ["JobBusy", "Planner", "run_job", "worker_id"]
+__all__ = ["MAX_IDLE_ROUNDS", "JobBusy", "Planner", "run_job", "worker_id"]
 
 
 def worker_id() -> str:
@@ -135,17 +133,17 @@ class Planner:
         hardware = HardwareSpec(**job.hardware) if job.hardware else None
         proposer = self._proposer(job)
         self._clock.stored += job.wall_seconds
-        self.state = state = self._load_state()
+        self.state = state = self._load_state(job)
         rec = self._recorder = StepRecorder(self.db, job, self.worker, state, self.feasibility, evaluation,
                                             self._clock, self.progress, hardware)
-        feasible = self.feasibility.feasible_set(job.dataset, hardware, job.max_latency_ms)
-        if len(feasible) == 0:
-            return (f"no arch of the space fits these limits (0 of {SPACE_SIZE:,} feasible by the estimator); "
-                    "nothing was evaluated"), "failed"
-        dry, idle_rounds = self._resumed_dry_state(job)  # the proposer ran dry: sample the unexplored feasible set
+        fallback = fallback_for(self._space(job), self.feasibility, job.dataset, hardware, job.max_latency_ms)
+        nothing = fallback.none_fit()
+        if nothing is not None:
+            return nothing, "failed"
+        dry, idle_rounds = self._resumed_dry_state(job)  # the proposer ran dry: the space's fallback proposes
         if idle_rounds >= MAX_IDLE_ROUNDS and not dry:  # killed between that step and its note
             dry, idle_rounds = True, 0
-            self._note_ran_dry(proposer.name, feasible)
+            self._note_ran_dry(proposer.name, fallback)
         while True:
             stop = self._stop_rule(job)
             if stop:
@@ -157,18 +155,17 @@ class Planner:
             state.step += 1
             request = self._proposal_request(job, hardware, step, min(job.batch_size, self._remaining(job)))
             if dry:
-                batch = self._from_feasible_set(job, feasible, step, request.n)
-                if not batch.proposals:
-                    return self._no_winner_check(
-                        (f"the feasible space is exhausted: all {len(feasible):,} feasible archs were proposed",
-                         "succeeded"))
+                drawn = fallback.propose(state, job.seed, step, request.n)
+                if isinstance(drawn, str):
+                    return self._no_winner_check((drawn, "succeeded"))
+                batch = drawn
             else:
                 batch, proposer = self._propose(job, proposer, request)
             added = rec.record(step, request, batch)
             idle_rounds = 0 if added else idle_rounds + 1
             if idle_rounds >= MAX_IDLE_ROUNDS and not dry:
                 dry, idle_rounds = True, 0
-                self._note_ran_dry(proposer.name, feasible)
+                self._note_ran_dry(proposer.name, fallback)
             elif idle_rounds >= MAX_IDLE_ROUNDS:  # only when the estimator's set disagrees with the agent's check
                 return self._no_winner_check(("the proposals from the feasible set keep failing the feasibility "
                                               "check (verification disagrees with the estimate)", "succeeded"))
@@ -192,25 +189,12 @@ class Planner:
             idle, last = idle + 1, last - 1
         return dry_step is not None, idle
 
-    def _note_ran_dry(self, proposer: str, feasible: np.ndarray) -> None:
-        left = len(self.state.unexplored(feasible))
-        why = (f"{proposer} proposer added no new feasible candidate in {MAX_IDLE_ROUNDS} rounds; continuing "
-               f"from the feasible set ({left:,} of {len(feasible):,} feasible archs not yet proposed)")
+    def _note_ran_dry(self, proposer: str, fallback: Fallback) -> None:
+        why, figures = fallback.ran_dry(proposer, self.state)
         with self.db.transaction() as s:
-            add_event(s, self.job_id, "proposer_ran_dry", proposer=proposer, feasible=len(feasible),
-                      unexplored=left, reason=why, step=self.state.step - 1)
-        self.progress("proposer_ran_dry", {"reason": why, "unexplored": left, "feasible": len(feasible)})
-
-    def _from_feasible_set(self, job: Job, feasible: np.ndarray, step: int, n: int) -> ProposalBatch:
-        """A seeded sample of the unexplored feasible archs (same seed and step, same sample)."""
-        from search_spaces.nb201.index import arch_of_index
-
-        left = self.state.unexplored(feasible)
-        rng = np.random.default_rng([job.seed, step])
-        picks = rng.choice(len(left), size=min(n, len(left)), replace=False) if len(left) else []
-        reason = f"sampled from the {len(left):,} unexplored feasible archs (the proposer ran dry)"
-        return ProposalBatch(proposer="feasible-set", proposals=[
-            Proposal(arch=arch_of_index(int(left[int(k)])).to_string(), reason=reason) for k in picks])
+            add_event(s, self.job_id, "proposer_ran_dry", proposer=proposer, **figures, reason=why,
+                      step=self.state.step - 1)
+        self.progress("proposer_ran_dry", {"reason": why, **figures})
 
     def _no_winner_check(self, stop: tuple[str, str]) -> tuple[str, str]:
         """A job never ends `succeeded` without a winner."""
@@ -219,29 +203,37 @@ class Planner:
             return f"{reason}; no candidate was evaluated, so there is no winner", "failed"
         return stop
 
-    def _load_state(self) -> JobState:
+    def _load_state(self, job: Job) -> JobState:
         """The job's history in memory, once: what each step adds is appended, nothing is reloaded."""
         with self.db.read_session() as s:
             cands = list(s.scalars(select(Candidate).where(Candidate.job_id == self.job_id).order_by(Candidate.id)))
             last = s.scalar(select(func.max(AgentMessage.step)).where(AgentMessage.job_id == self.job_id,
                                                                       AgentMessage.agent == "proposer"))
-        return JobState([CandidateRow.of(c) for c in cands], 0 if last is None else int(last) + 1)
+        return JobState([CandidateRow.of(c) for c in cands], 0 if last is None else int(last) + 1,
+                        space_size(self._space(job)))
 
     def _remaining(self, job: Job) -> int:
         """Evaluations left in the budget (the one place this is computed)."""
         return max(0, job.budget - self.state.n_evaluated)
 
+    @staticmethod
+    def _space(job: Job) -> str:
+        return job.space or "nb201"
+
     def _proposer(self, job: Job) -> Proposer:
-        name = job.proposer_used or resolve_name(job.proposer, self.settings)
+        """The job's proposer for its space; ``proposer_used`` stores its registry name (a resume makes the same)."""
+        space = self._space(job)
+        name = job.proposer_used or resolve_name(job.proposer, self.settings, space)
         try:
-            proposer = make_proposer(name, self.settings)
+            proposer = make_proposer(name, self.settings, space)
         except (ValueError, ProposerUnavailable) as exc:
             if job.proposer != "auto" and name == job.proposer:
                 raise
-            proposer = make_proposer(OFFLINE_DEFAULT, self.settings)
+            name = OFFLINE_DEFAULT
+            proposer = make_proposer(OFFLINE_DEFAULT, self.settings, space)
             self._note_fallback(str(exc))
         with self.db.transaction() as s:
-            s.execute(update(Job).where(Job.id == job.id).values(proposer_used=proposer.name))
+            s.execute(update(Job).where(Job.id == job.id).values(proposer_used=name))
         set_progress = getattr(proposer, "set_progress", None)  # proposers that wait (an LLM) report the wait
         if callable(set_progress):
             set_progress(lambda info: self.progress("proposer_waiting", {"proposer": proposer.name, **info}))
@@ -258,7 +250,7 @@ class Planner:
             return proposer.propose(request), proposer
         except ProposerUnavailable as exc:
             self._note_fallback(f"{proposer.name} proposer failed: {exc}")
-            fallback = make_proposer(OFFLINE_DEFAULT, self.settings)
+            fallback = make_proposer(OFFLINE_DEFAULT, self.settings, self._space(job))
             return fallback.propose(request), fallback
 
     def _stop_rule(self, job: Job) -> tuple[str, str] | None:

@@ -29,8 +29,7 @@ from automcu.storage.db import Database
 from automcu.storage.models import AgentMessage, Job, utcnow
 from automcu.storage.repository import LeaseLost, add_event
 from automcu.storage.steps import event, message, write_step
-from search_spaces.nb201.index import index_of
-from search_spaces.nb201.space import ArchError, parse_arch
+from search_spaces.spaces import parse_in_space
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
 
@@ -113,13 +112,14 @@ class StepRecorder:
         fresh: set[str] = set()
         inline = self.evaluation.inline
         n_eval, best = state.n_evaluated, state.best[0] if state.best else None
+        space = job.space or "nb201"
         for p in batch.proposals:
             try:
-                arch = parse_arch(p.arch)
-            except ArchError as exc:
+                arch = parse_in_space(space, p.arch)
+            except ValueError as exc:  # the space's ArchError / MCUArchError: not an arch of the job's space
                 events.append(event("invalid_proposal", arch=p.arch, error=str(exc)))
                 continue
-            text = arch.to_string()
+            text = arch.text
             if text in state.seen_set or text in fresh:
                 events.append(event("duplicate_proposal", arch=text))
                 continue
@@ -128,7 +128,7 @@ class StepRecorder:
             messages += [message(step, "feasibility", "in", freq.model_dump()),
                          message(step, "feasibility", "out", report.model_dump())]
             row: dict[str, Any] = dict(
-                arch=text, index=index_of(arch), iso_key=arch.canonical_key(),
+                arch=text, index=arch.index, iso_key=arch.iso_key,
                 status="proposed" if report.feasible else "infeasible", step=step, proposer=batch.proposer,
                 reason=p.reason, parent=p.parent, violations=[v.model_dump() for v in report.violations],
                 margins=report.margins, flash_bytes=report.flash_bytes, peak_sram_bytes=report.peak_sram_bytes,

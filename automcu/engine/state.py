@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.messages import EvaluatedCandidate, RejectedCandidate, Violation
 from automcu.storage.models import Candidate
-from search_spaces.nb201.space import SPACE_SIZE
+from search_spaces.nb201.space import SPACE_SIZE as NB201_SIZE
 
 RECENT_REJECTED = 20
 
@@ -56,7 +56,8 @@ def chain_digest(previous: str, archs: list[str]) -> str:
 
 
 class JobState:
-    def __init__(self, candidates: list[CandidateRow], next_step: int) -> None:
+    def __init__(self, candidates: list[CandidateRow], next_step: int, space_size: int = NB201_SIZE) -> None:
+        """``space_size``: archs in the job's space (candidates' ``index`` is their number there)."""
         self.step = next_step
         self.evaluated: list[EvaluatedCandidate] = []
         self.n_evaluated = 0
@@ -65,7 +66,7 @@ class JobState:
         self.seen: list[str] = []
         self.seen_set: set[str] = set()
         self.seen_keys: set[str] = set()
-        self.seen_mask = np.zeros(SPACE_SIZE, dtype=bool)  # by official index, for the feasible-set fallback
+        self.seen_mask = np.zeros(space_size, dtype=bool)  # by index in the space, for the ran-dry fallback
         self.rejected: deque[RejectedCandidate] = deque(maxlen=RECENT_REJECTED)
         self.rejected_ids: deque[int] = deque(maxlen=RECENT_REJECTED)
         self.pending: list[CandidateRow] = []  # feasible, stored, not yet evaluated
@@ -116,7 +117,7 @@ class JobState:
         return None if self.best is None else self.best[1] - 1
 
     def unexplored(self, feasible: np.ndarray) -> np.ndarray:
-        """Feasible official indices not yet proposed in this job (exact, counted now)."""
+        """Feasible indices not yet proposed in this job (exact, counted now)."""
         return feasible[~self.seen_mask[feasible]]
 
     def improves(self, val_acc: float) -> bool:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from automcu.data.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from automcu.hardware.spec import HardwareSpec
 from search_spaces.nb201.table import DATASETS
+from search_spaces.spaces import SpaceName
 
 #: a proposer name: ``auto`` or one registered in :mod:`agents.proposers.registry` (built-in or plug-in)
 ProposerName = str
@@ -67,6 +68,9 @@ class JobSpec(BaseModel):
     proposer: ProposerName = Field(default="auto", max_length=64,
                                    description="auto, or a registered proposer (agents.proposers.registry)")
     seed: int = Field(default=0, ge=0)
+    space: SpaceName = Field(default="nb201", description="nb201: the NAS-Bench-201 cell space (lookups or real "
+                             "data at a fixed macro); mcu: the NB201 cell with a depthwise-separable 3x3 op and "
+                             "the macro (channels C, cells per stage N, stem stride), real data only")
     epochs: int | None = Field(default=None, ge=1, le=200, description="lookups: the NB201 schedule (12 or 200, "
                                "default 200); real data: training epochs per evaluation (digits 10, (fashion-)mnist 1)")
     data_path: str | None = Field(default=None, max_length=1024,
@@ -118,6 +122,24 @@ class JobSpec(BaseModel):
                                  f"not the {self.dataset} lookup")
         if self.compress is not None:
             check_compress_spec(self.dataset, self.compress)
+        return self
+
+    @model_validator(mode="after")
+    def _space_fits_the_job(self) -> JobSpec:
+        if self.space == "nb201":
+            return self
+        if not self.real_data:
+            raise ValueError(f"space 'mcu' trains every candidate on real data ({', '.join(REAL_DATASETS)}); "
+                             f"{self.dataset} is a NAS-Bench-201 lookup (use space nb201)")
+        if self.compress is not None:
+            raise ValueError("the compression hand-off builds NB201 networks only; an mcu winner can't be "
+                             "compressed by the job yet (search without compress)")
+        from agents.proposers.registry import names, supports
+
+        if not supports(self.proposer, self.space):
+            fit = ", ".join(n for n in names() if supports(n, self.space))
+            raise ValueError(f"proposer {self.proposer!r} searches the nb201 space only; for space "
+                             f"{self.space!r} choose {fit}")
         return self
 
     @model_validator(mode="after")

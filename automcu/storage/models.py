@@ -62,6 +62,7 @@ class Job(Base):
     batch_size: Mapped[int] = mapped_column(Integer, default=1)
     data_path: Mapped[str | None] = mapped_column(Text)  # real-data jobs: the dataset's folder
     compress: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # hand the winner to the backend when set
+    space: Mapped[str] = mapped_column(String(16), default="nb201", server_default=text("'nb201'"))  # nb201 | mcu
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -50,6 +50,7 @@ class JobRequest(Protocol):
     patience: int | None
     batch_size: int
     compress: Any
+    space: str
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]: ...
 
@@ -86,6 +87,7 @@ def create_job(
         max_wall_seconds=spec.max_wall_seconds,
         patience=spec.patience,
         batch_size=spec.batch_size,
+        space=spec.space,
         compress=compress if compress is not None else (spec.compress.model_dump() if spec.compress else None),
     )
     with db.transaction() as s:

@@ -132,7 +132,7 @@ def job_record(job: JobLike, cands: list[Any] | None = None, lease_seconds: floa
         "budget": job.budget, "proposer": job.proposer, "proposer_used": job.proposer_used, "seed": job.seed,
         "epochs": job.epochs, "owner": job.owner, "created_at": job.created_at, "started_at": job.started_at,
         "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "stop_reason": job.stop_reason,
-        "error": job.error, "artifacts": job.artifacts,
+        "error": job.error, "artifacts": job.artifacts, "space": getattr(job, "space", None) or "nb201",
     }
     if cands is not None:
         summary = job_summary(job, cands, lease_seconds)
