@@ -24,7 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from search_spaces.nb201.cell import EDGES, N_EDGES, cell_canonical_key, cell_live_edges
+from search_spaces.nb201.cell import (
+    EDGES,
+    N_EDGES,
+    cell_canonical_key,
+    cell_code,
+    cell_live_edges,
+    cell_of_code,
+    format_cell,
+    parse_cell_ops,
+)
 from search_spaces.nb201.cell import OPS as NB201_OPS
 
 OPS: tuple[str, ...] = (*NB201_OPS, "dw_sep_conv_3x3")
@@ -51,7 +60,6 @@ GRAMMAR = (
 )
 
 _MACRO_RE = re.compile(r"^C(\d+)-N(\d+)-S(\d+):(.*)$")
-_CELL_RE = re.compile(r"^\|([^|]+)\|\+\|([^|]+)\|([^|]+)\|\+\|([^|]+)\|([^|]+)\|([^|]+)\|$")
 
 
 class MCUArchError(ValueError):
@@ -88,8 +96,7 @@ class MCUArch:
         return cls(parse_cell(cell), C=C, N=N, stem_stride=S)
 
     def cell_string(self) -> str:
-        names = [f"{OPS[o]}~{src}" for o, (_, src) in zip(self.ops, EDGES, strict=True)]
-        return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
+        return format_cell(self.ops, OPS)
 
     def macro_string(self) -> str:
         return f"C{self.C}-N{self.N}-S{self.stem_stride}"
@@ -103,10 +110,7 @@ class MCUArch:
     # ----- dense code (enumeration) ------------------------------------------------------------
     @property
     def cell_code(self) -> int:
-        value = 0
-        for o in self.ops:
-            value = value * len(OPS) + o
-        return value
+        return cell_code(self.ops, len(OPS))
 
     @property
     def code(self) -> int:
@@ -122,11 +126,7 @@ class MCUArch:
         macro, cell = divmod(code, CELL_SIZE)
         rest, s = divmod(macro, len(STEM_STRIDES))
         c, n = divmod(rest, len(CELLS))
-        ops = []
-        for _ in range(N_EDGES):
-            cell, o = divmod(cell, len(OPS))
-            ops.append(o)
-        return cls(tuple(reversed(ops)), C=CHANNELS[c], N=CELLS[n], stem_stride=STEM_STRIDES[s])
+        return cls(cell_of_code(cell, len(OPS)), C=CHANNELS[c], N=CELLS[n], stem_stride=STEM_STRIDES[s])
 
     # ----- structure ---------------------------------------------------------------------------
     def count(self, op: int) -> int:
@@ -198,18 +198,7 @@ class MCUArch:
 
 def parse_cell(text: str) -> tuple[int, ...]:
     """Op indices of a cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` over the mcu ops."""
-    m = _CELL_RE.match(text.strip())
-    if not m:
-        raise MCUArchError(f"malformed cell {text!r}; expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
-    ops: list[int] = []
-    for token, (_, src) in zip(m.groups(), EDGES, strict=True):
-        name, sep, node = token.partition("~")
-        if not sep or node != str(src):
-            raise MCUArchError(f"edge {token!r} in {text!r} must read op~{src}")
-        if name not in OP_INDEX:
-            raise MCUArchError(f"unknown op {name!r} in {text!r}; mcu ops are {', '.join(OPS)}")
-        ops.append(OP_INDEX[name])
-    return tuple(ops)
+    return parse_cell_ops(text, OPS, MCUArchError, what="cell", ops_label="mcu ops")
 
 
 def parse_mcu_arch(value: str | MCUArch | int) -> MCUArch:

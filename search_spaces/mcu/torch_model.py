@@ -21,7 +21,15 @@ import torch
 from torch import nn
 
 from search_spaces.mcu.space import CONV1, CONV3, DWSEP, EDGES, NONE, POOL, SKIP, MCUArch, parse_mcu_arch
-from search_spaces.nb201.torch_model import Cell, ReLUConvBN, _bn_of_uniform, _reaches_output, count_params, make_op
+from search_spaces.nb201.torch_model import (
+    Cell,
+    CellNetwork,
+    ReLUConvBN,
+    _bn_of_uniform,
+    _reaches_output,
+    count_params,
+    make_op,
+)
 
 
 class DWSepConv(nn.Sequential):
@@ -90,7 +98,7 @@ class MCUReduction(nn.Module):
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
 
 
-class MCUNetwork(nn.Module):
+class MCUNetwork(CellNetwork):
     """The network of one mcu arch on an ``in_ch``-channel input with ``classes`` outputs."""
 
     def __init__(self, arch: MCUArch | str, in_ch: int = 1, classes: int = 10) -> None:
@@ -103,23 +111,7 @@ class MCUNetwork(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(in_ch, C, 3, stride=self.arch.stem_stride, padding=1, bias=False), nn.BatchNorm2d(C)
         )
-        blocks: list[nn.Module] = []
-        channels = C
-        for stage in range(3):
-            if stage > 0:
-                blocks.append(MCUReduction(channels, 2 * channels))
-                channels *= 2
-            blocks.extend(MCUCell(self.arch.ops, channels) for _ in range(N))
-        self.cells = nn.Sequential(*blocks)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels, classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.global_pooling(self.lastact(self.cells(self.stem(x)))).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        self._build_body(C, N, classes, lambda ch: MCUCell(self.arch.ops, ch), MCUReduction)
 
 
 def build_mcu_model(arch: MCUArch | str, in_ch: int = 1, classes: int = 10) -> MCUNetwork:

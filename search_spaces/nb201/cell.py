@@ -61,21 +61,7 @@ class Arch:
 
     @classmethod
     def _parse_uncached(cls, text: str) -> Arch:
-        m = _STRING_RE.match(text.strip())
-        if not m:
-            raise ArchError(
-                f"malformed NAS-Bench-201 arch string {text!r}; expected "
-                "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-            )
-        ops: list[int] = []
-        for token, (_, src) in zip(m.groups(), EDGES, strict=True):
-            name, sep, node = token.partition("~")
-            if not sep or node != str(src):
-                raise ArchError(f"edge {token!r} in {text!r} must read op~{src}")
-            if name not in OP_INDEX:
-                raise ArchError(f"unknown op {name!r} in {text!r}; ops are {', '.join(OPS)}")
-            ops.append(OP_INDEX[name])
-        return cls(tuple(ops))
+        return cls(parse_cell_ops(text, OPS, ArchError, what="NAS-Bench-201 arch string", ops_label="ops"))
 
     def to_string(self) -> str:
         return _format(self.ops)
@@ -86,20 +72,13 @@ class Arch:
     @property
     def code(self) -> int:
         """Base-5 reading of the ops (edge 0 most significant); NOT the official index."""
-        value = 0
-        for o in self.ops:
-            value = value * len(OPS) + o
-        return value
+        return cell_code(self.ops, len(OPS))
 
     @classmethod
     def from_code(cls, code: int) -> Arch:
         if not 0 <= code < SPACE_SIZE:
             raise ArchError(f"code {code} outside 0..{SPACE_SIZE - 1}")
-        ops = []
-        for _ in range(N_EDGES):
-            code, o = divmod(code, len(OPS))
-            ops.append(o)
-        return cls(tuple(reversed(ops)))
+        return cls(cell_of_code(code, len(OPS)))
 
     # ----- structure ---------------------------------------------------------------------------
     def count(self, op: int) -> int:
@@ -163,6 +142,47 @@ class Arch:
         return cls(tuple(rng.randrange(len(OPS)) for _ in range(N_EDGES)))
 
 
+def parse_cell_ops(text: str, names: tuple[str, ...], error: type[ValueError], what: str = "cell",
+                   ops_label: str = "ops") -> tuple[int, ...]:
+    """Op indices (into ``names``) of a cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``; ``error`` for bad
+    text, whose messages name ``what`` was malformed and list the ``ops_label``."""
+    m = _STRING_RE.match(text.strip())
+    if not m:
+        raise error(f"malformed {what} {text!r}; expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
+    ops: list[int] = []
+    for token, (_, src) in zip(m.groups(), EDGES, strict=True):
+        name, sep, node = token.partition("~")
+        if not sep or node != str(src):
+            raise error(f"edge {token!r} in {text!r} must read op~{src}")
+        if name not in names:
+            raise error(f"unknown op {name!r} in {text!r}; {ops_label} are {', '.join(names)}")
+        ops.append(names.index(name))
+    return tuple(ops)
+
+
+def format_cell(ops: tuple[int, ...], names: tuple[str, ...]) -> str:
+    """The cell string of ``ops`` spelled with ``names``."""
+    parts = [f"{names[o]}~{src}" for o, (_, src) in zip(ops, EDGES, strict=True)]
+    return f"|{parts[0]}|+|{parts[1]}|{parts[2]}|+|{parts[3]}|{parts[4]}|{parts[5]}|"
+
+
+def cell_code(ops: tuple[int, ...], base: int) -> int:
+    """The ops read as a base-``base`` number, edge 0 most significant."""
+    value = 0
+    for o in ops:
+        value = value * base + o
+    return value
+
+
+def cell_of_code(code: int, base: int) -> tuple[int, ...]:
+    """Inverse of :func:`cell_code` (``code`` in ``0 .. base**6 - 1``)."""
+    ops = []
+    for _ in range(N_EDGES):
+        code, o = divmod(code, base)
+        ops.append(o)
+    return tuple(reversed(ops))
+
+
 def cell_live_edges(ops: tuple[int, ...]) -> tuple[bool, ...]:
     """Which edges of a 4-node cell lie on an input→output path (op 0 = ``none``; any op set with that)."""
     from_input = {0}
@@ -210,5 +230,4 @@ def _parse(text: str) -> Arch:
 
 @lru_cache(maxsize=SPACE_SIZE)
 def _format(ops: tuple[int, ...]) -> str:
-    names = [f"{OPS[o]}~{src}" for o, (_, src) in zip(ops, EDGES, strict=True)]
-    return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
+    return format_cell(ops, OPS)

@@ -24,6 +24,8 @@ Importing this module imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -167,23 +169,23 @@ class ResNetBasicBlock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
-    """The NAS-Bench-201 network of one cell arch at a given macro-architecture."""
+class CellNetwork(nn.Module):
+    """What the NB201 and mcu networks share: three stages of ``N`` cells at ``C, 2C, 4C`` channels with a
+    reduction block between stages, then BN + ReLU, global average pool and a linear classifier. A subclass makes
+    ``self.stem`` first, then calls :meth:`_build_body` (modules are made in the same order, so a seed gives the
+    same initial weights)."""
 
-    def __init__(self, arch: Arch | str | int, C: int = 16, N: int = 5, in_ch: int = 3, classes: int = 10) -> None:
-        super().__init__()
-        if C < 1 or N < 0 or in_ch < 1 or classes < 1:
-            raise ValueError(f"invalid macro C={C} N={N} in_ch={in_ch} classes={classes}")
-        self.arch = parse_arch(arch)
-        self.C, self.N, self.in_ch, self.classes = C, N, in_ch, classes
-        self.stem = nn.Sequential(nn.Conv2d(in_ch, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+    stem: nn.Module
+
+    def _build_body(self, C: int, N: int, classes: int, make_cell: Callable[[int], nn.Module],
+                    make_reduction: Callable[[int, int], nn.Module]) -> None:
         blocks: list[nn.Module] = []
         channels = C
         for stage in range(3):
             if stage > 0:
-                blocks.append(ResNetBasicBlock(channels, 2 * channels))
+                blocks.append(make_reduction(channels, 2 * channels))
                 channels *= 2
-            blocks.extend(Cell(self.arch, channels) for _ in range(N))
+            blocks.extend(make_cell(channels) for _ in range(N))
         self.cells = nn.Sequential(*blocks)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -195,6 +197,19 @@ class NB201Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+class NB201Network(CellNetwork):
+    """The NAS-Bench-201 network of one cell arch at a given macro-architecture."""
+
+    def __init__(self, arch: Arch | str | int, C: int = 16, N: int = 5, in_ch: int = 3, classes: int = 10) -> None:
+        super().__init__()
+        if C < 1 or N < 0 or in_ch < 1 or classes < 1:
+            raise ValueError(f"invalid macro C={C} N={N} in_ch={in_ch} classes={classes}")
+        self.arch = parse_arch(arch)
+        self.C, self.N, self.in_ch, self.classes = C, N, in_ch, classes
+        self.stem = nn.Sequential(nn.Conv2d(in_ch, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self._build_body(C, N, classes, lambda ch: Cell(self.arch, ch), ResNetBasicBlock)
 
 
 def build_model(
@@ -230,6 +245,7 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
 __all__ = [
     "OPS",
     "Cell",
+    "CellNetwork",
     "NB201Network",
     "ReLUConvBN",
     "ResNetBasicBlock",
