@@ -20,6 +20,7 @@ class TrainConfig:
     shift: int = 0  # random translation by up to this many pixels (augmentation); 0 = off
     hflip: bool = False  # random horizontal flips (not for digits/characters)
     freeze_bn: bool = False  # keep BatchNorm statistics fixed (QAT fine-tuning)
+    label_smoothing: float = 0.0  # cross-entropy against (1 - eps)·one-hot + eps/classes; 0 = plain labels
     threads: int | None = None  # torch intra-op threads; None = torch's default
 
     def __post_init__(self) -> None:
@@ -29,6 +30,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.shift < 0:
             raise ValueError(f"shift must be >= 0, got {self.shift}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -27,12 +28,14 @@ class EpochStats:
     train_acc: float
     test_acc: float | None
     seconds: float
+    val_acc: float | None = None  # on the validation arrays, when given
 
 
 @dataclass
 class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
     seconds: float = 0.0
+    best_epoch: int | None = None  # the epoch whose weights the model holds at the end (validation given)
 
     @property
     def final_test_acc(self) -> float | None:
@@ -42,7 +45,9 @@ class TrainResult:
         return {"seconds": round(self.seconds, 2),
                 "history": [{"epoch": h.epoch, "loss": round(h.loss, 4), "train_acc": round(h.train_acc, 2),
                              "test_acc": None if h.test_acc is None else round(h.test_acc, 2),
-                             "seconds": round(h.seconds, 2)} for h in self.history]}
+                             "val_acc": None if h.val_acc is None else round(h.val_acc, 2),
+                             "seconds": round(h.seconds, 2)} for h in self.history],
+                "best_epoch": self.best_epoch}
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -117,7 +122,7 @@ class _Run:
             loss, logits = self.distiller.loss(self.model, xb, yb)
         else:
             logits = self.model(xb)
-            loss = F.cross_entropy(logits, yb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=self.cfg.label_smoothing)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower the lr")
         self.opt.zero_grad(set_to_none=True)
@@ -160,12 +165,17 @@ def train_model(
     *,
     x_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
     distiller: Distiller | None = None,
     label: str = "train",
     progress: bool = True,
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on normalized NCHW float arrays; evaluates on the test arrays after each epoch."""
+    """Train ``model`` in place on normalized NCHW float arrays; evaluates on the test arrays after each epoch.
+
+    With validation arrays, the model ends with the weights of the epoch that scored best on them (the first of
+    equals; ``result.best_epoch``), not necessarily the last epoch's: the test arrays never choose."""
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValueError(f"need matching, non-empty training arrays (got {len(x_train)} images, {len(y_train)} labels)")
     if cfg.threads:
@@ -178,6 +188,8 @@ def train_model(
     total = cfg.epochs * steps_per_epoch
     run = _Run(model=model, cfg=cfg, opt=opt, distiller=distiller, gen=gen, x=x_all, y=y_all, total=total)
     result = TrainResult()
+    validate = x_val is not None and y_val is not None and len(x_val) > 0
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
     t_start = time.perf_counter()
     with _progress(label, progress) as bar:
         task = bar.add_task(label, total=total, epoch=f"1/{cfg.epochs}", loss="-", acc="-") if bar else None
@@ -185,13 +197,19 @@ def train_model(
             t0 = time.perf_counter()
             loss, train_acc = run.epoch(epoch, bar, task)
             test_acc = evaluate(model, x_test, y_test) if x_test is not None and y_test is not None else None
-            stats = EpochStats(epoch, loss, train_acc, test_acc, time.perf_counter() - t0)
+            val_acc = evaluate(model, x_val, y_val) if validate else None
+            if val_acc is not None and (best is None or val_acc > best[0]):
+                best = (val_acc, copy.deepcopy(model.state_dict()))
+                result.best_epoch = epoch
+            stats = EpochStats(epoch, loss, train_acc, test_acc, time.perf_counter() - t0, val_acc)
             result.history.append(stats)
             if bar is not None:
                 shown = f"{stats.train_acc:.1f}%" + (f" (test {test_acc:.1f}%)" if test_acc is not None else "")
                 bar.update(task, epoch=f"{min(epoch + 1, cfg.epochs)}/{cfg.epochs}", acc=shown)
             if on_epoch is not None:
                 on_epoch(stats)
+    if best is not None and result.best_epoch != cfg.epochs:
+        model.load_state_dict(best[1])
     model.eval()
     result.seconds = time.perf_counter() - t_start
     return result
