@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from agents.feasibility import FeasibilityAgent
-from agents.messages import FeasibilityRequest, ProposalBatch, ProposalRequest
+from agents.messages import EvaluatedCandidate, FeasibilityRequest, ProposalBatch, ProposalRequest
 from agents.proposers import registry
 from automcu.cli.app import app
 from automcu.core.config import get_settings
@@ -64,7 +64,8 @@ def test_mcu_search_runs_end_to_end_and_its_winner_fits(searched: tuple[str, dic
     assert shown["proposer_used"] == "evolution"  # the registry name: a resume makes the same proposer
     cands = shown["candidates"]
     assert all(is_mcu_arch(c["arch"]) for c in cands)
-    assert {c["status"] for c in cands} >= {"evaluated", "infeasible"}  # the feasibility agent really rejected some
+    assert {c["status"] for c in cands} == {"evaluated"}  # evolution screens by the estimate: nothing paid overflows
+    assert all(c["sram_total_bytes"] <= 40 * 1024 and c["flash_total_bytes"] <= 192 * 1024 for c in cands)
     assert len({MCUArch.from_string(c["arch"]).macro_string() for c in cands}) > 1  # the macro is searched
     assert len({c["val_acc"] for c in cands if c["status"] == "evaluated"}) > 1
     text = runner.invoke(app, ["show", out["job_id"], "--db", db_url]).stdout
@@ -142,6 +143,21 @@ def test_registry_gives_each_space_its_own_proposers() -> None:
     assert llm_on.llm_configured  # auto picks the LLM for nb201 only; it does not search mcu
     assert registry.resolve_name("auto", llm_on) == "llm"
     assert registry.resolve_name("auto", llm_on, "mcu") == registry.OFFLINE_DEFAULT
+
+
+def test_mcu_evolution_screens_by_the_estimate_where_random_does_not() -> None:
+    from agents.proposers.mcu import MCUEvolutionProposer, MCURandomProposer
+
+    hw, agent = _hw(40, 192), FeasibilityAgent()
+    ok = {"rnd": 0, "evo": 0}
+    for key, proposer in (("rnd", MCURandomProposer()), ("evo", MCUEvolutionProposer(population=4, sample=2))):
+        parents = (MCUArch((0, 3, 4, 1, 2, 0), C=12, N=1, stem_stride=2), MCUArch((3, 3, 5, 1, 2, 2), C=24, N=1))
+        evaluated = [EvaluatedCandidate(arch=a.to_string(), val_acc=80.0 - i) for i, a in enumerate(parents)]
+        req = ProposalRequest(dataset="digits", hardware=hw, n=12, seed=2, evaluated=evaluated,
+                              seen=[e.arch for e in evaluated])
+        for p in proposer.propose(req).proposals:
+            ok[key] += agent.check(FeasibilityRequest(arch=p.arch, dataset="digits", hardware=hw)).feasible
+    assert ok["evo"] == 12 and ok["rnd"] < 12  # the agent still decides; random pays for its overflows
 
 
 def _hw(sram_kb: float, flash_kb: float) -> HardwareSpec:
@@ -224,3 +240,49 @@ def test_a_proposer_that_runs_dry_on_mcu_is_continued_by_sampling(db_url: str) -
     assert [c.proposer for c in cands] == ["mcu-sample"] * 2 and all(c.status == "evaluated" for c in cands)
     dry = [e for e in events_of(db, job.id) if e.kind == "proposer_ran_dry"]
     assert len(dry) == 1 and dry[0].payload["space_size"] == SPACE_SIZE and "exhausted" not in dry[0].payload["reason"]
+
+
+def _mcu_job(db_url: str) -> tuple[Any, str]:
+    from automcu.storage.repository import create_job
+
+    spec = JobSpec(dataset="digits", space="mcu", proposer="evolution", budget=4, epochs=1, seed=5, batch_size=2,
+                   hardware={"sram_kb": 40, "flash_kb": 192, "clock_mhz": 100, "core": "cortex-m4f"})
+    db = open_database(db_url)
+    return db, create_job(db, spec, spec.resolve_hardware()).id
+
+
+def test_an_interrupted_mcu_job_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    from automcu.engine.planner import Planner, run_job
+    from automcu.storage.repository import candidates_of, get_job
+
+    def evaluated(db: Any, job_id: str) -> list[tuple[str, float | None]]:
+        done = sorted((c for c in candidates_of(db, job_id) if c.status == "evaluated"), key=lambda c: c.eval_order)
+        return [(c.arch, c.val_acc) for c in done]
+
+    db, whole = _mcu_job(f"sqlite:///{tmp_path / 'whole.db'}")
+    run_job(db, whole)
+
+    def stop_after_two(kind: str, data: dict[str, Any]) -> None:
+        if kind == "evaluated" and data["n_evaluated"] == 2:
+            raise KeyboardInterrupt
+
+    db2, cut = _mcu_job(f"sqlite:///{tmp_path / 'cut.db'}")
+    with pytest.raises(KeyboardInterrupt):
+        Planner(db2, cut, progress=stop_after_two).run()
+    assert get_job(db2, cut).stop_reason == "interrupted" and len(evaluated(db2, cut)) == 2
+    assert run_job(db2, cut, allow_failed=True).status == "succeeded"
+    assert get_job(db2, cut).proposer_used == "evolution"
+    assert evaluated(db2, cut) == evaluated(db, whole) and len(evaluated(db, whole)) == 4
+
+
+def test_batch_files_take_the_space(tmp_path: Path) -> None:
+    from automcu.cli.batch_cmd import load_batch
+    from automcu.cli.common import UserError
+
+    good = tmp_path / "ok.yaml"
+    good.write_text("- {dataset: digits, space: mcu, proposer: random, budget: 2}\n- {dataset: cifar10, budget: 2}\n")
+    assert [s.space for s in load_batch(good)] == ["mcu", "nb201"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {dataset: digits, space: mcu}\n- {dataset: cifar100, space: mcu}\n")
+    with pytest.raises(UserError, match=r"search #2.*lookup"):
+        load_batch(bad)

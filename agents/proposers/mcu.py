@@ -2,20 +2,44 @@
 
 Same interface as every proposer (``propose(ProposalRequest) -> ProposalBatch``, randomness from
 ``(seed, step)``); the archs they propose are mcu strings (``C16-N2-S1:|...|``), which the feasibility
-agent and the training evaluator take as they are. They are not in the registry yet: the planner first
-needs to know a job's space (issue 16, part 4).
+agent and the training evaluator take as they are. The registry offers them as ``random`` and ``evolution``
+for jobs whose space is ``mcu`` (``--space mcu``).
+
+The evolution proposer screens what it proposes with the feasibility agent's estimate when the job has a target
+(the agent stays the authority that accepts or rejects a proposal): population fillers are drawn until one fits,
+children are mutated again (up to :data:`CHILD_TRIES` times) until one fits, then the macro is shrunk.
 """
 
 from __future__ import annotations
 
 import random
 
-from agents.messages import EvaluatedCandidate, Proposal, ProposalBatch, ProposalRequest
+from agents.feasibility import FeasibilityAgent, checked
+from agents.messages import EvaluatedCandidate, FeasibilityRequest, Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import rng_for
 from search_spaces.mcu.space import CELLS, CHANNELS, SPACE_SIZE, MCUArch
 
 #: resources whose violation a smaller macro fixes
 MEMORY = frozenset({"sram", "flash", "latency"})
+#: screened evolution: random draws for one population filler, mutations for one child
+FILL_TRIES = 200
+CHILD_TRIES = 16
+
+
+class _Screen:
+    """The feasibility agent's estimate of the request's target (inactive without one)."""
+
+    def __init__(self, request: ProposalRequest) -> None:
+        self.request = request
+        self.active = request.hardware is not None or request.max_latency_ms is not None
+        self._agent = FeasibilityAgent()
+
+    def fits(self, arch: MCUArch) -> bool:
+        if not self.active:
+            return True
+        r = self.request
+        return checked(self._agent, FeasibilityRequest(arch=arch.to_string(), dataset=r.dataset, hardware=r.hardware,
+                                                       max_latency_ms=r.max_latency_ms)).feasible
 
 
 def _sample_new(rng: random.Random, seen: set[str]) -> MCUArch | None:
@@ -71,9 +95,41 @@ class MCUEvolutionProposer:
             raise ValueError(f"need 1 <= sample <= population, got sample={sample}, population={population}")
         self.population, self.sample = population, sample
 
+    def _filler(self, rng: random.Random, seen: set[str], screen: _Screen) -> tuple[MCUArch, str] | None:
+        """A new random arch, the first of up to FILL_TRIES draws that fits the estimate."""
+        arch = None
+        for tries in range(1, (FILL_TRIES if screen.active else 1) + 1):
+            arch = _sample_new(rng, seen)
+            if arch is None:
+                return None
+            if screen.fits(arch):
+                note = f"; fits the estimate (draw {tries})" if screen.active else ""
+                return arch, f"random (population still filling){note}"
+        assert arch is not None
+        return arch, f"random (population still filling); none of {FILL_TRIES} draws fit the estimate"
+
+    def _child(self, p: MCUArch, rng: random.Random, over_limit: bool, seen: set[str],
+               screen: _Screen) -> tuple[MCUArch, str] | None:
+        """A new mutation of ``p`` that fits the estimate: up to CHILD_TRIES mutations, then shrinking moves."""
+        for _ in range(CHILD_TRIES if screen.active else 1):
+            move = _shrink(p, rng) if over_limit and rng.random() < 0.5 else None
+            child, why = move if move is not None else p.mutate(rng)
+            if child.output_connected and child.to_string() not in seen and screen.fits(child):
+                return child, why + ("; fits the estimate" if screen.active else "")
+        if not screen.active:
+            return None
+        arch, whys = p, []
+        while (move := _shrink(arch, rng)) is not None:  # every mutation overflowed: make the winner smaller
+            arch, why = move
+            whys.append(why)
+            if arch.to_string() not in seen and screen.fits(arch):
+                return arch, "; ".join(whys) + f" (no {CHILD_TRIES} mutations fit the estimate)"
+        return None
+
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
         seen = set(request.seen_set())
+        screen = _Screen(request)
         pop: list[EvaluatedCandidate] = [e for e in request.evaluated if e.arch[:1] == "C"][-self.population:]
         over_limit = any(v.resource in MEMORY for r in request.rejected[-5:] for v in r.violations)
         out: list[Proposal] = []
@@ -81,19 +137,17 @@ class MCUEvolutionProposer:
             if len(out) >= request.n:
                 break
             if len(pop) < self.sample:
-                arch = _sample_new(rng, seen)
-                if arch is None:
+                filled = self._filler(rng, seen, screen)
+                if filled is None:
                     break
-                text, reason, parent = arch.to_string(), "random (population still filling)", None
+                text, reason, parent = filled[0].to_string(), filled[1], None
             else:
                 best = max(rng.sample(pop, self.sample), key=lambda e: e.val_acc)
-                p = MCUArch.from_string(best.arch)
-                move = _shrink(p, rng) if over_limit and rng.random() < 0.5 else None
-                child, why = move if move is not None else p.mutate(rng)
-                if not child.output_connected:
+                made = self._child(MCUArch.from_string(best.arch), rng, over_limit, seen, screen)
+                if made is None:
                     continue
-                text, parent = child.to_string(), best.arch
-                reason = f"mutation of the tournament winner ({best.val_acc:.2f} %): {why}"
+                text, parent = made[0].to_string(), best.arch
+                reason = f"mutation of the tournament winner ({best.val_acc:.2f} %): {made[1]}"
             if text in seen:
                 continue
             seen.add(text)
