@@ -43,7 +43,8 @@ def _brief(job: Any, lease_seconds: float, counts: tuple[int, int, int] | None =
     n = counts if counts is not None else (job.n_proposed, job.n_infeasible, job.n_evaluated)
     return {
         "id": job.id, "status": display_status(job, lease_seconds), "dataset": job.dataset, "board": job.board,
-        "budget": job.budget, "proposer": job.proposer, "owner": job.owner, "created_at": _utc(job.created_at),
+        "budget": job.budget, "proposer": job.proposer, "space": job.space or "nb201", "owner": job.owner,
+        "created_at": _utc(job.created_at),
         "started_at": _utc(job.started_at), "finished_at": _utc(job.finished_at),
         "n_proposed": int(n[0] or 0), "n_infeasible": int(n[1] or 0), "n_evaluated": int(n[2] or 0),
     }
@@ -123,7 +124,7 @@ def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
     return JobOut(
         **_brief(row, lease_seconds),
         hardware=row.hardware, max_latency_ms=row.max_latency_ms, task=row.task, task_spec=row.task_spec,
-        proposer_used=row.proposer_used, space=row.space or "nb201", seed=row.seed, epochs=row.epochs,
+        proposer_used=row.proposer_used, seed=row.seed, epochs=row.epochs,
         heartbeat_at=row.heartbeat_at,
         cancel_requested=bool(row.cancel_requested), stop_reason=row.stop_reason, error=row.error, best=best,
         simulated_train_seconds=round(float(row.sim or 0.0), 3), wall_seconds=round(row.wall_seconds or 0.0, 3),

@@ -76,6 +76,8 @@ class JobBrief(JobCounts):
     board: str | None = None
     budget: int
     proposer: str
+    space: Literal["nb201", "mcu"] = Field(default="nb201", description="the search space (nb201 or mcu); "
+                                           "mcu archs read C<channels>-N<cells>-S<stem stride>:<cell>")
     owner: str | None = None
     created_at: Timestamp
     started_at: Timestamp | None = None
@@ -90,8 +92,6 @@ class JobOut(JobBrief):
     task: str | None = None
     task_spec: dict[str, Any] | None = None
     proposer_used: str | None = None
-    space: Literal["nb201", "mcu"] = Field(default="nb201", description="the search space (nb201 or mcu); "
-                                           "mcu archs read C<channels>-N<cells>-S<stem stride>:<cell>")
     seed: int
     epochs: int
     heartbeat_at: Timestamp | None = None

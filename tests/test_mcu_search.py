@@ -109,6 +109,8 @@ def test_rest_job_body_takes_and_checks_the_space(db_url: str, monkeypatch: pyte
         mcu = client.post(f"{API}/jobs", json=body, headers=h).json()["id"]
         assert client.get(f"{API}/jobs/{nb}", headers=h).json()["space"] == "nb201"  # the default, unchanged
         assert client.get(f"{API}/jobs/{mcu}", headers=h).json()["space"] == "mcu"
+        listed = {j["id"]: j["space"] for j in client.get(f"{API}/jobs", headers=h).json()["items"]}
+        assert listed[nb] == "nb201" and listed[mcu] == "mcu"  # the list says it too
 
 
 @pytest.mark.parametrize(("args", "words"), [

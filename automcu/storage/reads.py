@@ -17,8 +17,8 @@ from automcu.storage.models import Candidate, Job
 
 JOBS = Job.__table__
 #: the columns a listed job needs (``heartbeat_at`` for the stale status)
-BRIEF_COLUMNS = ("id", "status", "dataset", "board", "budget", "proposer", "owner", "created_at", "started_at",
-                 "finished_at", "heartbeat_at")
+BRIEF_COLUMNS = ("id", "status", "dataset", "board", "budget", "proposer", "space", "owner", "created_at",
+                 "started_at", "finished_at", "heartbeat_at")
 BEST_COLUMNS = ("arch", "index", "val_acc", "test_acc", "flash_bytes", "peak_sram_bytes", "latency_ms")
 
 
