@@ -261,12 +261,17 @@ def _running_listed(ctx: Ctx, job_id: str) -> int:
     return int(item["n_proposed"])
 
 
-def test_a_list_counts_running_jobs_afresh_when_list_counts_seconds_is_0(ctx: Ctx) -> None:
-    ctx.client.app.state.settings.api.list_counts_seconds = 0  # type: ignore[attr-defined]
+@pytest.mark.parametrize("seconds", [0, 0.3])
+def test_a_list_counts_running_jobs_afresh_after_list_counts_seconds(ctx: Ctx, seconds: float) -> None:
+    """0: at every read; otherwise the page (and its counts) is reused for that long, no longer."""
+    import time
+
+    ctx.client.app.state.settings.api.list_counts_seconds = seconds  # type: ignore[attr-defined]
     job_id = _job(ctx.db)
     _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
     assert _running_listed(ctx, job_id) == 0
     _cand(ctx.db, job_id, 1, "proposed")
+    time.sleep(seconds + 0.05 if seconds else 0)
     assert _running_listed(ctx, job_id) == 1
 
 
@@ -338,15 +343,3 @@ def test_an_unchanged_page_is_answered_from_one_statement_and_any_change_in_it_i
     _set(ctx.db, ids[1], status="cancelled")
     assert ctx.get("/jobs?limit=1&status=succeeded").json()["total"] == 1
     assert ctx.get("/jobs?limit=50", "bob").json() == {"items": [], "total": 0}  # per owner
-
-
-def test_a_page_with_a_running_job_is_reused_only_for_list_counts_seconds(ctx: Ctx) -> None:
-    ctx.client.app.state.settings.api.list_counts_seconds = 0.3  # type: ignore[attr-defined]
-    job_id = _job(ctx.db)
-    _set(ctx.db, job_id, status="running", heartbeat_at=utcnow())
-    assert _running_listed(ctx, job_id) == 0
-    _cand(ctx.db, job_id, 1, "proposed")
-    import time
-
-    time.sleep(0.35)
-    assert _running_listed(ctx, job_id) == 1
