@@ -104,6 +104,191 @@ def kd_study(arch: str, args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+VARIANTS = ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd", "qad", "soup")
+SECOND_TEACHER = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def ci95(vals: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t 95 % interval of the mean (paired per-seed gains)."""
+    from scipy import stats
+
+    m = statistics.fmean(vals)
+    if len(vals) < 2:
+        return m, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, len(vals) - 1)) * statistics.stdev(vals) / len(vals) ** 0.5
+    return m, m - half, m + half
+
+
+def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Every KD variant against the same student without KD (same epochs, seed, data), per seed; the int8
+    accuracy of each variant's seed-0 network measured in TFLite Micro (PTQ; QAT for ``qad``)."""
+    import copy
+
+    import torch
+
+    from automcu.compress.pipeline import calibration_set
+    from automcu.compress.tflm_eval import tflm_accuracy
+    from automcu.data import load_dataset
+    from automcu.deploy.exporter import export_int8
+    from automcu.train.config import KDConfig, TrainConfig
+    from automcu.train.distill import Distiller, feature_width, tap_channels
+    from automcu.train.label_mix import parse_label_mix
+    from automcu.train.loop import train_model
+    from automcu.train.metrics import evaluate
+    from automcu.train.qat import finish_qat, prepare_qat
+    from automcu.train.soup import greedy_soup
+    from search_spaces.nb201.torch_model import build_model
+
+    torch.set_num_threads(1)
+    ds = load_dataset("fashion-mnist", args.data)
+    if args.var_train_limit or args.var_test_limit:
+        ds = ds.subset(args.var_train_limit, args.var_test_limit, seed=0)
+    norm = ds.normalization()
+    x, xt, y, yt = norm.apply(ds.x_train), norm.apply(ds.x_test), ds.y_train, ds.y_test
+    rng = np.random.default_rng(3)
+    perm = rng.permutation(len(x))
+    n_val = max(1, len(x) // 10)
+    val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    calib = calibration_set(x, 256, 0)
+    ep = args.var_epochs
+    quiet = False  # no progress bars: this grid runs many short trainings
+
+    def cfg(seed: int, epochs: int = ep, lr: float = 0.05) -> TrainConfig:
+        return TrainConfig(epochs=epochs, seed=seed, shift=2, hflip=True, threads=1, lr=lr)
+
+    t0 = time.perf_counter()
+    teachers, tmeta = [], []
+    for k, (t_arch, t_c) in enumerate(((arch, args.teacher_C), (SECOND_TEACHER, args.teacher_C))):
+        torch.manual_seed(100 + k)
+        t = build_model(t_arch, C=t_c, N=args.N, in_ch=1, classes=10)
+        ts = time.perf_counter()
+        train_model(t, x, y, cfg(100 + k, 2 * ep), label=f"teacher {k}", progress=quiet)
+        teachers.append(t.eval())
+        tmeta.append({"arch": t_arch, "C": t_c, "N": args.N, "epochs": 2 * ep, "test_acc": evaluate(t, xt, yt),
+                      "train_seconds": round(time.perf_counter() - ts, 1)})
+    kd_cfg = KDConfig(temperature=4.0, alpha=0.7)
+
+    def student(seed: int) -> Any:
+        torch.manual_seed(seed)
+        return build_model(arch, C=args.C, N=args.N, in_ch=1, classes=10)
+
+    def distiller(model: Any, variant: str) -> Distiller | None:
+        if variant in ("no_kd", "soup"):
+            return None
+        ts = teachers[:1] if variant in ("kd_single", "label_mix", "feature_kd", "qad") else teachers
+        weighting = "entropy" if variant == "mt_entropy" else "mean"
+        mix = parse_label_mix("auto") if variant == "label_mix" else None
+        chans = (tap_channels(model, (1, 28, 28)), tap_channels(ts[0], (1, 28, 28))) if variant == "feature_kd" \
+            else None
+        return Distiller(ts, kd_cfg, feature_width(model), feature_width(ts[0]), weighting=weighting,
+                         label_mix=mix, feature_channels=chans)
+
+    def int8_acc(model: Any) -> float:
+        ex = export_int8(model, (1, 28, 28), calibration=[calib])
+        return tflm_accuracy(ex.tflite, xt, yt)
+
+    def qat(model: Any, seed: int, with_teacher: bool) -> Any:
+        m = copy.deepcopy(model)
+        d = distiller(m, "qad") if with_teacher else None
+        handle = prepare_qat(m)
+        c = TrainConfig(epochs=args.var_qat_epochs, seed=seed + 7, shift=2, hflip=True, threads=1, lr=0.005,
+                        warmup_fraction=0.0)
+        train_model(m, x, y, c, distiller=d, progress=quiet)
+        return finish_qat(handle).eval()
+
+    rows: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    int8: dict[str, dict[str, float]] = {}
+    cost: dict[str, float] = {v: 0.0 for v in (*VARIANTS, "no_kd")}
+    for seed in range(args.var_seeds):
+        ts = time.perf_counter()
+        base = student(seed)
+        train_model(base, x, y, cfg(seed), progress=quiet)
+        base_acc = evaluate(base, xt, yt)
+        cost["no_kd"] += time.perf_counter() - ts
+        for v in ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd"):
+            ts = time.perf_counter()
+            m = student(seed)
+            train_model(m, x, y, cfg(seed), distiller=distiller(m, v), progress=quiet)
+            acc = evaluate(m, xt, yt)
+            cost[v] += time.perf_counter() - ts
+            rows[v].append({"seed": seed, "acc": acc, "no_kd_acc": base_acc, "gain_pp": acc - base_acc})
+            if seed == 0:
+                int8[v] = {"float_acc": acc, "int8_acc": int8_acc(m)}
+            if v == "kd_single":
+                kd_model = m
+        # quantization-aware distillation: the KD student + QAT with the teacher's loss, vs the no-KD
+        # student + plain QAT, both int8 in TFLite Micro (the deployed accuracy)
+        ts = time.perf_counter()
+        qad_acc = int8_acc(qat(kd_model, seed, True))
+        plain_acc = int8_acc(qat(base, seed, False))
+        cost["qad"] += time.perf_counter() - ts
+        rows["qad"].append({"seed": seed, "acc": qad_acc, "no_kd_acc": plain_acc, "gain_pp": qad_acc - plain_acc,
+                            "metric": "int8_acc_tflm"})
+        if seed == 0:
+            int8["qad"] = {"float_acc": rows["kd_single"][0]["acc"], "int8_acc": qad_acc}
+            int8["no_kd"] = {"float_acc": base_acc, "int8_acc": int8_acc(base), "qat_int8_acc": plain_acc}
+        # soup: the no-KD student trained on the fitting split, N fine-tuned runs, greedy on the held-out split
+        ts = time.perf_counter()
+        sb = student(seed)
+        train_model(sb, x[fit_idx], y[fit_idx], cfg(seed), progress=quiet)
+        sb_acc = evaluate(sb, xt, yt)
+        ingredients = []
+        for i in range(args.var_soup):
+            m = copy.deepcopy(sb)
+            train_model(m, x[fit_idx], y[fit_idx], cfg(seed + 100 + i, max(1, ep // 2), 0.01 * (0.5, 1.0, 2.0)[i % 3]),
+                        progress=quiet)
+            ingredients.append(m.eval())
+        soup = greedy_soup(ingredients, x[val_idx], y[val_idx])
+        s_acc = evaluate(soup.model, xt, yt)
+        cost["soup"] += time.perf_counter() - ts
+        rows["soup"].append({"seed": seed, "acc": s_acc, "no_kd_acc": base_acc, "gain_pp": s_acc - base_acc,
+                             "base_fit_acc": sb_acc, "gain_over_own_base_pp": s_acc - sb_acc,
+                             "chosen": soup.chosen, "uniform_test_acc": evaluate(
+                                 __import__("automcu.train.soup", fromlist=["soup_of"]).soup_of(ingredients), xt, yt)})
+        if seed == 0:
+            int8["soup"] = {"float_acc": s_acc, "int8_acc": int8_acc(soup.model)}
+        print(f"seed {seed} done at {time.perf_counter() - t0:.0f} s", flush=True)
+
+    variants = []
+    for v in VARIANTS:
+        gains = [r["gain_pp"] for r in rows[v]]
+        m, lo, hi = ci95(gains)
+        q = int8.get(v, {})
+        variants.append({"name": v, "seeds": len(gains), "gain_mean_pp": m, "gain_ci95": [lo, hi],
+                         "int8_drop_pp": q["float_acc"] - q["int8_acc"] if q else None,
+                         "int8_acc_seed0": q.get("int8_acc"), "metric": rows[v][0].get("metric", "float_acc"),
+                         "train_seconds_per_seed": round(cost[v] / len(gains), 1), "per_seed": rows[v]})
+    return {"teachers": tmeta, "student": {"arch": arch, "C": args.C, "N": args.N}, "epochs": ep,
+            "qat_epochs": args.var_qat_epochs, "soup_n": args.var_soup, "train_images": len(x), "test_images": len(xt),
+            "val_images_soup": int(n_val), "no_kd": {"train_seconds_per_seed": round(cost["no_kd"] / args.var_seeds, 1),
+                                                   "int8_seed0": int8.get("no_kd")},
+            "kd": kd_cfg.to_dict(), "label_mix_schedule": parse_label_mix("auto").to_string(),
+            "kd_variants": variants, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def variants_markdown(v: dict[str, Any], full: bool, reduced: str) -> str:
+    lines = ["## KD variants (issue 17): gain over the same student without KD, same epochs", "",
+             ("Full protocol." if full else f"**Reduced run, not the full protocol**: {reduced}."), "",
+             f"Student `{v['student']['arch']}` C={v['student']['C']} N={v['student']['N']}, {v['epochs']} epochs, "
+             f"{v['train_images']:,} training / {v['test_images']:,} test images. Teachers: "
+             + "; ".join(f"`{t['arch']}` C={t['C']} ({t['epochs']} epochs) {t['test_acc']:.2f} %"
+                         for t in v["teachers"])
+             + f". T={v['kd']['temperature']}, α={v['kd']['alpha']}; label mix schedule {v['label_mix_schedule']} "
+             f"(hard weight); soup: {v['soup_n']} fine-tuned runs, greedy on {v['val_images_soup']:,} held-out "
+             "training images (the soup's base trains without them). qad compares int8 accuracy in TFLite Micro "
+             f"(KD student + {v['qat_epochs']} QAT epoch(s) with the teacher's loss vs no-KD student + plain QAT).",
+             "", "| variant | seeds | gain mean | 95 % CI | int8 drop (seed 0, TFLM) | train s/seed |",
+             "|---|---|---|---|---|---|"]
+    for r in v["kd_variants"]:
+        lo, hi = r["gain_ci95"]
+        drop = "—" if r["int8_drop_pp"] is None else f"{r['int8_drop_pp']:+.2f} pp"
+        lines.append(f"| {r['name']} | {r['seeds']} | {r['gain_mean_pp']:+.2f} pp | [{lo:+.2f}, {hi:+.2f}] | {drop} | "
+                     f"{r['train_seconds_per_seed']:.0f} |")
+    lines += ["", f"No-KD student: {v['no_kd']['train_seconds_per_seed']:.0f} s/seed; variants total "
+              f"{v['seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
 def default_recipe(winner: dict[str, Any], args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from automcu.compress.pipeline import run_compress
     from automcu.compress.request import CompressRequest
@@ -178,6 +363,14 @@ def main() -> None:
     ap.add_argument("--kd-epochs", type=int, default=4)
     ap.add_argument("--kd-train-limit", type=int, default=10000)
     ap.add_argument("--teacher-epochs", type=int, default=None, help="default 2 × --kd-epochs")
+    ap.add_argument("--only", choices=("all", "variants"), default="all",
+                    help="variants: run only the KD-variant grid and merge it into the existing results")
+    ap.add_argument("--var-seeds", type=int, default=5)
+    ap.add_argument("--var-epochs", type=int, default=10)
+    ap.add_argument("--var-qat-epochs", type=int, default=1)
+    ap.add_argument("--var-soup", type=int, default=3)
+    ap.add_argument("--var-train-limit", type=int, default=None, help="default: the full 60,000")
+    ap.add_argument("--var-test-limit", type=int, default=None, help="default: the full 10,000")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (not for results)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -189,6 +382,9 @@ def main() -> None:
         args.teacher_epochs = 2 * args.kd_epochs
     t0 = time.perf_counter()
     winner = pick_winner(args.max_latency_ms, args.C, args.N)
+    if args.only == "variants":
+        run_variants(winner, args)
+        return
     bundle = Path("/tmp") / f"automcu_{ARCH_NAME}_bundle"
     recipe = default_recipe(winner, args, bundle)
     kd = kd_study(winner["arch"], args)
@@ -213,6 +409,32 @@ def main() -> None:
     (args.out / f"{ARCH_NAME}{suffix}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     (args.out / f"{ARCH_NAME}{suffix}.md").write_text(markdown(res))
     print(markdown(res))
+
+
+def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
+    """The KD-variant grid alone, merged into ``compress_quality.json`` (``kd_variants``) and its markdown."""
+    import sys
+
+    full = args.var_train_limit is None and args.var_test_limit is None and args.var_seeds >= 5
+    reduced = ", ".join(p for p in (
+        f"{args.var_train_limit:,} of 60,000 training images" if args.var_train_limit else "",
+        f"{args.var_test_limit:,} of 10,000 test images" if args.var_test_limit else "",
+        f"{args.var_seeds} seeds" if args.var_seeds < 5 else "",
+        f"{args.var_epochs} epochs") if p)
+    v = variants_study(winner["arch"], winner["hardware"], args)
+    v["full_protocol"] = full
+    v["reduced"] = None if full else reduced
+    v["command"] = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
+    path = args.out / f"{ARCH_NAME}.json"
+    res = json.loads(path.read_text()) if path.exists() else {}
+    res["kd_variants"] = v["kd_variants"]
+    res["kd_variants_study"] = {k: val for k, val in v.items() if k != "kd_variants"}
+    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    md_path = args.out / f"{ARCH_NAME}.md"
+    md = md_path.read_text() if md_path.exists() else ""
+    head = md.split("## KD variants (issue 17)")[0].rstrip() + "\n\n" if md else ""
+    md_path.write_text(head + variants_markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
+    print(variants_markdown(v, full, reduced))
 
 
 if __name__ == "__main__":

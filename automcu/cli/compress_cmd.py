@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
         dataset: Annotated[str, typer.Option("--dataset", help="digits | mnist | fashion-mnist | cifar10 | "
                                                                "cifar100 | folder | an image folder path")],
         job: Annotated[str | None, typer.Option("--job", help="compress this finished job's winner")] = None,
-        arch: Annotated[str | None, typer.Option("--arch", help="NB201 arch string or index")] = None,
+        arch: Annotated[str | None, typer.Option("--arch", help="NB201 arch string or index, or an mcu-space arch "
+                                                                "(C<ch>-N<cells>-S<stride>:<cell>)")] = None,
         data: Annotated[str | None, typer.Option("--data", help="dataset folder (IDX files, CIFAR batches, "
                                                                 "images); default where the OS installs it")] = None,
         board: Annotated[str | None, typer.Option("--board", help="catalog board name or board YAML file")] = None,
@@ -82,8 +83,23 @@ def register(app: typer.Typer) -> None:
         flash_kb: Annotated[float | None, typer.Option("--flash-kb")] = None,
         clock_mhz: Annotated[float | None, typer.Option("--clock-mhz")] = None,
         core: Annotated[str | None, typer.Option("--core")] = None,
-        teacher: Annotated[str | None, typer.Option(
-            "--teacher", help="KD teacher: NB201 arch (trained at --teacher-C) or an automcu .pt checkpoint")] = None,
+        teacher: Annotated[list[str] | None, typer.Option(
+            "--teacher", help="KD teacher: NB201/mcu arch (trained first, NB201 at --teacher-C) or an automcu .pt "
+                              "checkpoint; repeat for several teachers")] = None,
+        teacher_weighting: Annotated[str, typer.Option(
+            "--teacher-weighting", help="several teachers: mean, or entropy (per-sample weights from each "
+                                        "teacher's predictive entropy)")] = "mean",
+        label_mix: Annotated[str | None, typer.Option(
+            "--label-mix", help="hard-label weight: W, A:B (linear over training) or auto (= 0.5:0.1); "
+                                "default 1 - kd-alpha")] = None,
+        feature_kd: Annotated[bool, typer.Option(
+            "--feature-kd", help="intermediate-layer KD term (end of stage 2, learned 1x1 projection)")] = False,
+        feature_kd_weight: Annotated[float, typer.Option("--feature-kd-weight")] = 1.0,
+        precision: Annotated[str, typer.Option(
+            "--precision", help="int8, or mixed (per-layer choice among what TFLite Micro runs)")] = "int8",
+        soup: Annotated[int, typer.Option(
+            "--soup", help="N >= 2 fine-tuned runs merged by a greedy soup on a validation split (0: off)")] = 0,
+        soup_epochs: Annotated[int | None, typer.Option("--soup-epochs", help="default epochs // 2")] = None,
         teacher_C: Annotated[int | None, typer.Option("--teacher-C", help="teacher width (default 2×C)")] = None,
         teacher_N: Annotated[int | None, typer.Option("--teacher-N", help="teacher cells/stage (default N)")] = None,
         kd_temperature: Annotated[float, typer.Option("--kd-temperature")] = 4.0,
@@ -134,7 +150,9 @@ def register(app: typer.Typer) -> None:
         req = _request(
             arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
-            teacher_N=teacher_N, kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
+            teacher_N=teacher_N, teacher_weighting=teacher_weighting, label_mix=label_mix, feature_kd=feature_kd,
+            feature_kd_weight=feature_kd_weight, precision=precision, soup=soup, soup_epochs=soup_epochs,
+            kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
             compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
             n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,
             channels=channels, threads=threads, job_id=job, progress=not quiet)
@@ -156,12 +174,16 @@ def _request(*, arch: str | None, out_dir: Path, **fields: Any) -> Any:
     """The :class:`~automcu.compress.request.CompressRequest` for ``arch`` (a string or an index; None: the
     DS-CNN baseline), its KD settings checked; a bad value is a :class:`UserError`, and so is an ``--out``
     that is a file."""
+    from automcu.compress.networks import canonical_arch
     from automcu.compress.request import CompressRequest
-    from search_spaces.nb201.space import parse_arch
 
-    arch = parse_arch(arch).to_string() if arch is not None else "dscnn-baseline"
     try:
+        arch = canonical_arch(arch) if arch is not None else "dscnn-baseline"
         req = CompressRequest(arch=arch, out_dir=out_dir, **fields)
+        if req.precision != "int8":
+            from automcu.compress.precision import check_precision_supported
+
+            check_precision_supported(req.precision)
         from automcu.train.config import KDConfig
 
         KDConfig(temperature=fields["kd_temperature"], alpha=fields["kd_alpha"], beta=fields["kd_beta"])

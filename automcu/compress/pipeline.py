@@ -29,6 +29,8 @@ class Prepared:
     x_train: np.ndarray
     x_test: np.ndarray
     norm: Any
+    x_val: np.ndarray | None = None  # with --soup: held out of the training images, for the greedy soup
+    y_val: np.ndarray | None = None
 
 
 @dataclass
@@ -46,8 +48,27 @@ def prepare_data(req: CompressRequest) -> Prepared:
     data = load_dataset(req.dataset, req.data_path, image_size=req.image_size, channels=req.channels, seed=req.seed)
     if req.train_limit or req.test_limit:
         data = data.subset(req.train_limit, req.test_limit, seed=req.seed)
+    x_val = y_val = None
+    if req.soup:
+        data, x_val, y_val = _hold_out(data, req.val_fraction, req.seed)
     norm = data.normalization()
-    return Prepared(data, norm.apply(data.x_train), norm.apply(data.x_test), norm)
+    return Prepared(data, norm.apply(data.x_train), norm.apply(data.x_test), norm,
+                    None if x_val is None else norm.apply(x_val), y_val)
+
+
+def _hold_out(data: ImageDataset, fraction: float, seed: int) -> tuple[ImageDataset, np.ndarray, np.ndarray]:
+    """(the dataset without a seeded ``fraction`` of its training images, those images, their labels)."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed + 3)
+    n = len(data.x_train)
+    n_val = max(1, round(n * fraction))
+    if n - n_val < 1:
+        raise ValueError(f"--soup: {n} training images are too few to hold out a validation split")
+    perm = rng.permutation(n)
+    val, keep = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    kept = dataclasses.replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+    return kept, data.x_train[val], data.y_train[val]
 
 
 def calibration_set(x_train: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -76,43 +97,63 @@ def _train_cfg(req: CompressRequest, data: ImageDataset, seed: int, epochs: int 
                        hflip=hflip, threads=req.threads, **kw)
 
 
-def _teacher(req: CompressRequest, prep: Prepared, macro: Any, timer: Timer) -> tuple[Any, dict[str, Any]]:
+def _teachers(req: CompressRequest, prep: Prepared, macro: Any, timer: Timer) -> tuple[list[Any], list[dict]]:
+    """Every ``--teacher``: a checkpoint loaded, or an arch trained first (seed ``seed + k`` for the k-th)."""
     from automcu.compress.teacher import is_checkpoint, load_teacher_checkpoint, train_teacher
     from automcu.train.metrics import evaluate
 
-    assert req.teacher is not None
-    if is_checkpoint(req.teacher):
-        model, meta = load_teacher_checkpoint(req.teacher, macro.in_ch, macro.hw, macro.classes)
-        meta["test_acc"] = evaluate(model, prep.x_test, prep.data.y_test)
-    else:
-        model, meta = train_teacher(req.teacher, req.teacher_C or 2 * req.C, req.teacher_N or req.N, macro.in_ch,
-                                    macro.classes, prep.x_train, prep.data.y_train,
-                                    _train_cfg(req, prep.data, req.seed), prep.x_test, prep.data.y_test, req.progress)
+    models, metas = [], []
+    for k, spec in enumerate(req.teachers):
+        if is_checkpoint(spec):
+            model, meta = load_teacher_checkpoint(spec, macro.in_ch, macro.hw, macro.classes)
+            meta["test_acc"] = evaluate(model, prep.x_test, prep.data.y_test)
+        else:
+            model, meta = train_teacher(spec, req.teacher_C or 2 * req.C, req.teacher_N or req.N, macro.in_ch,
+                                        macro.classes, prep.x_train, prep.data.y_train,
+                                        _train_cfg(req, prep.data, req.seed + k), prep.x_test, prep.data.y_test,
+                                        req.progress, label=f"teacher {k + 1}/{len(req.teachers)}")
+        models.append(model)
+        metas.append(meta)
     timer.lap("teacher")
-    return model, meta
+    return models, metas
 
 
-def _train_student(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, teacher: Any, label: str) -> Any:
+def make_distiller(req: CompressRequest, student: Any, teachers: list[Any], input_shape: tuple[int, int, int]) -> Any:
+    """The :class:`~automcu.train.distill.Distiller` of the request's KD options (None without a teacher)."""
+    if not teachers:
+        return None
+    from automcu.train.config import KDConfig
+    from automcu.train.distill import Distiller, feature_width, tap_channels
+    from automcu.train.label_mix import parse_label_mix
+
+    kd = KDConfig(temperature=req.kd_temperature, alpha=req.kd_alpha, beta=req.kd_beta)
+    channels = (tap_channels(student, input_shape), tap_channels(teachers[0], input_shape)) if req.feature_kd \
+        else None
+    mix = parse_label_mix(req.label_mix) if req.label_mix is not None else None
+    return Distiller(teachers, kd, feature_width(student), feature_width(teachers[0]),
+                     weighting=req.teacher_weighting, label_mix=mix, feature_channels=channels,
+                     feature_weight=req.feature_kd_weight)
+
+
+def _train_student(req: CompressRequest, prep: Prepared, arch: str, macro: Any, teachers: list[Any],
+                   label: str) -> Any:
     import torch
 
-    from automcu.train.config import KDConfig
-    from automcu.train.distill import Distiller, feature_width
+    from automcu.compress.networks import build_network
     from automcu.train.loop import train_model
-    from search_spaces.nb201.torch_model import build_model
 
     torch.manual_seed(req.seed)  # the initial weights are part of the seeded run
-    model = build_model(arch, C=macro.C, N=macro.N, in_ch=macro.in_ch, classes=macro.classes)
-    distiller = None
-    if teacher is not None:
-        kd = KDConfig(temperature=req.kd_temperature, alpha=req.kd_alpha, beta=req.kd_beta)
-        distiller = Distiller(teacher, kd, feature_width(model), feature_width(teacher))
+    model = build_network(arch, macro.C, macro.N, macro.in_ch, macro.classes)
+    distiller = make_distiller(req, model, teachers, prep.data.input_shape)
     train_model(model, prep.x_train, prep.data.y_train, _train_cfg(req, prep.data, req.seed),
                 x_test=prep.x_test, y_test=prep.data.y_test, distiller=distiller, label=label, progress=req.progress)
     return model.eval()
 
 
-def _qat(req: CompressRequest, prep: Prepared, float_model: Any) -> tuple[Any, float]:
+def _qat(req: CompressRequest, prep: Prepared, float_model: Any,
+         teachers: list[Any] | None = None) -> tuple[Any, float]:
     """QAT fine-tune of a copy at a tenth of the lr; returns (weights snapped to the int8 grid, fake-quant acc).
+    With teachers, the loss is the distillation loss (quantization-aware distillation).
 
     BatchNorm keeps training (batch statistics): freezing it from the first QAT step made the
     fake-quantized network diverge within a few steps on Fashion-MNIST.
@@ -122,10 +163,12 @@ def _qat(req: CompressRequest, prep: Prepared, float_model: Any) -> tuple[Any, f
     from automcu.train.qat import finish_qat, prepare_qat
 
     model = copy.deepcopy(float_model)
+    distiller = make_distiller(req, model, teachers or [], prep.data.input_shape)
     handle = prepare_qat(model)
     cfg = _train_cfg(req, prep.data, req.seed + 7, epochs=req.effective_qat_epochs)
     cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
-    train_model(model, prep.x_train, prep.data.y_train, cfg, label="QAT", progress=req.progress)
+    train_model(model, prep.x_train, prep.data.y_train, cfg, distiller=distiller,
+                label="QAT (distilled)" if distiller is not None else "QAT", progress=req.progress)
     fq_acc = evaluate(model, prep.x_test, prep.data.y_test)
     return finish_qat(handle).eval(), fq_acc
 
@@ -158,29 +201,40 @@ class Trained:
     model: Any
     float_acc: float
     kd: dict[str, Any] | None
+    teachers: list[Any] = field(default_factory=list)
+    soup: dict[str, Any] | None = None
 
 
-def _train(req: CompressRequest, prep: Prepared, arch: Any, macro: Any, timer: Timer) -> Trained:
-    """Train the student (distilled from the teacher when one is given; then, if asked, once more without
-    KD to measure what KD gained)."""
+def _train(req: CompressRequest, prep: Prepared, arch: str, macro: Any, timer: Timer) -> Trained:
+    """Train the student (distilled from the teachers when given; then, if asked, once more without
+    KD to measure what KD gained); with ``--soup N``, N fine-tuned runs of it merged by a greedy soup."""
     from automcu.train.metrics import evaluate
 
-    teacher = None
-    if req.teacher:
-        teacher, teacher_meta = _teacher(req, prep, macro, timer)
-    student = _train_student(req, prep, arch, macro, teacher, "student (KD)" if teacher is not None else "train")
+    teachers: list[Any] = []
+    metas: list[dict[str, Any]] = []
+    if req.teachers:
+        teachers, metas = _teachers(req, prep, macro, timer)
+    student = _train_student(req, prep, arch, macro, teachers, "student (KD)" if teachers else "train")
     float_acc = evaluate(student, prep.x_test, prep.data.y_test)
     timer.lap("train")
     kd_info: dict[str, Any] | None = None
-    if teacher is not None:
-        kd_info = {"teacher": teacher_meta, "temperature": req.kd_temperature, "alpha": req.kd_alpha,
+    if teachers:
+        kd_info = {"teacher": metas[0], "teachers": metas, "weighting": req.teacher_weighting,
+                   "label_mix": req.label_mix, "feature_kd": req.feature_kd,
+                   "feature_kd_weight": req.feature_kd_weight if req.feature_kd else None,
+                   "temperature": req.kd_temperature, "alpha": req.kd_alpha,
                    "beta": req.kd_beta, "student_kd_acc": float_acc, "student_no_kd_acc": None, "kd_gain": None}
         if req.compare_no_kd:
-            plain = _train_student(req, prep, arch, macro, None, "student (no KD)")
+            plain = _train_student(req, prep, arch, macro, [], "student (no KD)")
             kd_info["student_no_kd_acc"] = evaluate(plain, prep.x_test, prep.data.y_test)
             kd_info["kd_gain"] = float_acc - kd_info["student_no_kd_acc"]
             timer.lap("train_no_kd")
-    return Trained(student, float_acc, kd_info)
+    trained = Trained(student, float_acc, kd_info, teachers)
+    if req.soup:
+        from automcu.compress.soup import run_soup
+
+        trained = run_soup(req, prep, trained, timer)
+    return trained
 
 
 @dataclass
@@ -193,6 +247,9 @@ class Quantized:
     ptq_acc: float
     n_calibration: int
     qat: dict[str, Any] | None
+    precision: dict[str, Any] | None = None  # --precision mixed: the per-layer choice and its frontier
+    deployed: str | None = None  # set when not the plain "qat"/"ptq" (e.g. "mixed")
+    latency_ms: float | None = None  # the deployed precision's estimate when it is not uniform int8
 
 
 def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Timer) -> Quantized:
@@ -203,10 +260,11 @@ def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Tim
     q = Quantized(export=ptq_export, model=trained.model, int8_acc=ptq_acc, ptq_acc=ptq_acc,
                   n_calibration=len(calib), qat=None)
     if req.qat:
-        qat_model, fq_acc = _qat(req, prep, trained.model)
+        qat_model, fq_acc = _qat(req, prep, trained.model, trained.teachers)
         qat_export, qat_acc = _measure_int8(req, prep, qat_model, calib, "QAT")
         q.qat = {"int8_acc": qat_acc, "drop_pp": trained.float_acc - qat_acc, "fake_quant_torch_acc": fq_acc,
-                 "epochs": req.effective_qat_epochs}
+                 "epochs": req.effective_qat_epochs, "distilled": bool(trained.teachers),
+                 "gain_over_ptq_pp": qat_acc - ptq_acc}
         q.export, q.model, q.int8_acc = qat_export, qat_model, qat_acc
         timer.lap("qat")
     return q
@@ -229,23 +287,27 @@ def _export_bundle(req: CompressRequest, prep: Prepared, q: Quantized) -> tuple[
     return measured, write_bundle(out, q.export.tflite, onnx_path, measured.ops, io, pairs)
 
 
-def _report(req: CompressRequest, arch: Any, prep: Prepared, macro: Any, est: Any, trained: Trained,
+def _report(req: CompressRequest, arch: str, prep: Prepared, macro: Any, est: Any, trained: Trained,
             q: Quantized, measured: Any, seconds: dict[str, float]) -> dict[str, Any]:
     """The report dict (``report.json``), without its artifacts."""
-    from search_spaces.nb201.index import index_of
+    from automcu.compress.effects import method_effects
+    from automcu.compress.networks import describe
 
+    index, macro_dict = describe(arch, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
     float_acc = trained.float_acc
-    return {
-        "arch": arch.to_string(), "index": index_of(arch), "dataset": prep.data.name, "data_source": prep.data.source,
+    report = {
+        "arch": arch, "index": index, "dataset": prep.data.name, "data_source": prep.data.source,
         "board": req.hardware.name if req.hardware is not None else None,
-        "macro": {"C": macro.C, "N": macro.N, "in_ch": macro.in_ch, "hw": macro.hw, "classes": macro.classes},
-        "samples": {"train": len(prep.x_train), "test": len(prep.x_test)},
+        "macro": macro_dict,
+        "samples": {"train": len(prep.x_train), "test": len(prep.x_test),
+                    "val": None if prep.x_val is None else len(prep.x_val)},
         "float_acc": float_acc, "int8_acc": q.int8_acc, "int8_acc_source": "tflite_micro",
-        "deployed": "qat" if req.qat else "ptq", "drop_pp": float_acc - q.int8_acc,
+        "deployed": q.deployed or ("qat" if req.qat else "ptq"), "drop_pp": float_acc - q.int8_acc,
         "ptq": {"int8_acc": q.ptq_acc, "drop_pp": float_acc - q.ptq_acc, "n_calibration": q.n_calibration},
         "qat": q.qat, "kd": trained.kd, "kd_gain": trained.kd["kd_gain"] if trained.kd else None,
+        "soup": trained.soup, "precision": q.precision,
         "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
-        "latency_ms": est.latency_ms, "latency_source": "estimate",
+        "latency_ms": q.latency_ms if q.latency_ms is not None else est.latency_ms, "latency_source": "estimate",
         "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],
                      "arena_bytes": est.arena_bytes,
                      "peak_sram_bytes": est.peak_sram_bytes, "latency_ms": est.latency_ms, "macs": est.macs},
@@ -253,21 +315,26 @@ def _report(req: CompressRequest, arch: Any, prep: Prepared, macro: Any, est: An
         "ops": measured.ops, "left_out": measured.left_out,
         "request": req.to_dict(), "seconds": seconds,
     }
+    report["effects"] = method_effects(report)
+    return report
 
 
 def run_compress(req: CompressRequest) -> dict[str, Any]:
     """Run the whole pipeline; writes the bundle under ``req.out_dir`` and returns the report dict."""
     import torch
 
-    from automcu.hardware.estimator import estimate
-    from search_spaces.nb201.space import parse_arch
+    from automcu.compress.networks import canonical_arch, estimate_network
 
     timer = Timer()
     torch.set_num_threads(req.threads)
-    arch = parse_arch(req.arch)
+    arch = canonical_arch(req.arch)
+    if req.precision != "int8":  # refused before any training when TFLite Micro cannot run it
+        from automcu.compress.precision import check_precision_supported
+
+        check_precision_supported(req.precision)
     prep = prepare_data(req)
     macro = _macro(req, prep.data)
-    est = estimate(arch, req.hardware, macro)
+    est = estimate_network(arch, req.hardware, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
     timer.lap("data")
 
     trained = _train(req, prep, arch, macro, timer)

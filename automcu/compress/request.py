@@ -22,12 +22,20 @@ class CompressRequest:
     batch_size: int = 128
     lr: float = 0.05
     seed: int = 0
-    teacher: str | None = None  # an NB201 arch (trained here first) or an automcu checkpoint file
+    teacher: str | list[str] | None = None  # NB201/mcu arch(s) (trained here first) or automcu checkpoint(s)
     teacher_C: int | None = None  # teacher width when ``teacher`` is an arch; default 2·C
     teacher_N: int | None = None
     kd_temperature: float = 4.0
     kd_alpha: float = 0.7
     kd_beta: float = 0.0
+    teacher_weighting: str = "mean"  # several teachers: mean | entropy (per-sample, from predictive entropy)
+    label_mix: str | None = None  # hard-label weight: W | A:B (linear) | auto (automcu.train.label_mix)
+    feature_kd: bool = False  # intermediate-layer term, learned 1x1 projection to the teacher's width
+    feature_kd_weight: float = 1.0
+    precision: str = "int8"  # int8 | mixed (per-layer choice among what TFLite Micro runs)
+    soup: int = 0  # N >= 2: N fine-tuned runs from the trained network, greedy soup on a validation split
+    soup_epochs: int | None = None  # epochs of each fine-tuned run; default max(1, epochs // 2)
+    val_fraction: float = 0.1  # with --soup: training images held out for the greedy soup's validation
     compare_no_kd: bool = True  # with a teacher: also train the student without KD (same epochs) → kd_gain
     qat: bool = False
     qat_epochs: int | None = None  # default max(1, epochs // 2)
@@ -56,6 +64,44 @@ class CompressRequest:
                 raise ValueError(f"{flag} must be >= 1, got {value}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        self._check_methods()
+
+    def _check_methods(self) -> None:
+        from automcu.train.label_mix import parse_label_mix
+
+        if isinstance(self.teacher, str):
+            self.teacher = [self.teacher]
+        self.teacher = [t for t in (self.teacher or []) if t] or None
+        if self.teacher_weighting not in ("mean", "entropy"):
+            raise ValueError(f"--teacher-weighting must be mean or entropy, got {self.teacher_weighting!r}")
+        if self.teacher_weighting == "entropy" and len(self.teachers) < 2:
+            raise ValueError("--teacher-weighting entropy weighs several teachers: give --teacher at least twice")
+        if not self.teachers:
+            for flag, on in (("--label-mix", self.label_mix is not None), ("--feature-kd", self.feature_kd)):
+                if on:
+                    raise ValueError(f"{flag} is a distillation term: give --teacher")
+        if self.label_mix is not None:
+            self.label_mix = parse_label_mix(self.label_mix).to_string()
+        if self.feature_kd_weight < 0:
+            raise ValueError(f"--feature-kd-weight must be >= 0, got {self.feature_kd_weight}")
+        if self.precision not in ("int8", "mixed"):
+            raise ValueError(f"--precision must be int8 or mixed, got {self.precision!r}")
+        if self.soup == 1 or self.soup < 0:
+            raise ValueError(f"--soup N averages N >= 2 fine-tuned runs, got {self.soup}")
+        if self.soup_epochs is not None and self.soup_epochs < 1:
+            raise ValueError(f"--soup-epochs must be >= 1, got {self.soup_epochs}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"--val-fraction must be in (0, 0.5), got {self.val_fraction}")
+
+    @property
+    def teachers(self) -> list[str]:
+        if self.teacher is None:
+            return []
+        return [self.teacher] if isinstance(self.teacher, str) else list(self.teacher)
+
+    @property
+    def effective_soup_epochs(self) -> int:
+        return self.soup_epochs if self.soup_epochs is not None else max(1, self.epochs // 2)
 
     @property
     def effective_qat_epochs(self) -> int:

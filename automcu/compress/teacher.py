@@ -37,14 +37,19 @@ def load_teacher_checkpoint(path: str, in_ch: int, hw: int, classes: int) -> tup
 
 
 def train_teacher(arch: str, C: int, N: int, in_ch: int, classes: int, x: np.ndarray, y: np.ndarray,
-                  cfg: TrainConfig, x_test: np.ndarray, y_test: np.ndarray, progress: bool) -> tuple[nn.Module, dict]:
+                  cfg: TrainConfig, x_test: np.ndarray, y_test: np.ndarray, progress: bool,
+                  label: str = "teacher") -> tuple[nn.Module, dict]:
+    """Train an NB201 arch at ``C``/``N`` (or an mcu-space arch at its own macro) as a teacher."""
+    from automcu.compress.networks import build_network, canonical_arch, is_mcu
     from automcu.train.loop import train_model
-    from search_spaces.nb201.space import parse_arch
-    from search_spaces.nb201.torch_model import build_model
 
-    parsed = parse_arch(arch)
+    try:
+        name = canonical_arch(arch)
+    except ValueError as exc:
+        raise TeacherError(f"teacher {arch!r}: {exc}") from None
     torch.manual_seed(cfg.seed)
-    model = build_model(parsed, C=C, N=N, in_ch=in_ch, classes=classes)
-    res = train_model(model, x, y, cfg, x_test=x_test, y_test=y_test, label="teacher", progress=progress)
-    return model.eval(), {"kind": "arch", "arch": parsed.to_string(), "macro": {"C": C, "N": N},
+    model = build_network(name, C, N, in_ch, classes)
+    res = train_model(model, x, y, cfg, x_test=x_test, y_test=y_test, label=label, progress=progress)
+    macro = {"space": "mcu"} if is_mcu(name) else {"C": C, "N": N}
+    return model.eval(), {"kind": "arch", "arch": name, "macro": macro,
                           "test_acc": res.final_test_acc, "train_seconds": round(res.seconds, 2)}

@@ -92,8 +92,8 @@ def _optimizer(model: nn.Module, distiller: Distiller | None, cfg: TrainConfig) 
     """Nesterov SGD over the model's (and the distiller's projection's) trainable parameters, with weight
     decay on weights only (not on biases and BatchNorm)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if distiller is not None and distiller.project is not None:
-        params += list(distiller.project.parameters())
+    if distiller is not None:  # its projections (the frozen teachers have no trainable parameters)
+        params += [p for p in distiller.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -119,6 +119,7 @@ class _Run:
         for group in self.opt.param_groups:
             group["lr"] = _lr_at(self.step, self.total, self.cfg)
         if self.distiller is not None:
+            self.distiller.progress = self.step / max(1, self.total - 1)  # the label-mix schedule's clock
             loss, logits = self.distiller.loss(self.model, xb, yb)
         else:
             logits = self.model(xb)
