@@ -93,6 +93,28 @@ def test_summarize_counts_infeasible_winners_as_failures_and_gives_intervals() -
     assert r["infeasible_eval_frac"] == 1.0 and r["sim_gpu_hours"] == 1.0 and r["evaluations_mean"] == 1
 
 
+def test_regret_vs_val_oracle_is_the_oracle_test_acc_minus_the_winners() -> None:
+    test = load_table().columns["cifar10_test"]
+    mask = np.zeros_like(test, dtype=bool)
+    mask[[10, 20]] = True
+    step = {"sim_s": 0.0, "infeasible_evals": 0, "wall_s": 0.1, "n_rejected": 0, "dry_at": None}
+    traces = [[{**step, "best_idx": 10}], [{**step, "best_idx": 20}]]
+    r = sq.summarize(traces, 10, test, mask, float(test[mask].max()), float(test[20]))
+    assert r["regret_vs_val_oracle_mean"] == pytest.approx(test[20] - (test[10] + test[20]) / 2)
+    assert sq.summarize(traces, 10, test, mask, float(test[mask].max()))["regret_vs_val_oracle_mean"] is None
+
+
+def test_val_oracle_is_the_best_mean_validation_arch_that_fits() -> None:
+    cols = load_table().columns
+    sc = next(s for s in sq.scenarios(["cifar10"], ("held-out",)) if "-mem" in s.name)
+    mask = sq._mask(sc)
+    i = sq.val_oracle_index(sc, cols)
+    assert mask[i] and cols["cifar10_valid"][i] == cols["cifar10_valid"][mask].max()
+    assert sq.val_selection_floor(sc, cols) == pytest.approx(cols["cifar10_test"][mask].max() - cols["cifar10_test"][i])
+    floors = sq.val_selection_floor_per_seed(sc)
+    assert len(floors) == 3 and all(f >= 0 for f in floors)
+
+
 def test_ci95_is_the_t_interval() -> None:
     assert sq.ci95([1.0]) is None
     assert sq.ci95([0.0, 2.0]) == pytest.approx(12.706 * 1.0, rel=1e-3)  # t(0.975, 1) * sd/sqrt(2)
