@@ -524,8 +524,9 @@ def render_md(r: dict[str, Any]) -> str:
         "## Submissions under read load",
         "",
         f"{c['jobs']} POST /jobs fired at once (httpx; budget {c['budget']}, board {c['board']}) while wrk reads the "
-        f"job list (`GET /jobs?limit=50`: its page changes as the jobs are submitted and run, so it is rendered afresh at each change) with {c['load_clients']} "
-        f"connections for {c['duration']} s; the workers start on the jobs as they arrive.",
+        f"job list (`GET /jobs?limit=50`: its page changes as the jobs are submitted and run, so it is rendered "
+        f"afresh at each change) with {c['load_clients']} connections for {c['duration']} s; the workers start on "
+        "the jobs as they arrive.",
         "",
         "| requests | n | p50 ms | p99 ms | max ms | req/s | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
