@@ -24,6 +24,41 @@ def test_compress_needs_real_images() -> None:
         JobSpec(dataset="digits", compress={"epochs": 0})
 
 
+def test_the_compress_body_takes_the_backends_methods_and_refuses_what_does_not_fit() -> None:
+    teachers = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+                "C16-N1-S1:|nor_conv_3x3~0|+|dw_sep_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|skip_connect~2|"]
+    spec = JobSpec(dataset="digits", compress={"teacher": teachers, "teacher_weighting": "entropy",
+                                               "label_mix": "auto", "feature_kd": True, "soup": 2})
+    assert spec.compress is not None and spec.compress.label_mix == "0.5:0.1" and spec.compress.soup == 2
+    for body, words in (({"teacher_weighting": "entropy", "teacher": teachers[0]}, "at least two"),
+                        ({"label_mix": "0.3"}, "give a teacher"), ({"feature_kd": True}, "give a teacher"),
+                        ({"teacher": teachers[0], "label_mix": "lots"}, "label-mix"), ({"soup": 1}, "N >= 2"),
+                        ({"soup": 9}, "less than or equal"), ({"teacher": teachers * 3}, "at most 4"),
+                        ({"teachers": teachers}, "Extra inputs")):
+        with pytest.raises(ValueError, match=words):
+            JobSpec(dataset="digits", compress=body)
+
+
+@pytest.mark.tflm
+def test_an_mcu_search_ends_with_its_winner_compressed(db_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for mod in ("torch", "sklearn", "litert_torch", "ai_edge_quantizer", "tflite_micro"):
+        pytest.importorskip(mod)
+    monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    db = open_database(db_url)
+    spec = JobSpec(dataset="digits", space="mcu", board="STM32F411", budget=2, epochs=1, seed=0,
+                   proposer="random", compress={"epochs": 3})
+    job = create_job(db, spec, spec.resolve_hardware())
+    run_job(db, job.id)
+    assert get_job(db, job.id).status == "succeeded"
+    outcome = handoff_outcome(db, job.id)
+    assert outcome is not None and outcome["status"] == "compressed", outcome
+    assert outcome["arch"] == best_candidate(candidates_of(db, job.id)).arch and outcome["arch"].startswith("C")
+    assert Path(get_job(db, job.id).artifacts["compress"]["model.tflite"]).is_file()
+    assert 10 < outcome["int8_acc"] <= 100
+
+
 @pytest.mark.tflm
 def test_search_ends_with_the_winner_compressed_and_recorded(db_url: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:

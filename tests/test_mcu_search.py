@@ -100,7 +100,10 @@ def test_rest_job_body_takes_and_checks_the_space(db_url: str, monkeypatch: pyte
         for body, words in (({"dataset": "cifar10", "space": "mcu"}, "lookup"),
                             ({"dataset": "digits", "space": "mcu", "proposer": "local"}, "nb201 space only"),
                             ({"dataset": "digits", "space": "vgg"}, "nb201"),
-                            ({"dataset": "digits", "space": "mcu", "compress": {"epochs": 1}}, "compress")):
+                            ({"dataset": "digits", "space": "mcu",
+                              "compress": {"teacher": "C8-N1-S1:|skip_connect~0|+|skip_connect~0|none~1|+|"
+                                           "skip_connect~0|none~1|none~2|", "teacher_weighting": "entropy"}},
+                             "at least two")):
             r = client.post(f"{API}/jobs", json=body, headers=h)
             assert r.status_code == 422 and words in r.text, (body, r.text)
         assert client.get(f"{API}/jobs", headers=h).json()["total"] == 0  # nothing stored

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -26,6 +26,10 @@ class CustomHardware(BaseModel):
     core: str | None = None
 
 
+#: a teacher arch as the compress body names it (an NB201 or mcu string, checked when the backend builds it)
+TeacherArch = Annotated[str, Field(min_length=1, max_length=400)]
+MAX_TEACHERS = 4
+
 #: lookup datasets whose real images the backend can train on (the user's python-pickle batches)
 TRAINABLE_LOOKUPS = ("cifar10", "cifar100")
 
@@ -36,12 +40,43 @@ class CompressSpec(BaseModel):
     model_config = {"extra": "forbid"}
 
     epochs: int = Field(default=5, ge=1, le=200)
-    qat: bool = False
-    teacher: str | None = Field(default=None, max_length=400, description="NB201 arch to distil from")
+    qat: bool = Field(default=False, description="QAT fine-tuning (with a teacher: quantization-aware distillation)")
+    teacher: TeacherArch | list[TeacherArch] | None = Field(
+        default=None, description="NB201 or mcu arch(s) to distil from (trained first); a list for several teachers")
+    teacher_weighting: Literal["mean", "entropy"] = Field(
+        default="mean", description="several teachers: their mean, or per-sample weights from each teacher's "
+        "predictive entropy (needs at least two teachers)")
+    label_mix: str | None = Field(
+        default=None, max_length=32, description="hard-label weight with a teacher: W, A:B (linear from A to B "
+        "over training) or auto (0.5:0.1); default 1 - kd_alpha")
+    feature_kd: bool = Field(default=False, description="intermediate-layer distillation term (needs a teacher)")
+    soup: int = Field(default=0, ge=0, le=8, description="N >= 2: N fine-tuned runs merged by a greedy soup on a "
+                      "held-out split (0: none)")
     data_path: str | None = Field(default=None, max_length=1024,
                                   description="the dataset's folder (required for cifar10/cifar100 batches)")
     train_limit: int | None = Field(default=None, ge=1)
     test_limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("label_mix")
+    @classmethod
+    def _label_mix_parses(cls, value: str | None) -> str | None:
+        from automcu.train.label_mix import parse_label_mix
+
+        return None if value is None else parse_label_mix(value).to_string()
+
+    @model_validator(mode="after")
+    def _methods_fit(self) -> CompressSpec:
+        teachers = [self.teacher] if isinstance(self.teacher, str) else list(self.teacher or [])
+        if len(teachers) > MAX_TEACHERS:
+            raise ValueError(f"at most {MAX_TEACHERS} teachers, got {len(teachers)}")
+        if self.teacher_weighting == "entropy" and len(teachers) < 2:
+            raise ValueError("teacher_weighting entropy weighs several teachers: give a list of at least two")
+        for name, on in (("label_mix", self.label_mix is not None), ("feature_kd", self.feature_kd)):
+            if on and not teachers:
+                raise ValueError(f"{name} is a distillation term: give a teacher")
+        if self.soup == 1:
+            raise ValueError("soup N averages N >= 2 fine-tuned runs, got 1")
+        return self
 
 
 def check_compress_spec(dataset: str, spec: CompressSpec) -> None:
@@ -131,9 +166,6 @@ class JobSpec(BaseModel):
         if not self.real_data:
             raise ValueError(f"space 'mcu' trains every candidate on real data ({', '.join(REAL_DATASETS)}); "
                              f"{self.dataset} is a NAS-Bench-201 lookup (use space nb201)")
-        if self.compress is not None:
-            raise ValueError("the compression hand-off builds NB201 networks only; an mcu winner can't be "
-                             "compressed by the job yet (search without compress)")
         from agents.proposers.registry import names, supports
 
         if not supports(self.proposer, self.space):
