@@ -79,7 +79,7 @@ def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed:
                     console.print(f"job {job.id}: {n}/{job.budget} evaluated {bar.tasks[0].fields['best']}".rstrip(),
                                   soft_wrap=True)
             elif kind == "proposer_fallback":
-                console.print(f"[yellow]proposer fallback:[/] {data['reason']}")
+                console.print(f"[yellow]proposer fallback:[/] {data['reason']}", soft_wrap=True, highlight=False)
             elif kind == "proposer_waiting" and not quiet:
                 console.print(waiting_line(job.id, data), soft_wrap=True, highlight=False)
 
