@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,44 +40,43 @@ def test_the_compress_body_takes_the_backends_methods_and_refuses_what_does_not_
             JobSpec(dataset="digits", compress=body)
 
 
-@pytest.mark.tflm
-def test_an_mcu_search_ends_with_its_winner_compressed(db_url: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def _compressed_search(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: JobSpec
+                       ) -> tuple[Any, str, dict[str, Any]]:
+    """Run ``spec`` (a job with ``compress``) to the end: the database, the job id and its hand-off outcome,
+    checked to be a succeeded search whose winner was compressed."""
     for mod in ("torch", "sklearn", "litert_torch", "ai_edge_quantizer", "tflite_micro"):
         pytest.importorskip(mod)
     monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     db = open_database(db_url)
-    spec = JobSpec(dataset="digits", space="mcu", board="STM32F411", budget=2, epochs=1, seed=0,
-                   proposer="random", compress={"epochs": 3})
     job = create_job(db, spec, spec.resolve_hardware())
     run_job(db, job.id)
     assert get_job(db, job.id).status == "succeeded"
     outcome = handoff_outcome(db, job.id)
     assert outcome is not None and outcome["status"] == "compressed", outcome
-    assert outcome["arch"] == best_candidate(candidates_of(db, job.id)).arch and outcome["arch"].startswith("C")
-    assert Path(get_job(db, job.id).artifacts["compress"]["model.tflite"]).is_file()
+    return db, job.id, outcome
+
+
+@pytest.mark.tflm
+def test_an_mcu_search_ends_with_its_winner_compressed(db_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = JobSpec(dataset="digits", space="mcu", board="STM32F411", budget=2, epochs=1, seed=0,
+                   proposer="random", compress={"epochs": 3})
+    db, job_id, outcome = _compressed_search(db_url, tmp_path, monkeypatch, spec)
+    assert outcome["arch"] == best_candidate(candidates_of(db, job_id)).arch and outcome["arch"].startswith("C")
+    assert Path(get_job(db, job_id).artifacts["compress"]["model.tflite"]).is_file()
     assert 10 < outcome["int8_acc"] <= 100
 
 
 @pytest.mark.tflm
 def test_search_ends_with_the_winner_compressed_and_recorded(db_url: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    for mod in ("torch", "sklearn", "litert_torch", "ai_edge_quantizer", "tflite_micro"):
-        pytest.importorskip(mod)
-    monkeypatch.setenv("AUTOMCU_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    db = open_database(db_url)
     spec = JobSpec(dataset="digits", board="nRF52840", budget=2, epochs=2, seed=0, proposer="random",
                    compress={"epochs": 2})
-    job = create_job(db, spec, spec.resolve_hardware())
-    run_job(db, job.id)
-    final = get_job(db, job.id)
-    assert final.status == "succeeded"
-    outcome = handoff_outcome(db, job.id)
-    assert outcome is not None and outcome["status"] == "compressed", outcome
-    assert outcome["arch"] == best_candidate(candidates_of(db, job.id)).arch
+    db, job_id, outcome = _compressed_search(db_url, tmp_path, monkeypatch, spec)
+    final = get_job(db, job_id)
+    assert outcome["arch"] == best_candidate(candidates_of(db, job_id)).arch
     files = final.artifacts["compress"]
     assert Path(files["model.tflite"]).is_file() and Path(files["report.json"]).is_file()
-    assert Path(files["model.tflite"]).parent == tmp_path / "artifacts" / job.id
+    assert Path(files["model.tflite"]).parent == tmp_path / "artifacts" / job_id
     assert 10 < outcome["int8_acc"] <= 100 and outcome["fits"] is True
