@@ -80,7 +80,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RECENT_REJECTED = 20  # as the planner passes them
 MAX_IDLE_ROUNDS = 20  # the planner's: rounds without a new feasible candidate before it samples the feasible set
 AGREEMENT_SAMPLE = 40  # archs per scenario on which FeasibilityAgent.check must agree with its feasible_set
-GENIUS_GPT4_AT_10 = {"cifar10": (93.84, 0.33), "cifar100": (70.58, 0.33), "ImageNet16-120": (44.85, 0.57)}
+#: GENIUS (Zheng et al., "Can GPT-4 Perform Neural Architecture Search?", arXiv 2304.10970), NAS-Bench-201 test
+#: accuracy of its GPT-4 search as listed for that paper at https://www.wizwand.com/paper/68fa703d1e209131cea49de7
+#: (CIFAR-10 93.79, CIFAR-100 71.30, ImageNet16-120 44.96; no interval given there, so 0.0). The earlier constants
+#: here (93.84/70.58/44.85) had no source on record and were replaced.
+GENIUS_GPT4_AT_10 = {"cifar10": (93.79, 0.0), "cifar100": (71.30, 0.0), "ImageNet16-120": (44.96, 0.0)}
+GENIUS_SOURCE = "arXiv 2304.10970 as listed at https://www.wizwand.com/paper/68fa703d1e209131cea49de7"
 LATENCY_PERCENTILES = (10, 30, 50)
 TUNING_BOARDS = ("STM32F746",)
 HELD_OUT_BOARDS = ("STM32F411", "nRF52840")
@@ -477,6 +482,25 @@ def val_selection_floor_per_seed(sc: Scenario) -> list[float]:
     return out
 
 
+def attainability(sc: Scenario, table: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Counted, not guessed: how many fitting archs lie within each regret target of the test optimum, and the
+    best rank (1 = best) any of them has among the fitting archs by the table's mean validation accuracy. A search
+    that chooses by validation reaches a target systematically only when such an arch also ranks first by
+    validation among what it evaluated; with rank r > 1, it needs the r - 1 better-validating archs left unseen."""
+    mask = _mask(sc)
+    prefix = DATASETS[sc.dataset]
+    test, val = table[f"{prefix}_test"], table[f"{prefix}_valid"]
+    idx = np.flatnonzero(mask)
+    opt = test[idx].max()
+    order = idx[np.argsort(-val[idx], kind="stable")]
+    rank = {int(a): r + 1 for r, a in enumerate(order)}
+    out: dict[str, Any] = {}
+    for target in sorted({TARGETS["regret_at_50"], TARGETS["regret_at_200"], TARGETS["imagenet_regret_at_200"]}):
+        near = [int(a) for a in idx if test[a] >= opt - target - 1e-9]
+        out[f"within_{target:g}pp"] = {"count": len(near), "best_val_rank": min(rank[a] for a in near)}
+    return out
+
+
 def beats(ours: dict[str, Any], other: dict[str, Any]) -> bool:
     """Lower mean regret and at least as many deployable winners."""
     if ours["regret_mean"] is None or ours["success"] < other["success"]:
@@ -555,6 +579,12 @@ def target_check(out: dict[str, Any], method: str) -> dict[str, Any]:
         item["beats_every_baseline_from_25"] = all(
             beats(rows[b], next(r for r in sc["methods"][base] if r["budget"] == b))
             for b in rows if b >= 25 for base in baselines)
+        att = sc.get("attainability") or {}
+        for key, target in (("regret_at_50", TARGETS["regret_at_50"]), ("regret_at_200", TARGETS["regret_at_200"]),
+                            ("imagenet_regret_at_200", TARGETS["imagenet_regret_at_200"])):
+            near = att.get(f"within_{target:g}pp")
+            if f"{key}_met" in item and near:
+                item[f"{key}_top_by_validation"] = near["best_val_rank"] == 1
         item["infeasible_winners"] = sum(round((1 - r["success"]) * r["runs"]) for r in rows.values())
         per_sc.append(item)
     genius = {}
@@ -567,6 +597,9 @@ def target_check(out: dict[str, Any], method: str) -> dict[str, Any]:
     return {"method": method, "per_scenario": per_sc,
             "all": {k: all(i[k] for i in per_sc if k in i) for k in keys},
             "met_in": {k: f"{sum(i[k] for i in per_sc if k in i)}/{sum(k in i for i in per_sc)}" for k in keys},
+            "target_arch_first_by_validation_in": {
+                k: f"{sum(i.get(k.replace('_met', '_top_by_validation'), False) for i in per_sc)}/"
+                   f"{sum(k in i for i in per_sc)}" for k in keys[:3]},
             "zero_infeasible_winners": all(i["infeasible_winners"] == 0 for i in per_sc),
             "above_genius_at_10": genius}
 
@@ -645,7 +678,8 @@ def main() -> None:
             "winners_rejected_by_agent_check": sum(not agent_check(sc, i) for i in winners),
             "val_selection_floor_regret": val_selection_floor(sc, table),
             "val_selection_floor_regret_per_seed": val_selection_floor_per_seed(sc),
-            "val_oracle_index": val_oracle_index(sc, table), "methods": {},
+            "val_oracle_index": val_oracle_index(sc, table), "attainability": attainability(sc, table),
+            "methods": {},
         }
         for m in ms:
             runs = traces.get((sc.name, m.name))
@@ -659,6 +693,7 @@ def main() -> None:
         out["scenarios"].append(entry)
     out["total_wall_s"] = time.perf_counter() - t_all
     out["genius_gpt4_at_10"] = GENIUS_GPT4_AT_10
+    out["genius_source"] = GENIUS_SOURCE
     if set(budgets) >= {25, 50, 100, 200}:
         out["default_choice"] = choose_default(out, per_run)
         out["target_check"] = target_check(out, out["default_choice"]["default"])
@@ -685,6 +720,14 @@ def _fmt_row(name: str, r: dict[str, Any]) -> str:
             f"{(r['ran_dry_frac'] or 0):.2f} | {(r['sim_gpu_hours'] or 0):.1f} | {(r['wall_s'] or 0):.2f} |")
 
 
+def _attain_text(att: dict[str, Any] | None) -> str:
+    if not att:
+        return ""
+    parts = [f"{v['count']} within {k.removeprefix('within_').removesuffix('pp')} pp (best mean-validation rank "
+             f"{v['best_val_rank']})" for k, v in att.items()]
+    return "Fitting archs near the optimum: " + "; ".join(parts) + "."
+
+
 def render_markdown(out: dict[str, Any]) -> str:
     seeds = out["seeds"]
     lines = [
@@ -703,7 +746,8 @@ def render_markdown(out: dict[str, Any]) -> str:
         "before paying; dry = fraction of runs where the proposer ran dry and the planner's feasible-set fallback "
         "took over; GPU-h = NAS-Bench-201 training time of the evaluated archs (simulated); wall s = the search's "
         "own time here. The floor is the regret of picking, among *all* archs that fit, the best by the table's "
-        "mean validation accuracy: selection by validation cannot beat it on average. regret vs val oracle (a second "
+        "mean validation accuracy (what an exhaustive search choosing by validation converges to; a partial search "
+        "can land above or below it by chance, so it is a reference, not a bound). regret vs val oracle (a second "
         "metric, not the issue's) = test accuracy of that best-by-mean-validation fitting arch − the winner's, "
         "mean ± 95 % t-interval: what is left to gain by searching, given selection on validation; it can be "
         "negative (one seed's noisy validation may pick a better-testing arch). The issue's targets are on regret.",
@@ -737,6 +781,11 @@ def render_markdown(out: dict[str, Any]) -> str:
     if tc:
         lines += ["", f"## Targets for the default ({tc['method']})", ""]
         lines += [f"- {k}: met in {v} scenarios" for k, v in tc["met_in"].items()]
+        if "target_arch_first_by_validation_in" in tc:
+            lines += ["", "Attainability (counted from the table): scenarios where some fitting arch within the "
+                      "target of the optimum is also the best fitting arch by mean validation accuracy, i.e. where "
+                      "a search that chooses by validation can meet the target other than by chance: " + ", ".join(
+                          f"{k} {v}" for k, v in tc["target_arch_first_by_validation_in"].items()) + ".", ""]
         lines += [f"- zero infeasible winners: {'yes' if tc['zero_infeasible_winners'] else 'NO'}",
                   "- above GENIUS GPT-4 at 10 evaluations, unconstrained: " + ", ".join(
                       f"{d}: {'yes' if ok else 'no'}" for d, ok in tc["above_genius_at_10"].items())]
@@ -750,13 +799,15 @@ def render_markdown(out: dict[str, Any]) -> str:
                   f"disagreed with its feasible set on {sc['agent_disagreements']} of {sc['agent_checked']} sampled "
                   f"archs and rejected {sc['winners_rejected_by_agent_check']} winners. Validation-selection floor: "
                   f"{sc['val_selection_floor_regret']:.2f} pp (by one training seed's validation: "
-                  + ", ".join(f"{v:.2f}" for v in sc.get("val_selection_floor_regret_per_seed", [])) + " pp).", "",
+                  + ", ".join(f"{v:.2f}" for v in sc.get("val_selection_floor_regret_per_seed", [])) + " pp). "
+                  + _attain_text(sc.get("attainability")), "",
                   "| method | budget | regret pp (mean ± 95 %) | regret vs val oracle pp | test acc (mean ± 95 %) "
                   "| success | infeasible evals | rejected | dry | GPU-h | wall s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, rows in sc["methods"].items():
             lines += [_fmt_row(name, r) for r in rows]
     lines += ["", "## At 10 evaluations, unconstrained, vs GENIUS (GPT-4, published)", "",
+              f"GENIUS figures: {out.get('genius_source', 'arXiv 2304.10970')}.", "",
               "| dataset | GENIUS GPT-4 | " + " | ".join(DEFAULT_METHOD.values()) + " |",
               "|---|---|" + "---|" * len(DEFAULT_METHOD)]
     for sc in out["scenarios"]:
