@@ -363,7 +363,7 @@ def main() -> None:
     ap.add_argument("--kd-epochs", type=int, default=4)
     ap.add_argument("--kd-train-limit", type=int, default=10000)
     ap.add_argument("--teacher-epochs", type=int, default=None, help="default 2 × --kd-epochs")
-    ap.add_argument("--only", choices=("all", "variants"), default="all",
+    ap.add_argument("--only", choices=("all", "variants", "mixed"), default="all",
                     help="variants: run only the KD-variant grid and merge it into the existing results")
     ap.add_argument("--var-seeds", type=int, default=5)
     ap.add_argument("--var-epochs", type=int, default=10)
@@ -371,6 +371,11 @@ def main() -> None:
     ap.add_argument("--var-soup", type=int, default=3)
     ap.add_argument("--var-train-limit", type=int, default=None, help="default: the full 60,000")
     ap.add_argument("--var-test-limit", type=int, default=None, help="default: the full 10,000")
+    ap.add_argument("--mixed-seeds", type=int, default=5)
+    ap.add_argument("--mixed-epochs", type=int, default=3)
+    ap.add_argument("--mixed-train-limit", type=int, default=20000)
+    ap.add_argument("--mixed-test-limit", type=int, default=2000)
+    ap.add_argument("--mixed-tolerance", type=float, default=0.3)
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (not for results)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -384,6 +389,9 @@ def main() -> None:
     winner = pick_winner(args.max_latency_ms, args.C, args.N)
     if args.only == "variants":
         run_variants(winner, args)
+        return
+    if args.only == "mixed":
+        run_mixed(winner, args)
         return
     bundle = Path("/tmp") / f"automcu_{ARCH_NAME}_bundle"
     recipe = default_recipe(winner, args, bundle)
@@ -435,6 +443,94 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
     head = md.split("## KD variants (issue 17)")[0].rstrip() + "\n\n" if md else ""
     md_path.write_text(head + variants_markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
     print(variants_markdown(v, full, reduced))
+
+
+def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``--precision mixed`` through the product (``run_compress``), one trained network per seed: uniform int8
+    and the chosen mix, both measured in TFLite Micro on the same test images, Flash and arena measured."""
+    from automcu.compress.pipeline import run_compress
+    from automcu.compress.request import CompressRequest
+
+    rows = []
+    t0 = time.perf_counter()
+    for seed in range(args.mixed_seeds):
+        req = CompressRequest(arch=winner["arch"], dataset="fashion-mnist", data_path=args.data,
+                              out_dir=Path("/tmp") / f"automcu_{ARCH_NAME}_mixed_{seed}", hardware=winner["hardware"],
+                              C=args.C, N=args.N, epochs=args.mixed_epochs, train_limit=args.mixed_train_limit,
+                              test_limit=args.mixed_test_limit, seed=seed, threads=1, progress=not args.quiet,
+                              precision="mixed", mixed_tolerance=args.mixed_tolerance)
+        r = run_compress(req)
+        p = r["precision"]
+        b, c = p["int8"], p["chosen"]
+        rows.append({"seed": seed, "float_acc": r["float_acc"], "int8": b, "mixed": c,
+                     "acc_delta_pp": c["acc"] - b["acc"],
+                     "flash_saved_pct": 100.0 * (b["flash_bytes"] - c["flash_bytes"]) / b["flash_bytes"],
+                     "arena_delta_bytes": c["arena_bytes"] - b["arena_bytes"], "fits": r["fits"],
+                     "estimate": p["estimate"], "frontier": p["frontier"], "a16_tried": p["a16_tried"],
+                     "precision_seconds": r["seconds"].get("precision"),
+                     "layers": [{k: v for k, v in row.items() if k != "modes"} for row in p["layers"]]})
+        print(f"mixed seed {seed}: int8 {b['acc']:.2f} % {b['flash_bytes']:,} B; mixed {c['acc']:.2f} % "
+              f"{c['flash_bytes']:,} B ({c['n_w4']} w4, {c['n_a16']} a16)", flush=True)
+    summary = {}
+    for key in ("acc_delta_pp", "flash_saved_pct", "arena_delta_bytes"):
+        m, lo, hi = ci95([float(r[key]) for r in rows])
+        summary[key] = {"mean": m, "ci95": [lo, hi]}
+    est_err = [100.0 * (r["estimate"]["flash_model_bytes"] - r["mixed"]["flash_bytes"]) / r["mixed"]["flash_bytes"]
+               for r in rows if r["estimate"]]
+    return {"arch": winner["arch"], "C": args.C, "N": args.N, "epochs": args.mixed_epochs,
+            "train_images": args.mixed_train_limit, "test_images": args.mixed_test_limit,
+            "tolerance_pp": args.mixed_tolerance, "seeds": args.mixed_seeds, "summary": summary,
+            "estimate_flash_error_pct": est_err, "per_seed": rows, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def mixed_markdown(m: dict[str, Any]) -> str:
+    s = m["summary"]
+
+    def ci(key: str, fmt: str) -> str:
+        lo, hi = s[key]["ci95"]
+        return f"{format(s[key]['mean'], fmt)} [{format(lo, fmt)}, {format(hi, fmt)}]"
+
+    lines = ["## Mixed precision (issue 17): per-layer int8 / 4-bit weights / 16x8 vs uniform int8", "",
+             f"`automcu compress --precision mixed --mixed-tolerance {m['tolerance_pp']:g}` (the product's "
+             f"`run_compress`), student `{m['arch']}` C={m['C']} N={m['N']}, {m['epochs']} epochs on "
+             f"{m['train_images']:,} training images, {m['seeds']} seeds; both models of a seed are the same "
+             f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
+             "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in m["per_seed"]:
+        b, c = r["int8"], r["mixed"]
+        lines.append(f"| {r['seed']} | {r['float_acc']:.2f} % | {b['acc']:.2f} % | {b['flash_bytes']:,} B | "
+                     f"{b['arena_bytes']:,} B | {c['acc']:.2f} % | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B | "
+                     f"{c['n_w4']} | {c['n_a16']} |")
+    lines += ["", f"- accuracy, mixed − int8 (mean [95 % CI]): {ci('acc_delta_pp', '+.2f')} pp",
+              f"- Flash saved: {ci('flash_saved_pct', '.1f')} %",
+              f"- arena, mixed − int8: {ci('arena_delta_bytes', '+.0f')} B",
+              "- estimator vs measured Flash of the deployed mix: "
+              + ", ".join(f"{e:+.2f} %" for e in m["estimate_flash_error_pct"]),
+              "", "Frontier of seed 0 (sensitivity images, not the test set): " + "; ".join(
+                  f"{pt['label']} {pt['flash_bytes']:,} B {pt['sens_acc']:.2f} %"
+                  for pt in m["per_seed"][0]["frontier"])
+              + ".", "", f"Mixed study total: {m['seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def run_mixed(winner: dict[str, Any], args: argparse.Namespace) -> None:
+    """The mixed-precision study alone, merged into ``compress_quality.json`` (``mixed_precision``) and its md."""
+    import sys
+
+    m = mixed_study(winner, args)
+    m["command"] = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
+    path = args.out / f"{ARCH_NAME}.json"
+    res = json.loads(path.read_text()) if path.exists() else {}
+    res["mixed_precision"] = m
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    md_path = args.out / f"{ARCH_NAME}.md"
+    md = md_path.read_text() if md_path.exists() else ""
+    parts = md.split("## Mixed precision (issue 17)")
+    head = parts[0].rstrip() + "\n\n" if md else ""
+    md_path.write_text(head + mixed_markdown(m) + f"\nReproduce: `{m['command']}`\n")
+    print(mixed_markdown(m))
 
 
 if __name__ == "__main__":

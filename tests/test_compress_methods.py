@@ -72,16 +72,13 @@ def test_request_refuses_inconsistent_methods(tmp_path) -> None:
         CompressRequest(**base, soup=1)
     with pytest.raises(ValueError, match="--precision"):
         CompressRequest(**base, precision="int4")
+    with pytest.raises(ValueError, match="--mixed-tolerance"):
+        CompressRequest(**base, precision="mixed", mixed_tolerance=-0.1)
+    with pytest.raises(ValueError, match="--sensitivity-images"):
+        CompressRequest(**base, precision="mixed", n_sensitivity=5)
+    assert CompressRequest(**base, precision="mixed").precision == "mixed"
     req = CompressRequest(**base, teacher=[CELL, CELL], teacher_weighting="entropy", label_mix="auto", soup=2)
     assert req.teachers == [CELL, CELL] and req.label_mix == "0.5:0.1"
-
-
-def test_mixed_precision_is_refused_before_training(tmp_path) -> None:
-    from automcu.compress.precision import PrecisionError, check_precision_supported
-
-    check_precision_supported("int8")
-    with pytest.raises(PrecisionError, match="not available"):
-        check_precision_supported("mixed")
 
 
 @pytest.mark.parametrize("student_kind", ["nb201", "mcu"])

@@ -96,7 +96,14 @@ def register(app: typer.Typer) -> None:
             "--feature-kd", help="intermediate-layer KD term (end of stage 2, learned 1x1 projection)")] = False,
         feature_kd_weight: Annotated[float, typer.Option("--feature-kd-weight")] = 1.0,
         precision: Annotated[str, typer.Option(
-            "--precision", help="int8, or mixed (per-layer choice among what TFLite Micro runs)")] = "int8",
+            "--precision", help="int8, or mixed: per layer int8, 4-bit weights or 16x8, chosen by measured "
+                                "sensitivity (least Flash within --mixed-tolerance of int8)")] = "int8",
+        mixed_tolerance: Annotated[float, typer.Option(
+            "--mixed-tolerance", help="mixed: accuracy (pp, on the sensitivity images) it may give up for "
+                                      "Flash")] = 0.3,
+        sensitivity_images: Annotated[int, typer.Option(
+            "--sensitivity-images", help="mixed: images the per-layer sensitivity is measured on (training "
+                                         "images, never the test set)")] = 500,
         soup: Annotated[int, typer.Option(
             "--soup", help="N >= 2 fine-tuned runs merged by a greedy soup on a validation split (0: off)")] = 0,
         soup_epochs: Annotated[int | None, typer.Option("--soup-epochs", help="default epochs // 2")] = None,
@@ -151,7 +158,8 @@ def register(app: typer.Typer) -> None:
             arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
             teacher_N=teacher_N, teacher_weighting=teacher_weighting, label_mix=label_mix, feature_kd=feature_kd,
-            feature_kd_weight=feature_kd_weight, precision=precision, soup=soup, soup_epochs=soup_epochs,
+            feature_kd_weight=feature_kd_weight, precision=precision, mixed_tolerance=mixed_tolerance,
+            n_sensitivity=sensitivity_images, soup=soup, soup_epochs=soup_epochs,
             kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
             compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
             n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,

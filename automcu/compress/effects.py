@@ -49,6 +49,6 @@ def method_effects(r: dict[str, Any]) -> list[dict[str, Any]]:
                     "accuracy_pp": prec["chosen"]["acc"] - base["acc"],
                     "flash_bytes_delta": prec["chosen"]["flash_bytes"] - base["flash_bytes"],
                     "arena_bytes_delta": prec["chosen"]["arena_bytes"] - base["arena_bytes"],
-                    "latency_ms_delta": prec["chosen"].get("latency_ms", 0.0) - base.get("latency_ms", 0.0),
+                    "latency_ms_delta": (prec["chosen"].get("latency_ms") or 0.0) - (base.get("latency_ms") or 0.0),
                     "train_seconds": sec.get("precision", 0.0), "baseline": "uniform int8 of the same network"})
     return out

@@ -61,3 +61,16 @@ def estimate_network(arch: str, hardware: HardwareSpec | None, C: int, N: int, i
     from search_spaces.nb201.space import parse_arch
 
     return estimate(parse_arch(arch), hardware, Macro(C=C, N=N, in_ch=in_ch, hw=hw, classes=classes))
+
+
+def network_graph(arch: str, C: int, N: int, in_ch: int, hw: int, classes: int) -> Any:
+    """The estimator's deployed op graph of the network (what :mod:`automcu.hardware.precision` rewrites)."""
+    from automcu.hardware.graph import build_graph, build_mcu_graph
+
+    if is_mcu(arch):
+        from search_spaces.mcu.space import parse_mcu_arch
+
+        return build_mcu_graph(parse_mcu_arch(arch), in_ch, hw, classes)
+    from search_spaces.nb201.space import parse_arch
+
+    return build_graph(parse_arch(arch), C, N, in_ch, hw, classes)

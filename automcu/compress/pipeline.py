@@ -285,8 +285,10 @@ class Quantized:
     latency_ms: float | None = None  # the deployed precision's estimate when it is not uniform int8
 
 
-def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Timer) -> Quantized:
-    """int8 PTQ calibrated on training images, then (if asked) QAT; each measured in TFLite Micro."""
+def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Timer, graph: Any = None) -> Quantized:
+    """int8 PTQ calibrated on training images, then (if asked) QAT; each measured in TFLite Micro. With
+    ``--precision mixed``, the per-layer choice on top (``graph``: the estimator's op graph of the network,
+    for the estimate of the chosen precision; None leaves it out)."""
     calib = calibration_set(prep.x_train, req.n_calibration, req.seed)
     ptq_export, ptq_acc = _measure_int8(req, prep, trained.model, calib, "PTQ")
     timer.lap("ptq")
@@ -300,7 +302,70 @@ def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Tim
                  "gain_over_ptq_pp": qat_acc - ptq_acc}
         q.export, q.model, q.int8_acc = qat_export, qat_model, qat_acc
         timer.lap("qat")
+    if req.precision == "mixed":
+        _mixed(req, prep, q, calib, graph)
+        timer.lap("precision")
     return q
+
+
+def sensitivity_set(req: CompressRequest, prep: Prepared) -> tuple[np.ndarray, np.ndarray, str]:
+    """Images for ``--precision mixed``'s per-layer sensitivity: the held-out validation split when the run has
+    one, else ``n_sensitivity`` seeded training images (never the test set)."""
+    if prep.x_val is not None and prep.y_val is not None:
+        return prep.x_val[:req.n_sensitivity], prep.y_val[:req.n_sensitivity], "validation split"
+    rng = np.random.default_rng(req.seed + 5)
+    n = min(req.n_sensitivity, len(prep.x_train))
+    idx = np.sort(rng.choice(len(prep.x_train), size=n, replace=False))
+    return prep.x_train[idx], prep.data.y_train[idx], "training images"
+
+
+def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray, graph: Any) -> None:
+    """Choose the per-layer precision of ``q.model`` (:mod:`automcu.compress.mixed`), measure it on the test set
+    in TFLM and make it the deployed network; the uniform int8 figures stay in ``q.precision``."""
+    import dataclasses
+
+    import torch
+
+    from automcu.compress.mixed import choose_mixed
+    from automcu.deploy.exporter import io_quant, to_nhwc
+    from automcu.deploy.tflm import smallest_arena
+
+    x_sens, y_sens, source = sensitivity_set(req, prep)
+    with torch.no_grad():
+        float_logits = q.model(torch.from_numpy(np.ascontiguousarray(x_sens, dtype=np.float32))).numpy()
+    nhwc = [s[None] for s in to_nhwc(calib)]
+    res = choose_mixed(q.export.float_tflite, nhwc, x_sens, y_sens, float_logits, req.hardware,
+                       tolerance_pp=req.mixed_tolerance)
+    with _progress(req) as bar:
+        acc = tflm_accuracy(res.tflite, prep.x_test, prep.data.y_test, bar, label="TFLM accuracy (mixed)")
+    int8_arena = res.int8.arena_bytes if res.int8.arena_bytes is not None else smallest_arena(q.export.tflite)
+    est_int8 = est_mixed = None
+    if graph is not None:
+        from automcu.hardware.precision import estimate_with_precision
+
+        est_int8 = estimate_with_precision(graph, "", req.hardware, {})
+        est_mixed = estimate_with_precision(graph, "", req.hardware, res.chosen.modes)
+    inp, out = io_quant(res.tflite)
+    q.precision = {
+        "mode": "mixed", "sensitivity_images": res.n_sensitivity, "sensitivity_source": source,
+        "tolerance_pp": res.tolerance_pp, "seconds": res.seconds,
+        "int8": {"acc": q.int8_acc, "flash_bytes": len(q.export.tflite), "arena_bytes": int8_arena,
+                 "sens_acc": res.int8.sens_acc,
+                 "latency_ms": None if est_int8 is None else est_int8.latency_ms},
+        "chosen": {"acc": acc, "flash_bytes": len(res.tflite), "arena_bytes": res.chosen.arena_bytes,
+                   "sens_acc": res.chosen.sens_acc, "modes": {str(k): v for k, v in sorted(res.chosen.modes.items())},
+                   "n_w4": sum(m == "w4" for m in res.chosen.modes.values()),
+                   "n_a16": sum(m == "a16" for m in res.chosen.modes.values()),
+                   "latency_ms": None if est_mixed is None else est_mixed.latency_ms},
+        "estimate": None if est_mixed is None else {
+            "flash_model_bytes": est_mixed.flash["model_total"], "arena_bytes": est_mixed.arena_bytes,
+            "latency_ms": est_mixed.latency_ms, "left_out": est_mixed.left_out[-1:]},
+        "frontier": [p.to_dict() for p in res.frontier], "layers": res.layers, "a16_tried": res.a16_tried,
+    }
+    q.export = dataclasses.replace(q.export, tflite=res.tflite, input=inp, output=out)
+    q.int8_acc, q.deployed = acc, "mixed" + ("+qat" if req.qat else "")
+    if est_mixed is not None:
+        q.latency_ms = est_mixed.latency_ms
 
 
 def _export_bundle(req: CompressRequest, prep: Prepared, q: Quantized) -> tuple[Any, dict[str, str]]:
@@ -357,21 +422,22 @@ def run_compress(req: CompressRequest) -> dict[str, Any]:
     import torch
 
     from automcu.compress.networks import canonical_arch, estimate_network
+    from automcu.compress.precision import check_precision_supported
 
     timer = Timer()
     torch.set_num_threads(req.threads)
     arch = canonical_arch(req.arch)
-    if req.precision != "int8":  # refused before any training when TFLite Micro cannot run it
-        from automcu.compress.precision import check_precision_supported
-
-        check_precision_supported(req.precision)
+    check_precision_supported(req.precision)  # refused before any training when TFLite Micro cannot run it
     prep = prepare_data(req)
     macro = _macro(req, prep.data)
     est = estimate_network(arch, req.hardware, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
     timer.lap("data")
 
     trained = _train(req, prep, arch, macro, timer)
-    q = _quantize(req, prep, trained, timer)
+    from automcu.compress.networks import network_graph
+
+    q = _quantize(req, prep, trained, timer, network_graph(arch, macro.C, macro.N, macro.in_ch, macro.hw,
+                                                           macro.classes))
     measured, artifacts = _export_bundle(req, prep, q)
     timer.lap("export_bundle")
 

@@ -43,6 +43,9 @@ def report_markdown(r: dict[str, Any]) -> str:
                   f"- student with KD: {_pct(kd['student_kd_acc'])}; without KD (same epochs, seed): "
                   f"{_pct(kd.get('student_no_kd_acc'))}; gain {_pp(kd.get('kd_gain'))}",
                   f"- loss: (1-α)·CE + α·T²·KL, T={kd['temperature']}, α={kd['alpha']}, cosine feature β={kd['beta']}"]
+    prec = r.get("precision")
+    if prec and prec.get("chosen"):
+        lines += _precision_lines(prec)
     lines += ["", "## Memory and speed", "",
               _vs_estimate("Flash: model (`model.tflite`, measured)", r["flash_bytes"],
                            r["estimate"].get("flash_model_bytes"), "estimated model"),
@@ -60,3 +63,22 @@ def report_markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Time", ""]
     lines += [f"- {stage}: {sec:.1f} s" for stage, sec in r["seconds"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _precision_lines(p: dict[str, Any]) -> list[str]:
+    c, b = p["chosen"], p["int8"]
+    out = ["", "## Mixed precision", "",
+           f"Per-layer sensitivity measured in TFLite Micro on {p['sensitivity_images']} {p['sensitivity_source']}; "
+           f"deployed: the least Flash within {p['tolerance_pp']:g} pp of uniform int8 there "
+           f"({c['n_w4']} layer(s) with 4-bit weights, {c['n_a16']} in 16x8).", "",
+           "| model | test accuracy (TFLM) | Flash (model) | arena |", "|---|---|---|---|",
+           f"| uniform int8 | {_pct(b['acc'])} | {b['flash_bytes']:,} B | {b['arena_bytes']:,} B |",
+           f"| mixed (deployed) | {_pct(c['acc'])} | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B |", "",
+           "Frontier (sensitivity images): " + "; ".join(
+               f"{pt['label']}: {pt['flash_bytes']:,} B, {pt['sens_acc']:.2f} %" for pt in p.get("frontier", []))
+           + "."]
+    est = p.get("estimate")
+    if est:
+        out.append(f"Estimator for the deployed precision: model {est['flash_model_bytes']:,} B, arena "
+                   f"{est['arena_bytes']:,} B, latency {est['latency_ms']:.2f} ms ({'; '.join(est['left_out'])}).")
+    return out

@@ -33,6 +33,8 @@ class CompressRequest:
     feature_kd: bool = False  # intermediate-layer term, learned 1x1 projection to the teacher's width
     feature_kd_weight: float = 1.0
     precision: str = "int8"  # int8 | mixed (per-layer choice among what TFLite Micro runs)
+    mixed_tolerance: float = 0.3  # mixed: least Flash within this many pp of int8 on the sensitivity images
+    n_sensitivity: int = 500  # mixed: images the per-layer sensitivity is measured on (never the test set)
     soup: int = 0  # N >= 2: N fine-tuned runs from the trained network, greedy soup on a validation split
     soup_epochs: int | None = None  # epochs of each fine-tuned run; default max(1, epochs // 2)
     val_fraction: float = 0.1  # with --soup: training images held out for the greedy soup's validation
@@ -86,6 +88,10 @@ class CompressRequest:
             raise ValueError(f"--feature-kd-weight must be >= 0, got {self.feature_kd_weight}")
         if self.precision not in ("int8", "mixed"):
             raise ValueError(f"--precision must be int8 or mixed, got {self.precision!r}")
+        if self.mixed_tolerance < 0:
+            raise ValueError(f"--mixed-tolerance must be >= 0 pp, got {self.mixed_tolerance}")
+        if self.n_sensitivity < 10:
+            raise ValueError(f"--sensitivity-images must be >= 10, got {self.n_sensitivity}")
         if self.soup == 1 or self.soup < 0:
             raise ValueError(f"--soup N averages N >= 2 fine-tuned runs, got {self.soup}")
         if self.soup_epochs is not None and self.soup_epochs < 1:

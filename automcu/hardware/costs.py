@@ -52,7 +52,7 @@ def planned_buffers(g: Graph, kernels: CoreModel | None) -> list[Buffer]:
     """Every buffer TFLM plans in the arena head: tensors, then the kernels' scratch buffers."""
     buffers = lifetimes(g)
     for i, op in enumerate(g.ops):
-        s = scratch_bytes(kernels, op.kind, op.kernel, op.cin)
+        s = scratch_bytes(kernels, op.kind, op.kernel, op.cin) + op.unpack_scratch
         if s:
             buffers.append(Buffer(s, i, i, label=f"scratch{i}", rank=len(g.tensors) + i))
     return buffers

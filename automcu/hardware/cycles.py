@@ -143,7 +143,7 @@ def op_features(kind: str, macs: int, kernel: int, cin: int, out_elems: int, in_
         f[7] = out_elems
     elif kind in ("ADD", "SUB", "MUL"):
         f[8] = out_elems
-    elif kind == "RELU":
+    elif kind in ("RELU", "QUANTIZE"):  # QUANTIZE (int8 <-> int16, mixed precision only): one elementwise pass
         f[9] = out_elems
     elif kind == "PAD":
         f[10] = out_elems

@@ -65,6 +65,7 @@ class Op:
     stage: int = 0  # 0 stem, 1..3 stages (reductions belong to the stage they produce), 4 head
     part: str = "cell"  # stem | cell | reduction | head
     const_kind: str | None = None  # ADD of a constant (single activation input): "channel" vector or "map"
+    unpack_scratch: int = 0  # arena scratch while it runs: 4-bit weights unpacked to int8 (mixed precision)
 
 
 @dataclass

@@ -1,0 +1,145 @@
+"""``--precision mixed``: measure each weight layer's sensitivity in TensorFlow Lite Micro and choose, per
+layer, among the modes TFLM runs (int8, 4-bit weights, 16x8), trading accuracy against Flash and arena.
+
+1. **Sensitivity.** Every weight layer is switched alone to each of its other modes (the rest int8); the
+   model runs in TFLM on a sensitivity set (images the caller holds for it, never the test set) and the
+   mean KL divergence of its softmax from the float network's is recorded, with its top-1 accuracy.
+   KL is used for ranking because, on a few hundred images, single-layer accuracy deltas are mostly
+   noise.
+2. **Flash frontier.** The ``w4`` layers are ordered by KL added per Flash byte saved; the first k of them
+   are made 4-bit for every k, each model measured (Flash exactly, accuracy on the sensitivity set).
+3. **Choice.** The deployed point is the one with the least Flash whose sensitivity accuracy is within
+   ``tolerance_pp`` of the uniform int8 model's (and that fits the board, when one is given). Then the
+   layers whose ``a16`` mode lowered KL the most are tried on top of it, one at a time (at most
+   ``max_a16``), each kept only if the sensitivity accuracy rises and the measured arena still fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automcu.hardware.spec import HardwareSpec
+
+
+@dataclass
+class MixedPoint:
+    """One measured configuration: the modes of the layers that are not int8, and what it costs."""
+
+    modes: dict[int, str]
+    flash_bytes: int
+    sens_acc: float
+    kl: float
+    arena_bytes: int | None = None
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "modes": {str(k): v for k, v in sorted(self.modes.items())},
+                "n_w4": sum(m == "w4" for m in self.modes.values()),
+                "n_a16": sum(m == "a16" for m in self.modes.values()), "flash_bytes": self.flash_bytes,
+                "arena_bytes": self.arena_bytes, "sens_acc": self.sens_acc, "kl": self.kl}
+
+
+@dataclass
+class MixedChoice:
+    tflite: bytes
+    chosen: MixedPoint
+    int8: MixedPoint
+    frontier: list[MixedPoint]
+    layers: list[dict[str, Any]]
+    a16_tried: list[dict[str, Any]] = field(default_factory=list)
+    n_sensitivity: int = 0
+    tolerance_pp: float = 0.0
+    seconds: float = 0.0
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _kl(p_ref: np.ndarray, logits: np.ndarray) -> float:
+    q = np.clip(_softmax(logits), 1e-12, 1.0)
+    return float(np.mean(np.sum(p_ref * (np.log(np.clip(p_ref, 1e-12, 1.0)) - np.log(q)), axis=1)))
+
+
+def _fits(hardware: HardwareSpec | None, flash: int, arena: int | None) -> bool:
+    if hardware is None:
+        return True
+    from automcu.deploy.verify import regions
+
+    return all(r.fits for r in regions(arena if arena is not None else 0, flash, hardware))
+
+
+def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens: np.ndarray, y_sens: np.ndarray,
+                 float_logits: np.ndarray, hardware: HardwareSpec | None = None, tolerance_pp: float = 0.3,
+                 max_a16: int = 3, progress: Callable[[str], None] | None = None) -> MixedChoice:
+    """Run steps 1-3 of the module docstring on one float model; ``x_sens`` NCHW, normalized."""
+    import time
+
+    from automcu.compress.tflm_eval import tflm_logits
+    from automcu.deploy.mixed_export import MixedQuantizer
+    from automcu.deploy.tflm import smallest_arena
+
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    p_ref = _softmax(np.asarray(float_logits, dtype=np.float64))
+    mq = MixedQuantizer(float_tflite, calibration_nhwc)
+    built: dict[tuple, tuple[bytes, MixedPoint]] = {}
+
+    def measure(modes: dict[int, str], label: str) -> tuple[bytes, MixedPoint]:
+        key = tuple(sorted(modes.items()))
+        if key not in built:
+            data = mq.build(modes)
+            logits = tflm_logits(data, x_sens)
+            acc = float(100.0 * np.mean(np.argmax(logits, axis=1) == y_sens))
+            built[key] = (data, MixedPoint(dict(modes), len(data), acc, _kl(p_ref, logits), label=label))
+        return built[key]
+
+    base_bytes, base = measure({}, "int8")
+    base.arena_bytes = smallest_arena(base_bytes)
+    layers: list[dict[str, Any]] = []
+    for layer in mq.layers:
+        row: dict[str, Any] = {"position": layer.position, "kind": layer.kind, "weights": layer.weight_count,
+                               "modes": list(layer.modes)}
+        for mode in layer.modes:
+            if mode == "int8":
+                continue
+            _, pt = measure({layer.position: mode}, f"{layer.position}:{mode}")
+            row[mode] = {"kl_added": pt.kl - base.kl, "acc_delta_pp": pt.sens_acc - base.sens_acc,
+                         "flash_saved": base.flash_bytes - pt.flash_bytes}
+        layers.append(row)
+        say(f"sensitivity {layer.position + 1}/{len(mq.layers)}")
+
+    w4 = [r for r in layers if "w4" in r and r["w4"]["flash_saved"] > 0]
+    w4.sort(key=lambda r: max(r["w4"]["kl_added"], 0.0) / r["w4"]["flash_saved"])
+    frontier = [base]
+    modes: dict[int, str] = {}
+    for k, r in enumerate(w4, 1):
+        modes = {**modes, r["position"]: "w4"}
+        frontier.append(measure(modes, f"w4 x{k}")[1])
+        say(f"frontier {k}/{len(w4)}")
+    ok = [p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp and _fits(hardware, p.flash_bytes,
+                                                                                       base.arena_bytes)]
+    chosen = min(ok, key=lambda p: (p.flash_bytes, -p.sens_acc)) if ok else base
+    chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
+    chosen.arena_bytes = chosen.arena_bytes or smallest_arena(chosen_bytes)
+
+    tried: list[dict[str, Any]] = []
+    a16 = [r for r in layers if "a16" in r and r["a16"]["kl_added"] < 0]
+    a16.sort(key=lambda r: r["a16"]["kl_added"])
+    for r in a16[:max_a16]:
+        cand_modes = {**chosen.modes, r["position"]: "a16"}
+        data, pt = measure(cand_modes, chosen.label + f" + a16@{r['position']}")
+        pt.arena_bytes = smallest_arena(data)
+        kept = pt.sens_acc > chosen.sens_acc and _fits(hardware, pt.flash_bytes, pt.arena_bytes)
+        tried.append({"position": r["position"], "sens_acc": pt.sens_acc, "arena_bytes": pt.arena_bytes,
+                      "flash_bytes": pt.flash_bytes, "kept": kept})
+        if kept:
+            chosen, chosen_bytes = pt, data
+            frontier.append(pt)
+    return MixedChoice(chosen_bytes, chosen, base, frontier, layers, tried, len(x_sens), tolerance_pp,
+                       round(time.perf_counter() - t0, 2))

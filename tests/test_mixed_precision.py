@@ -1,0 +1,146 @@
+"""``--precision mixed`` (issue 17): what TensorFlow Lite Micro runs per layer, the estimator's Flash/arena for
+each precision against TFLM's, and a digits compress that deploys a mixed model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tflite_micro")
+pytest.importorskip("ai_edge_quantizer")
+
+from automcu.compress.networks import network_graph  # noqa: E402
+from automcu.deploy.exporter import export_float_tflite, export_int8, random_calibration, to_nhwc  # noqa: E402
+from automcu.deploy.mixed_export import LAYER_MODES, MixedQuantizer, check_modes  # noqa: E402
+from automcu.deploy.tflm import TFLMModel, smallest_arena  # noqa: E402
+from automcu.hardware.precision import estimate_with_precision, weight_op_indices  # noqa: E402
+from search_spaces.mcu.torch_model import build_mcu_model  # noqa: E402
+
+MCU = "C8-N1-S1:|dw_sep_conv_3x3~0|+|nor_conv_1x1~0|dw_sep_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+SHAPE = (1, 16, 16)
+
+
+@pytest.fixture(scope="module")
+def quantizer():
+    torch.manual_seed(0)
+    model = build_mcu_model(MCU, 1, 10).eval()
+    calib = random_calibration(SHAPE, 8, 0)
+    float_tflite = export_float_tflite(model, SHAPE)
+    nhwc = [s[None] for batch in calib for s in to_nhwc(batch)]
+    return model, calib, MixedQuantizer(float_tflite, nhwc)
+
+
+def _runs(data: bytes) -> bool:
+    try:
+        m = TFLMModel(data, arena_size=smallest_arena(data))
+        m.invoke(np.zeros(m.input_shape, dtype=np.int8))
+    except Exception:
+        return False
+    return True
+
+
+def test_uniform_build_is_export_int8(quantizer) -> None:
+    """build({}) is the same bytes as the uniform int8 export (calibrated on the same images)."""
+    model, calib, mq = quantizer
+    assert mq.build({}) == export_int8(model, SHAPE, calibration=calib).tflite
+
+
+def test_layer_order_matches_the_estimator_graph(quantizer) -> None:
+    _, _, mq = quantizer
+    g = network_graph(MCU, 8, 1, 1, 16, 10)
+    kinds = [g.ops[i].kind for i in weight_op_indices(g)]
+    assert kinds == [layer.kind for layer in mq.layers]
+    assert {layer.kind for layer in mq.layers} == set(LAYER_MODES)
+
+
+def test_what_tflite_micro_runs_per_layer(quantizer) -> None:
+    """The facts LAYER_MODES encodes, re-measured: 4-bit CONV_2D and 16x8 on every kind run in TFLM; a 4-bit
+    FULLY_CONNECTED does not allocate; the quantizer makes no 4-bit DEPTHWISE_CONV_2D; check_modes refuses both."""
+    _, _, mq = quantizer
+    by_kind = {k: [layer.position for layer in mq.layers if layer.kind == k] for k in LAYER_MODES}
+    conv, dw, fc = by_kind["CONV_2D"][0], by_kind["DEPTHWISE_CONV_2D"][0], by_kind["FULLY_CONNECTED"][0]
+    assert _runs(mq.build({conv: "w4"}))
+    for pos in (conv, dw, fc):
+        assert _runs(mq.build({pos: "a16"}))
+    from ai_edge_quantizer import qtyping
+
+    raw = mq._quantizer({})
+    raw.add_static_config("^" + re.escape(mq.layers[fc].scope) + "$",  # type: ignore[attr-defined]
+                          qtyping.TFLOperationName.FULLY_CONNECTED, 8, 4)
+    fc4 = bytes(raw.quantize(mq._stats).quantized_model)  # type: ignore[attr-defined]
+    assert not _runs(fc4)
+    raw = mq._quantizer({})
+    with pytest.raises(ValueError, match="not found in the policy"):
+        raw.add_static_config("^" + re.escape(mq.layers[dw].scope) + "$",  # type: ignore[attr-defined]
+                              qtyping.TFLOperationName.DEPTHWISE_CONV_2D, 8, 4)
+    for pos, why in ((fc, "fails to allocate"), (dw, "no 4-bit DEPTHWISE")):
+        with pytest.raises(ValueError, match=why):
+            mq.build({pos: "w4"})
+    with pytest.raises(ValueError, match="unknown precision mode"):
+        check_modes(mq.layers, {conv: "int2"})
+    with pytest.raises(ValueError, match="no weight layer"):
+        check_modes(mq.layers, {99: "w4"})
+
+
+@pytest.mark.parametrize("config", ["int8", "w4_all", "a16_first"])
+def test_estimator_knows_each_precision(quantizer, config) -> None:
+    """Flash and arena of the estimate for a precision map within 3 % of what TFLM measures."""
+    _, _, mq = quantizer
+    modes: dict[int, str] = {}
+    if config == "w4_all":
+        modes = {layer.position: "w4" for layer in mq.layers if "w4" in layer.modes}
+    elif config == "a16_first":
+        modes = {0: "a16"}
+    data = mq.build(modes)
+    est = estimate_with_precision(network_graph(MCU, 8, 1, 1, 16, 10), MCU, None, modes)
+    flash, arena = len(data), smallest_arena(data)
+    assert abs(est.flash["model_total"] - flash) / flash < 0.03, (est.flash["model_total"], flash)  # type: ignore[attr-defined]
+    assert abs(est.arena_bytes - arena) / arena < 0.03, (est.arena_bytes, arena)  # type: ignore[attr-defined]
+    if config == "w4_all":
+        assert flash < 0.8 * len(mq.build({}))
+
+
+def test_digits_mixed_compress_end_to_end(tmp_path) -> None:
+    """`automcu compress --precision mixed` on digits: the deployed model is the mixed one, measured in TFLM,
+    with no more Flash than uniform int8, and the report says what each precision costs."""
+    from typer.testing import CliRunner
+
+    from automcu.cli.app import app
+
+    out = tmp_path / "mx"
+    res = CliRunner().invoke(app, ["compress", "--arch", MCU, "--dataset", "digits", "--board", "STM32F411",
+                                   "--epochs", "3", "--precision", "mixed", "--sensitivity-images", "200",
+                                   "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    p = report["precision"]
+    assert p["mode"] == "mixed" and report["deployed"].startswith("mixed")
+    assert p["chosen"]["flash_bytes"] <= p["int8"]["flash_bytes"]
+    assert report["flash_bytes"] == p["chosen"]["flash_bytes"] == (out / "model.tflite").stat().st_size
+    assert p["sensitivity_source"] in ("validation split", "training images")
+    assert p["frontier"][0]["label"] == "int8" and p["frontier"][0]["modes"] == {}
+    assert len(p["layers"]) >= 5 and all(row["modes"][0] == "int8" for row in p["layers"])
+    assert p["estimate"]["flash_model_bytes"] > 0 and p["chosen"]["latency_ms"] is not None
+    assert report["fits"] is True
+    md = (out / "report.md").read_text()
+    assert "## Mixed precision" in md and "uniform int8" in md
+
+
+def test_bad_precision_is_refused_before_training(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from automcu.cli.app import app
+    from automcu.compress.precision import PrecisionError, check_precision_supported
+
+    check_precision_supported("int8")
+    check_precision_supported("mixed")
+    with pytest.raises(PrecisionError, match="int8 or mixed"):
+        check_precision_supported("int4")
+    res = CliRunner().invoke(app, ["compress", "--arch", MCU, "--dataset", "digits", "--precision", "mixed",
+                                   "--mixed-tolerance", "-1", "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0 and "mixed-tolerance" in res.output
+    assert not (tmp_path / "x").exists()
