@@ -128,10 +128,15 @@ class ProposalBatch(BaseModel):
 
 # ----- evaluator ------------------------------------------------------------------------------
 class EvaluationRequest(BaseModel):
+    """One accuracy query. ``rung`` set: one rung of a multi-fidelity (asha) job, trained for exactly
+    ``epochs`` on a seeded ``data_fraction`` of the training split (the validation split stays whole)."""
+
     arch: str
     dataset: str
     epochs: int = 200
     seed: int = 0
+    rung: int | None = Field(default=None, ge=0, description="asha: the rung this request trains; None: full")
+    data_fraction: float = Field(default=1.0, gt=0, le=1, description="share of the training images used")
 
 
 class EvaluationResult(BaseModel):
@@ -143,3 +148,6 @@ class EvaluationResult(BaseModel):
     params: float  # millions
     flops: float  # millions
     source: str
+    rung: int | None = None  # echoed from the request (asha rungs)
+    epochs: int | None = None  # epochs actually trained (training evaluator)
+    train_images: int | None = None  # training images actually used (training evaluator)

@@ -4,12 +4,19 @@ Same interface as :class:`agents.evaluator.LookupEvaluator`: ``evaluate(Evaluati
 Archs of the ``mcu`` space (``C16-N2-S1:|...|``) are trained at their own macro (``C``/``N`` here apply to
 NB201 strings only). The search sees accuracy on a seeded validation split held out of the training
 images; test accuracy is only reported. ``train_seconds`` is the measured wall time of the training (not simulated).
+
+A request with ``rung`` set (a multi-fidelity job's rung) is trained for the request's ``epochs`` on a seeded
+``data_fraction`` of the training split: the first ``round(fraction * n)`` images of one seeded permutation, so
+a bigger fraction holds every image of a smaller one. Each rung trains from scratch; validation and test splits
+stay whole. A request without ``rung`` trains exactly as before (the evaluator's ``epochs``, all the images).
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+import numpy as np
 
 from agents.messages import EvaluationRequest, EvaluationResult
 from search_spaces.nb201.index import index_of
@@ -62,6 +69,15 @@ class TrainingEvaluator:
                                "x_test": norm.apply(ds.x_test), "y_test": ds.y_test}
         return self._data[key]
 
+    @staticmethod
+    def _fraction(x: Any, y: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+        """A seeded share of the training split (nested: one permutation per seed, cut at the fraction)."""
+        if fraction >= 1.0:
+            return x, y
+        n = len(x)
+        keep = np.sort(np.random.default_rng([seed, 0xA5A]).permutation(n)[:max(1, round(fraction * n))])
+        return x[keep], y[keep]
+
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         import torch
 
@@ -90,13 +106,19 @@ class TrainingEvaluator:
             model = build_model(arch, C=self.C, N=self.N, in_ch=c, classes=classes)
             text, index = arch.to_string(), index_of(arch)
             params, macs = nb201_counts(arch, Macro(C=self.C, N=self.N, in_ch=c, hw=h, classes=classes))
-        cfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=request.seed,
+        rung = request.rung is not None
+        epochs = request.epochs if rung else self.epochs
+        x_train, y_train = self._fraction(d["x_train"], d["y_train"], request.data_fraction if rung else 1.0,
+                                          request.seed)
+        cfg = TrainConfig(epochs=epochs, batch_size=self.batch_size, lr=self.lr, seed=request.seed,
                           shift=2 if h >= 16 else 0, threads=self.threads)
         t0 = time.perf_counter()
-        train_model(model, d["x_train"], d["y_train"], cfg, label=f"eval {index}", progress=self.progress)
+        label = f"eval {index}" + (f" rung {request.rung}" if rung else "")
+        train_model(model, x_train, y_train, cfg, label=label, progress=self.progress)
         seconds = time.perf_counter() - t0
         return EvaluationResult(
             arch=text, index=index, val_acc=evaluate(model, d["x_val"], d["y_val"]),
             test_acc=evaluate(model, d["x_test"], d["y_test"]), train_seconds=seconds, params=params / 1e6,
-            flops=macs / 1e6, source=self.source,
+            flops=macs / 1e6, source=self.source if not rung else f"training:{d['ds'].name}:{epochs}ep",
+            **({"rung": request.rung, "epochs": epochs, "train_images": len(x_train)} if rung else {}),
         )

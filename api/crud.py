@@ -29,6 +29,7 @@ CANDIDATE_SORTS: dict[str, Any] = {
     "macs": Candidate.macs,
     "params": Candidate.params,
     "index": Candidate.index,
+    "rung": Candidate.rung,
 }
 SORT_PATTERN = "^-?(" + "|".join(CANDIDATE_SORTS) + ")$"
 
@@ -115,12 +116,34 @@ def artifact_paths(job: Any) -> dict[str, str]:
     return found
 
 
-def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
+def _asha_best(conn: Any, row: Any) -> tuple[dict[str, Any], BestCandidate | None]:
+    """An asha job's extra fields, and its best: the top-rung winner, or the best at the highest rung reached."""
+    from automcu.core.fidelity import fidelity_record
+
+    extra: dict[str, Any] = {"fidelity": "asha", "asha": fidelity_record(row), "n_pruned": int(row.n_pruned or 0)}
+    if row.best_arch is not None:
+        best = BestCandidate(**{c: getattr(row, f"best_{c}") for c in reads.BEST_COLUMNS},
+                             **memory_split(row.best_flash_bytes, row.best_peak_sram_bytes, row.hardware),
+                             top_rung=True)
+        return extra, best
+    p = reads.best_partial_row(conn, row.id)
+    if p is None:
+        return extra, None
+    extra["best_note"] = (f"no candidate completed the top rung yet: the best at the highest rung reached "
+                          f"(rung {p.rung}), not a fully trained winner")
+    return extra, BestCandidate(**{c: getattr(p, c) for c in reads.BEST_COLUMNS}, rung=p.rung, top_rung=False,
+                                **memory_split(p.flash_bytes, p.peak_sram_bytes, row.hardware))
+
+
+def _job_out(row: Any, lease_seconds: float, base_url: str, conn: Any = None) -> JobOut:
     artifacts = [Artifact(name=name, url=f"{base_url}/jobs/{row.id}/artifacts/{name}")
                  for name in artifact_paths(row)]
     best = BestCandidate(**{c: getattr(row, f"best_{c}") for c in reads.BEST_COLUMNS},
                          **memory_split(row.best_flash_bytes, row.best_peak_sram_bytes, row.hardware)) \
         if row.best_arch is not None else None
+    extra: dict[str, Any] = {}
+    if (getattr(row, "fidelity", None) or "full") == "asha" and conn is not None:
+        extra, best = _asha_best(conn, row)
     return JobOut(
         **_brief(row, lease_seconds),
         hardware=row.hardware, max_latency_ms=row.max_latency_ms, task=row.task, task_spec=row.task_spec,
@@ -128,7 +151,7 @@ def _job_out(row: Any, lease_seconds: float, base_url: str) -> JobOut:
         heartbeat_at=row.heartbeat_at,
         cancel_requested=bool(row.cancel_requested), stop_reason=row.stop_reason, error=row.error, best=best,
         simulated_train_seconds=round(float(row.sim or 0.0), 3), wall_seconds=round(row.wall_seconds or 0.0, 3),
-        artifacts=artifacts,
+        artifacts=artifacts, **extra,
     )
 
 
@@ -148,9 +171,9 @@ def job_detail_json(db: Database, job_id: str, lease_seconds: float, base_url: s
                 return hit.body
             cache.drop(key)  # resumed, given artifacts, deleted: read it again
         row = reads.job_detail(conn, job_id)
-    if row is None or (owner is not None and row.owner != owner):
-        raise JobNotFound(job_id)
-    out = _job_out(row, lease_seconds, base_url)
+        if row is None or (owner is not None and row.owner != owner):
+            raise JobNotFound(job_id)
+        out = _job_out(row, lease_seconds, base_url, conn)
     body = out.__pydantic_serializer__.to_json(out)
     if cache is not None and row.status in TERMINAL:
         cache.put(key, Rendered(row=tuple(row)[:len(reads.JOBS.c)], owner=row.owner, body=body))
@@ -175,7 +198,7 @@ def candidate_out(c: Candidate, hardware: dict[str, Any] | None = None) -> Candi
         violation_text=_violation_text(c.violations), flash_bytes=c.flash_bytes, peak_sram_bytes=c.peak_sram_bytes,
         latency_ms=c.latency_ms, macs=c.macs, params=c.params, eval_order=c.eval_order, val_acc=c.val_acc,
         test_acc=c.test_acc, train_seconds=c.train_seconds, error=c.error, created_at=c.created_at,
-        evaluated_at=c.evaluated_at,
+        evaluated_at=c.evaluated_at, rung=c.rung, rungs=c.rungs,  # type: ignore[arg-type]
     )
 
 

@@ -18,6 +18,7 @@ def _utc(value: datetime) -> datetime:
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 EXAMPLE_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 JobStatus = Literal["queued", "running", "stale", "succeeded", "failed", "cancelled"]
+CandidateStatus = Literal["proposed", "infeasible", "evaluated", "failed", "pruned"]
 
 
 class Health(BaseModel):
@@ -54,6 +55,33 @@ class BestCandidate(MemorySplit):
     flash_bytes: int | None = None
     peak_sram_bytes: int | None = None
     latency_ms: float | None = None
+    rung: int | None = Field(default=None, description="asha jobs: the highest rung this candidate trained")
+    top_rung: bool | None = Field(default=None, description="asha jobs: false when no candidate completed the top "
+                                  "rung yet and this is the best at the highest rung reached")
+
+
+class RungOut(BaseModel):
+    """One rung a multi-fidelity (asha) candidate trained."""
+
+    rung: int
+    epochs: int
+    data_fraction: float
+    val_acc: float
+    test_acc: float | None = None
+    seconds: float = Field(description="measured training time of this rung")
+    decision: Literal["promoted", "pruned", "completed"]
+    seq: int = Field(description="the job-wide order in which rung results were reported to the pruner")
+
+
+class AshaOut(BaseModel):
+    """The rungs of an asha job (automcu.core.fidelity)."""
+
+    min_epochs: int
+    reduction_factor: int
+    min_data_fraction: float
+    rungs: list[dict[str, Any]] = Field(description="rung, epochs, data_fraction of each rung, cheapest first")
+    pruner: str
+    weights: str
 
 
 class Artifact(BaseModel):
@@ -102,6 +130,10 @@ class JobOut(JobBrief):
     simulated_train_seconds: float = 0.0
     wall_seconds: float = 0.0
     artifacts: list[Artifact] = []
+    fidelity: Literal["full", "asha"] = Field(default="full", description="asha: multi-fidelity screening")
+    asha: AshaOut | None = None
+    n_pruned: int = Field(default=0, description="asha: candidates stopped below the top rung (in n_evaluated)")
+    best_note: str | None = Field(default=None, description="asha: set when `best` has not completed the top rung")
 
 
 class JobList(BaseModel):
@@ -113,7 +145,7 @@ class CandidateOut(MemorySplit):
     id: int
     arch: str
     index: int
-    status: Literal["proposed", "infeasible", "evaluated", "failed"]
+    status: CandidateStatus
     feasible: bool
     step: int
     proposer: str
@@ -133,6 +165,8 @@ class CandidateOut(MemorySplit):
     error: str | None = None
     created_at: Timestamp
     evaluated_at: Timestamp | None = None
+    rung: int | None = Field(default=None, description="asha jobs: the highest rung trained")
+    rungs: list[RungOut] | None = Field(default=None, description="asha jobs: each rung trained, cheapest first")
 
 
 class CandidateList(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ def test_the_compress_body_takes_the_backends_methods_and_refuses_what_does_not_
                         ({"label_mix": "0.3"}, "give a teacher"), ({"feature_kd": True}, "give a teacher"),
                         ({"teacher": teachers[0], "label_mix": "lots"}, "label-mix"), ({"soup": 1}, "N >= 2"),
                         ({"soup": 9}, "less than or equal"), ({"teacher": teachers * 3}, "at most 4"),
-                        ({"teachers": teachers}, "Extra inputs")):
+                        ({"teachers": teachers}, "Extra inputs"), ({"precision": "int4"}, "int8"),
+                        ({"mixed_tolerance": 1.0}, "precision mixed only")):
         with pytest.raises(ValueError, match=words):
             JobSpec(dataset="digits", compress=body)
 
@@ -61,10 +63,13 @@ def _compressed_search(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_an_mcu_search_ends_with_its_winner_compressed(db_url: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     spec = JobSpec(dataset="digits", space="mcu", board="STM32F411", budget=2, epochs=1, seed=0,
-                   proposer="random", compress={"epochs": 3})
+                   proposer="random", compress={"epochs": 3, "precision": "mixed", "mixed_tolerance": 0.5})
     db, job_id, outcome = _compressed_search(db_url, tmp_path, monkeypatch, spec)
     assert outcome["arch"] == best_candidate(candidates_of(db, job_id)).arch and outcome["arch"].startswith("C")
-    assert Path(get_job(db, job_id).artifacts["compress"]["model.tflite"]).is_file()
+    files = get_job(db, job_id).artifacts["compress"]
+    assert Path(files["model.tflite"]).is_file()
+    report = json.loads(Path(files["report.json"]).read_text())  # the body's precision reached the backend
+    assert report["precision"]["mode"] == "mixed" and report["precision"]["tolerance_pp"] == 0.5
     assert 10 < outcome["int8_acc"] <= 100
 
 

@@ -75,7 +75,7 @@ def list_candidates(
     sort: Annotated[str, Query(pattern=crud.SORT_PATTERN,
                                description="a column, `-column` for descending: " + ", ".join(crud.CANDIDATE_SORTS))]
     = "id",
-    cand_status: Annotated[Literal["proposed", "infeasible", "evaluated", "failed"] | None,
+    cand_status: Annotated[Literal["proposed", "infeasible", "evaluated", "failed", "pruned"] | None,
                            Query(alias="status")] = None,
 ) -> CandidateList:
     """Every candidate the job proposed: feasibility figures, violations, accuracies."""

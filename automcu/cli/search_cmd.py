@@ -17,11 +17,14 @@ def build_spec(
     dataset: str, board: str | None, sram_kb: float | None, flash_kb: float | None, clock_mhz: float | None,
     core: str | None, max_latency_ms: float | None, task: str | None, budget: int, proposer: str, seed: int,
     epochs: int | None = None, verify: str = "none", data_path: str | None = None,
-    compress: dict | None = None, space: str = "nb201",
+    compress: dict | None = None, space: str = "nb201", fidelity: str = "full", min_epochs: int | None = None,
+    reduction_factor: int | None = None, min_data_fraction: float | None = None,
 ) -> JobSpec:
     spec: dict = {"dataset": dataset, "board": board, "max_latency_ms": max_latency_ms, "task": task,
                   "budget": budget, "proposer": proposer, "seed": seed, "epochs": epochs, "verify": verify,
-                  "data_path": data_path, "compress": compress, "space": space}
+                  "data_path": data_path, "compress": compress, "space": space, "fidelity": fidelity,
+                  "min_epochs": min_epochs, "reduction_factor": reduction_factor,
+                  "min_data_fraction": min_data_fraction}
     custom = {"sram_kb": sram_kb, "flash_kb": flash_kb, "clock_mhz": clock_mhz, "core": core}
     if any(v is not None for v in custom.values()):
         spec["hardware"] = CustomHardware(**custom)
@@ -53,6 +56,17 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         data: Annotated[str | None, typer.Option(help="real data: the dataset's folder (MNIST/Fashion-MNIST IDX)",
                                                  show_default=False)] = None,
+        fidelity: Annotated[str, typer.Option(
+            help="real data: full trains every candidate for --epochs; asha screens them on cheap rungs (few "
+                 "epochs, a share of the images) and promotes the best 1/eta (Optuna's SuccessiveHalvingPruner), "
+                 "the top rung being --epochs on all the images")] = "full",
+        min_epochs: Annotated[int | None, typer.Option(help="asha: epochs of the first rung [default: 1]",
+                                                       show_default=False)] = None,
+        reduction_factor: Annotated[int | None, typer.Option(
+            help="asha: eta, rungs grow by eta and 1 in eta is promoted [default: 3]", show_default=False)] = None,
+        min_data_fraction: Annotated[float | None, typer.Option(
+            help="asha: share of the training images on the first rung, scaled up by eta to 1.0 [default: 0.25]",
+            show_default=False)] = None,
         verify: Annotated[str, typer.Option(help="TFLite Micro check of candidates: none|near|all")] = "none",
         compress: Annotated[bool, typer.Option(
             "--compress", help="hand the winner to the compression backend when the search ends (real data)")] = False,
@@ -69,7 +83,8 @@ def register(app: typer.Typer) -> None:
         """
         spec = build_spec(dataset, board, sram_kb, flash_kb, clock_mhz, core, max_latency_ms, task, budget,
                           proposer, seed, epochs, verify, data,
-                          {"epochs": compress_epochs, "qat": qat} if compress else None, space)
+                          {"epochs": compress_epochs, "qat": qat} if compress else None, space, fidelity,
+                          min_epochs, reduction_factor, min_data_fraction)
         database, job = prepare_job(spec, db)
         if compress or verify != "none":
             from automcu.cli.noise import preload_quietly

@@ -60,6 +60,15 @@ def waiting_line(job_id: str, data: dict[str, Any]) -> str:
             f"{data['deadline_left_s']:.0f} s more are lost)")
 
 
+def rung_line(job_id: str, data: dict[str, Any], budget: int) -> str:
+    """One progress line of an asha job: which rung the candidate trained, its accuracy, the pruner's decision."""
+    what = {"promoted": "promoted to the next rung", "pruned": "pruned",
+            "completed": "completed the top rung" + (" (new best)" if data.get("improved") else "")}[data["decision"]]
+    return (f"job {job_id}: {data['n_evaluated']}/{budget} evaluated; index {data['index']} rung "
+            f"{data['rung'] + 1}/{data['top_rung'] + 1} ({data['epochs']} ep, {data['data_fraction']:.0%} of the "
+            f"images): val {data['val_acc']:.2f} %, {what}")
+
+
 def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed: bool = False,
                       force: bool = False) -> dict[str, Any]:
     from automcu.engine.planner import JobBusy, run_job
@@ -69,19 +78,34 @@ def run_with_progress(db: Database, job: Job, quiet: bool = False, allow_failed:
         TimeElapsedColumn(), console=console, transient=True, disable=quiet,
     ) as bar:
         task = bar.add_task(f"job {job.id}", total=job.budget, best="")
+        asha = (job.fidelity or "full") == "asha"
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
-            if kind == "evaluated":
+            if asha and kind in ("rung_promoted", "pruned", "evaluated"):
+                on_rung(kind, data)
+            elif kind == "evaluated":
                 best = f"val {data['val_acc']:.2f}" if data.get("improved") else None
                 bar.update(task, completed=data["n_evaluated"], **({"best": best} if best else {}))
                 n = data["n_evaluated"]
                 if not quiet and not console.is_terminal and (n % _plain_every(job.budget) == 0 or n == job.budget):
                     console.print(f"job {job.id}: {n}/{job.budget} evaluated {bar.tasks[0].fields['best']}".rstrip(),
                                   soft_wrap=True)
+            elif kind == "asha_resumed" and not quiet:
+                console.print(f"job {job.id}: resuming asha with {data['rungs']} stored rungs of "
+                              f"{data['candidates']} candidates (not trained again)", soft_wrap=True, highlight=False)
             elif kind == "proposer_fallback":
                 console.print(f"[yellow]proposer fallback:[/] {data['reason']}", soft_wrap=True, highlight=False)
             elif kind == "proposer_waiting" and not quiet:
                 console.print(waiting_line(job.id, data), soft_wrap=True, highlight=False)
+
+        def on_rung(kind: str, data: dict[str, Any]) -> None:
+            """Asha: every rung's decision is a line (rungs are seconds to minutes of training each)."""
+            if data.get("improved"):
+                bar.update(task, best=f"val {data['val_acc']:.2f}")
+            bar.update(task, completed=data["n_evaluated"])
+            if quiet:
+                return
+            console.print(rung_line(job.id, data, job.budget), soft_wrap=True, highlight=False)
 
         try:
             run_job(db, job.id, progress=on_event, allow_failed=allow_failed, force=force)

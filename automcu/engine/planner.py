@@ -19,6 +19,8 @@ from agents.messages import ProposalBatch, ProposalRequest
 from agents.proposers.base import Proposer, ProposerUnavailable
 from agents.proposers.factory import OFFLINE_DEFAULT, make_proposer, resolve_name
 from automcu.core.config import Settings, get_settings
+from automcu.core.fidelity import job_schedule
+from automcu.engine.asha import AshaScheduler
 from automcu.engine.evaluation import Evaluation, evaluation_for
 from automcu.engine.fallback import MAX_IDLE_ROUNDS, Fallback, fallback_for
 from automcu.engine.record import Clock, JobBusy, ProgressFn, StepRecorder
@@ -135,7 +137,7 @@ class Planner:
         self._clock.stored += job.wall_seconds
         self.state = state = self._load_state(job)
         rec = self._recorder = StepRecorder(self.db, job, self.worker, state, self.feasibility, evaluation,
-                                            self._clock, self.progress, hardware)
+                                            self._clock, self.progress, hardware, asha=self._asha(job, evaluation))
         fallback = fallback_for(self._space(job), self.feasibility, job.dataset, hardware, job.max_latency_ms)
         nothing = fallback.none_fit()
         if nothing is not None:
@@ -170,6 +172,19 @@ class Planner:
                 return self._no_winner_check(("the proposals from the feasible set keep failing the feasibility "
                                               "check (verification disagrees with the estimate)", "succeeded"))
 
+    def _asha(self, job: Job, evaluation: Evaluation) -> AshaScheduler | None:
+        """A multi-fidelity job's scheduler, rebuilt from the rungs its candidates stored (None: full fidelity)."""
+        rungs = job_schedule(job)
+        if rungs is None:
+            return None
+        if evaluation.inline:
+            raise ValueError(f"job {job.id}: fidelity asha needs a training evaluator; {job.dataset} is a lookup")
+        started = [(c.id, c.rungs) for c in self._rows if c.rungs]
+        asha = AshaScheduler.rebuilt(rungs, int(job.reduction_factor or 3), started)
+        if started:
+            self.progress("asha_resumed", {"candidates": len(started), "rungs": asha.n_reported})
+        return asha
+
     def _resumed_dry_state(self, job: Job) -> tuple[bool, int]:
         """(ran dry, idle rounds) as an uninterrupted run would have them now: a resumed job continues exactly.
 
@@ -200,6 +215,10 @@ class Planner:
         """A job never ends `succeeded` without a winner."""
         reason, status = stop
         if status == "succeeded" and self.state.best is None:
+            partial = self.state.best_partial()
+            if partial is not None:
+                return (f"{reason}; no candidate completed the top rung, so the winner is the best at the highest "
+                        f"rung reached (rung {partial.rung})", status)
             return f"{reason}; no candidate was evaluated, so there is no winner", "failed"
         return stop
 
@@ -209,8 +228,8 @@ class Planner:
             cands = list(s.scalars(select(Candidate).where(Candidate.job_id == self.job_id).order_by(Candidate.id)))
             last = s.scalar(select(func.max(AgentMessage.step)).where(AgentMessage.job_id == self.job_id,
                                                                       AgentMessage.agent == "proposer"))
-        return JobState([CandidateRow.of(c) for c in cands], 0 if last is None else int(last) + 1,
-                        space_size(self._space(job)))
+        self._rows = [CandidateRow.of(c) for c in cands]
+        return JobState(self._rows, 0 if last is None else int(last) + 1, space_size(self._space(job)))
 
     def _remaining(self, job: Job) -> int:
         """Evaluations left in the budget (the one place this is computed)."""

@@ -22,6 +22,7 @@ from agents.messages import (
     ProposalBatch,
     ProposalRequest,
 )
+from automcu.engine.asha import AshaScheduler
 from automcu.engine.evaluation import Evaluation
 from automcu.engine.state import CandidateRow, JobState
 from automcu.hardware.spec import HardwareSpec
@@ -69,6 +70,7 @@ class StepRecorder:
     progress: ProgressFn
     hardware: HardwareSpec | None = None
     cancel_requested: bool = False
+    asha: AshaScheduler | None = None  # a multi-fidelity job: candidates are trained rung by rung
 
     def _write(self, candidates: list[dict[str, Any]], messages: list[dict[str, Any]],
                events: list[dict[str, Any]]) -> list[int]:
@@ -166,6 +168,53 @@ class StepRecorder:
         return added
 
     # ----- evaluation through the executor (training, process pool, Ray) --------------------------
+    def _request(self, c: CandidateRow) -> EvaluationRequest:
+        """The candidate's evaluation: the job's full one, or (asha) its next rung's epochs and data fraction."""
+        job = self.job
+        if self.asha is None:
+            return EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed)
+        rung = self.asha.next_rung(c.rung)
+        return EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=rung.epochs, seed=job.seed,
+                                 rung=rung.rung, data_fraction=rung.data_fraction)
+
+    def _on_rung(self, cand: CandidateRow, request: EvaluationRequest, result: Any) -> None:
+        """One rung's result: Optuna's pruner decides, the rung is stored on the candidate (once)."""
+        from automcu.storage.repository import record_rung
+
+        job, state, asha = self.job, self.state, self.asha
+        assert asha is not None and request.rung is not None
+        rung = asha.rungs[request.rung]
+        decision = asha.decide(cand.id, rung.rung, result.val_acc)
+        status = {"promoted": "proposed", "pruned": "pruned", "completed": "evaluated"}[decision]
+        final = status != "proposed"
+        order = state.n_evaluated + 1 if final else None
+        if order is not None and order > job.budget:
+            return  # the budget is spent (more were in flight than it had left): dropped, not counted
+        improved = status == "evaluated" and state.improves(result.val_acc)
+        entry = {**rung.as_dict(), "val_acc": result.val_acc, "test_acc": result.test_acc,
+                 "seconds": result.train_seconds, "decision": decision, "seq": asha.n_reported}
+        messages = [
+            AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
+                         payload=request.model_dump()),
+            AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="out",
+                         payload=result.model_dump()),
+        ]
+        payload = {"arch": cand.arch, "index": cand.index, "budget": job.budget, "val_acc": result.val_acc,
+                   "test_acc": result.test_acc, "rung": rung.rung, "top_rung": asha.top, "epochs": rung.epochs,
+                   "data_fraction": rung.data_fraction, "decision": decision}
+        if not record_rung(self.db, job.id, self.worker, cand.id, entry, status, order, improved, messages,
+                           self.clock.take(), payload):
+            return
+        cand.status, cand.rung, cand.rungs = status, rung.rung, [*(cand.rungs or []), entry]
+        cand.val_acc, cand.test_acc = result.val_acc, result.test_acc
+        cand.train_seconds = (cand.train_seconds or 0.0) + result.train_seconds
+        if final:
+            cand.eval_order = order
+            state.note_evaluated(cand)
+        kind = {"promoted": "rung_promoted", "pruned": "pruned", "completed": "evaluated"}[decision]
+        extra = {"n_evaluated": order, "improved": improved} if final else {"n_evaluated": state.n_evaluated}
+        self.progress(kind, {**payload, **extra})
+
     def dispatch(self, pending: list[CandidateRow]) -> None:
         """Evaluate stored feasible candidates (no more than the budget left) through the executor.
 
@@ -179,14 +228,18 @@ class StepRecorder:
         job, state, ev = self.job, self.state, self.evaluation
         batch = {c.id: c for c in pending[:max(0, job.budget - state.n_evaluated)]}
         settled: set[Any] = set()
-        items = [Item(c.id, EvaluationRequest(arch=c.arch, dataset=job.dataset, epochs=job.epochs, seed=job.seed))
-                 for c in batch.values()]
+        items = [Item(c.id, self._request(c)) for c in batch.values()]
 
         def begin_attempt(cand_id: Any) -> int:
-            return count_attempts(self.db, job.id, self.worker, [cand_id])[cand_id]
+            attempts = count_attempts(self.db, job.id, self.worker, [cand_id])[cand_id]
+            return attempts - len(batch[cand_id].rungs or [])  # asha: the attempts at this rung
 
         def on_result(item: Item, result: Any) -> None:
             cand = batch[item.key]
+            if self.asha is not None:
+                settled.add(item.key)
+                self._on_rung(cand, item.request, result)
+                return
             messages = [
                 AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
                              payload=item.request.model_dump()),

@@ -41,13 +41,16 @@ class CandidateRow:
     test_acc: float | None = None
     train_seconds: float | None = None
     error: str | None = None
+    rung: int | None = None  # asha: the highest rung trained
+    rungs: list[Any] | None = None  # asha: each rung trained, as stored
 
     @classmethod
     def of(cls, c: Candidate) -> CandidateRow:
         return cls(id=c.id, arch=c.arch, index=c.index, iso_key=c.iso_key, status=c.status, step=c.step,
                    margins=c.margins or {}, violations=c.violations or [], flash_bytes=c.flash_bytes,
                    peak_sram_bytes=c.peak_sram_bytes, latency_ms=c.latency_ms, eval_order=c.eval_order,
-                   val_acc=c.val_acc, test_acc=c.test_acc, train_seconds=c.train_seconds, error=c.error)
+                   val_acc=c.val_acc, test_acc=c.test_acc, train_seconds=c.train_seconds, error=c.error,
+                   rung=c.rung, rungs=list(c.rungs) if c.rungs else None)
 
 
 def chain_digest(previous: str, archs: list[str]) -> str:
@@ -80,7 +83,9 @@ class JobState:
             if i + 1 == len(candidates) or candidates[i + 1].step != c.step:  # the digest chains step by step
                 self.added(run)
                 run = []
-        for c in sorted((c for c in candidates if c.status == "evaluated"), key=lambda c: c.eval_order or 0):
+        # pruned candidates (asha) count against the budget and inform the proposer, never as the incumbent
+        ended = (c for c in candidates if c.status in ("evaluated", "pruned"))
+        for c in sorted(ended, key=lambda c: c.eval_order or 0):
             self.note_evaluated(c)
 
     def add(self, c: CandidateRow) -> None:
@@ -109,8 +114,15 @@ class JobState:
         self.n_evaluated += 1
         self.sim_seconds += c.train_seconds or 0.0
         order = c.eval_order or self.n_evaluated
+        if c.status == "pruned":
+            return
         if c.val_acc is not None and (self.best is None or c.val_acc > self.best[0]):
             self.best = (c.val_acc, order)
+
+    def best_partial(self) -> CandidateRow | None:
+        """Asha, no candidate through the top rung yet: the unpruned one at the highest rung reached, best there."""
+        started = [c for c in self.pending if c.rung is not None and c.val_acc is not None]
+        return max(started, key=lambda c: (c.rung or 0, c.val_acc or 0.0), default=None)
 
     def best_position(self) -> int | None:
         """Position of the incumbent in ``evaluated`` (eval orders are 1..n, in order)."""

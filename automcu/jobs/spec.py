@@ -6,6 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from automcu.core.fidelity import (
+    DEFAULT_MIN_DATA_FRACTION,
+    DEFAULT_MIN_EPOCHS,
+    DEFAULT_REDUCTION_FACTOR,
+    Fidelity,
+    rung_schedule,
+)
 from automcu.data.realdata import DEFAULT_TRAIN_EPOCHS, REAL_DATASETS, real_dataset_name
 from automcu.hardware.spec import HardwareSpec
 from search_spaces.nb201.table import DATASETS
@@ -52,6 +59,11 @@ class CompressSpec(BaseModel):
     feature_kd: bool = Field(default=False, description="intermediate-layer distillation term (needs a teacher)")
     soup: int = Field(default=0, ge=0, le=8, description="N >= 2: N fine-tuned runs merged by a greedy soup on a "
                       "held-out split (0: none)")
+    precision: Literal["int8", "mixed"] = Field(
+        default="int8", description="int8, or mixed: per layer int8, 4-bit weights (CONV_2D) or 16x8, chosen by "
+        "sensitivity measured in TFLite Micro (least Flash within mixed_tolerance pp of int8)")
+    mixed_tolerance: float = Field(default=0.3, ge=0, le=100, description="mixed: accuracy (pp, on held-out "
+                                   "images) it may give up for Flash")
     data_path: str | None = Field(default=None, max_length=1024,
                                   description="the dataset's folder (required for cifar10/cifar100 batches)")
     train_limit: int | None = Field(default=None, ge=1)
@@ -76,6 +88,8 @@ class CompressSpec(BaseModel):
                 raise ValueError(f"{name} is a distillation term: give a teacher")
         if self.soup == 1:
             raise ValueError("soup N averages N >= 2 fine-tuned runs, got 1")
+        if self.precision == "int8" and "mixed_tolerance" in self.model_fields_set:
+            raise ValueError("mixed_tolerance applies to precision mixed only")
         return self
 
 
@@ -117,6 +131,17 @@ class JobSpec(BaseModel):
     batch_size: int = Field(default=1, ge=1, le=64)
     compress: CompressSpec | None = Field(default=None, description="hand the winner to the compression backend "
                                           "(train on real data, int8, TFLite Micro) when the search ends")
+    fidelity: Fidelity = Field(default="full", description="real data: full trains every candidate for `epochs` on "
+                               "the whole training split; asha screens candidates on cheap rungs (few epochs, a "
+                               "data fraction) and promotes the best (Optuna's SuccessiveHalvingPruner); the top "
+                               "rung is `epochs` on all the data")
+    min_epochs: int | None = Field(default=None, ge=1, le=200, description=f"asha: epochs of the first rung "
+                                   f"(default {DEFAULT_MIN_EPOCHS})")
+    reduction_factor: int | None = Field(default=None, ge=2, le=10, description=f"asha: eta, 1 in eta candidates "
+                                         f"promoted per rung; rungs grow by eta (default {DEFAULT_REDUCTION_FACTOR})")
+    min_data_fraction: float | None = Field(default=None, gt=0, le=1, description="asha: fraction of the training "
+                                            f"images on the first rung, scaled up by eta to 1.0 (default "
+                                            f"{DEFAULT_MIN_DATA_FRACTION})")
 
     @field_validator("proposer")
     @classmethod
@@ -172,6 +197,27 @@ class JobSpec(BaseModel):
             fit = ", ".join(n for n in names() if supports(n, self.space))
             raise ValueError(f"proposer {self.proposer!r} searches the nb201 space only; for space "
                              f"{self.space!r} choose {fit}")
+        return self
+
+    @model_validator(mode="after")
+    def _fidelity_fits_the_job(self) -> JobSpec:
+        options = {"min_epochs": self.min_epochs, "reduction_factor": self.reduction_factor,
+                   "min_data_fraction": self.min_data_fraction}
+        if self.fidelity == "full":
+            given = [k for k, v in options.items() if v is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} set the rungs of fidelity asha; this job's fidelity is full "
+                                 "(add fidelity asha, or drop them)")
+            return self
+        if not self.real_data:
+            raise ValueError(f"fidelity 'asha' screens candidates by training them on real data "
+                             f"({', '.join(REAL_DATASETS)}) at low fidelity first; {self.dataset} is a NAS-Bench-201 "
+                             "lookup, whose accuracies are read, not trained (use fidelity full)")
+        self.min_epochs = self.min_epochs or DEFAULT_MIN_EPOCHS
+        self.reduction_factor = self.reduction_factor or DEFAULT_REDUCTION_FACTOR
+        self.min_data_fraction = self.min_data_fraction or DEFAULT_MIN_DATA_FRACTION
+        assert self.epochs is not None
+        rung_schedule(self.epochs, self.min_epochs, self.reduction_factor, self.min_data_fraction)
         return self
 
     @model_validator(mode="after")

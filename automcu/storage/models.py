@@ -34,7 +34,8 @@ class Base(DeclarativeBase):
 
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-CANDIDATE_STATUSES = ("proposed", "infeasible", "evaluated", "failed")
+#: ``pruned``: a multi-fidelity (asha) candidate stopped after a rung below the top (never a job's winner)
+CANDIDATE_STATUSES = ("proposed", "infeasible", "evaluated", "failed", "pruned")
 
 
 class Job(Base):
@@ -63,6 +64,11 @@ class Job(Base):
     data_path: Mapped[str | None] = mapped_column(Text)  # real-data jobs: the dataset's folder
     compress: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # hand the winner to the backend when set
     space: Mapped[str] = mapped_column(String(16), default="nb201", server_default=text("'nb201'"))  # nb201 | mcu
+    # full | asha (automcu.core.fidelity); the asha options are NULL for a full-fidelity job
+    fidelity: Mapped[str] = mapped_column(String(8), default="full", server_default=text("'full'"))
+    min_epochs: Mapped[int | None] = mapped_column(Integer)
+    reduction_factor: Mapped[int | None] = mapped_column(Integer)
+    min_data_fraction: Mapped[float | None] = mapped_column(Float)
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -110,6 +116,10 @@ class Candidate(Base):
     train_seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # evaluations dispatched
+    # asha jobs: the highest rung trained, and each rung trained (rung, epochs, data_fraction, val_acc, test_acc,
+    # seconds, decision, seq); bounded by the job's rung count. NULL for full-fidelity jobs.
+    rung: Mapped[int | None] = mapped_column(Integer)
+    rungs: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

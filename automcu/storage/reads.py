@@ -22,17 +22,23 @@ BRIEF_COLUMNS = ("id", "status", "dataset", "board", "budget", "proposer", "spac
 BEST_COLUMNS = ("arch", "index", "val_acc", "test_acc", "flash_bytes", "peak_sram_bytes", "latency_ms")
 
 
-def _count(status: str | None = None) -> Any:
-    """Candidates of the outer query's job (with ``status``): an index-only count."""
+#: candidates whose evaluation ended, counted against the budget (``pruned``: an asha candidate stopped early)
+ENDED = ("evaluated", "pruned")
+
+
+def _count(status: str | tuple[str, ...] | None = None) -> Any:
+    """Candidates of the outer query's job (with ``status``, or one of them): an index-only count."""
     q = select(func.count()).select_from(Candidate).where(Candidate.job_id == Job.id)
-    if status is not None:
+    if isinstance(status, tuple):
+        q = q.where(Candidate.status.in_(status))
+    elif status is not None:
         q = q.where(Candidate.status == status)
     return q.correlate(Job).scalar_subquery()
 
 
 def _counts() -> list[Any]:
     return [_count().label("n_proposed"), _count("infeasible").label("n_infeasible"),
-            _count("evaluated").label("n_evaluated")]
+            _count(ENDED).label("n_evaluated")]
 
 
 # Statements are built once (building one costs far more than running it) and take the job id as a parameter.
@@ -50,19 +56,21 @@ def _detail_statement() -> Select[Any]:
     top = (select(func.max(Candidate.val_acc)).where(evaluated).correlate(Job).scalar_subquery())
     best_id = (select(Candidate.id).where(evaluated, Candidate.val_acc == top)
                .order_by(Candidate.eval_order.asc(), Candidate.id.asc()).limit(1).correlate(Job).scalar_subquery())
-    sim = (select(func.coalesce(func.sum(func.coalesce(Candidate.train_seconds, 0.0)), 0.0)).where(evaluated)
+    ended = (Candidate.job_id == Job.id) & Candidate.status.in_(ENDED)
+    sim = (select(func.coalesce(func.sum(func.coalesce(Candidate.train_seconds, 0.0)), 0.0)).where(ended)
            .correlate(Job).scalar_subquery())
     best = aliased(Candidate, name="best")
-    return (select(*JOBS.c, *_counts(), sim.label("sim"),
+    return (select(*JOBS.c, *_counts(), _count("pruned").label("n_pruned"), sim.label("sim"),
                    *(getattr(best, c).label(f"best_{c}") for c in BEST_COLUMNS))
             .outerjoin(best, best.id == best_id)
             .where(Job.id == bindparam("job_id")))
 
 
 def job_detail(conn: Connection, job_id: str) -> Row[Any] | None:
-    """The job's row, its counts (``n_proposed``, ``n_infeasible``, ``n_evaluated``, ``sim``: simulated training
-    seconds of the evaluated ones) and its best candidate (``best_arch``, ``best_index``, ... or NULLs): the
-    evaluated candidate with the highest ``val_acc``, the first evaluated among equals. One statement."""
+    """The job's row, its counts (``n_proposed``, ``n_infeasible``, ``n_evaluated`` (pruned included),
+    ``n_pruned``, ``sim``: simulated training seconds of the evaluated and pruned ones) and its best candidate
+    (``best_arch``, ``best_index``, ... or NULLs): the evaluated candidate with the highest ``val_acc``, the
+    first evaluated among equals. One statement."""
     return conn.execute(_detail_statement(), {"job_id": job_id}).first()
 
 
@@ -126,5 +134,16 @@ def counts_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[int, int,
     out = dict.fromkeys(job_ids, (0, 0, 0))
     for job_id, status, n in conn.execute(_COUNTS, {"ids": job_ids}) if job_ids else ():
         proposed, infeasible, evaluated = out[job_id]
-        out[job_id] = (proposed + n, infeasible + n * (status == "infeasible"), evaluated + n * (status == "evaluated"))
+        out[job_id] = (proposed + n, infeasible + n * (status == "infeasible"), evaluated + n * (status in ENDED))
     return out
+
+
+_PARTIAL = (select(Candidate).where(Candidate.job_id == bindparam("job_id"), Candidate.status == "proposed",
+                                    Candidate.rung.is_not(None), Candidate.val_acc.is_not(None))
+            .order_by(Candidate.rung.desc(), Candidate.val_acc.desc(), Candidate.id.asc()).limit(1))
+
+
+def best_partial_row(conn: Connection, job_id: str) -> Row[Any] | None:
+    """Asha, no candidate through the top rung yet: the unpruned candidate at the highest rung reached, best
+    there (``summaries.best_partial`` in SQL); None when no rung was trained."""
+    return conn.execute(_PARTIAL, {"job_id": job_id}).first()

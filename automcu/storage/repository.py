@@ -51,6 +51,10 @@ class JobRequest(Protocol):
     batch_size: int
     compress: Any
     space: str
+    fidelity: str
+    min_epochs: int | None
+    reduction_factor: int | None
+    min_data_fraction: float | None
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]: ...
 
@@ -88,12 +92,19 @@ def create_job(
         patience=spec.patience,
         batch_size=spec.batch_size,
         space=spec.space,
+        fidelity=getattr(spec, "fidelity", "full"),
+        min_epochs=getattr(spec, "min_epochs", None),
+        reduction_factor=getattr(spec, "reduction_factor", None),
+        min_data_fraction=getattr(spec, "min_data_fraction", None),
         compress=compress if compress is not None else (spec.compress.model_dump() if spec.compress else None),
     )
     with db.transaction() as s:
         s.add(job)
         s.flush()
-        s.add(Event(job_id=job.id, kind="created", payload={"spec": spec.model_dump(exclude_none=True)}))
+        payload = spec.model_dump(exclude_none=True)
+        if payload.get("fidelity") == "full":
+            payload.pop("fidelity")  # the default: a full-fidelity job's record reads as before
+        s.add(Event(job_id=job.id, kind="created", payload={"spec": payload}))
     return job
 
 
@@ -351,3 +362,36 @@ def record_failure(db: Database, job_id: str, worker: str, cand_id: int, arch: s
         s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed")
                   .values(status="failed", error=error))
         add_event(s, job_id, "evaluation_failed", arch=arch, error=error)
+
+
+def record_rung(db: Database, job_id: str, worker: str, cand_id: int, entry: dict[str, Any], status: str,
+                order: int | None, improved: bool, messages: list[AgentMessage], wall_delta: float,
+                event: dict[str, Any]) -> bool:
+    """Store one rung of a multi-fidelity candidate exactly once; False if it was not stored.
+
+    ``entry`` (rung, epochs, data_fraction, val_acc, test_acc, seconds, decision, seq) is appended to the
+    candidate's ``rungs``; its ``val_acc``/``test_acc`` become the candidate's, its seconds add to its
+    ``train_seconds``. ``status`` stays ``proposed`` for a promoted candidate (its next rung is still to train),
+    or ends it: ``pruned``, or ``evaluated`` after the top rung, as evaluation number ``order``. One fenced
+    transaction (as :func:`record_evaluation`); a rung already stored (or a candidate no longer proposed) is
+    refused, so a result that arrives twice is stored once. The event's kind is the decision's
+    (``rung_promoted``, ``pruned`` or ``evaluated``).
+    """
+    with db.transaction() as s:
+        _fence(s, job_id, worker, wall_seconds=Job.wall_seconds + wall_delta)
+        row = s.execute(select(Candidate.rung, Candidate.rungs, Candidate.train_seconds).where(
+            Candidate.id == cand_id, Candidate.status == "proposed")).first()
+        if row is None or (row.rung is not None and row.rung >= entry["rung"]):
+            return False
+        final = status != "proposed"
+        values: dict[str, Any] = dict(
+            rung=entry["rung"], rungs=[*(row.rungs or []), entry], status=status, val_acc=entry["val_acc"],
+            test_acc=entry["test_acc"], train_seconds=(row.train_seconds or 0.0) + entry["seconds"], error=None)
+        if final:
+            values.update(eval_order=order, evaluated_at=utcnow())
+        s.execute(update(Candidate).where(Candidate.id == cand_id, Candidate.status == "proposed").values(**values))
+        s.add_all(messages)
+        kind = {"proposed": "rung_promoted", "pruned": "pruned"}.get(status, "evaluated")
+        extra = {"n_evaluated": order, "improved": improved} if final else {}
+        add_event(s, job_id, kind, **event, **extra)
+    return True

@@ -86,8 +86,9 @@ class _DriverInsert:
 
     def params(self, row: dict[str, Any], extra: dict[str, Any]) -> tuple[Any, ...]:
         merged = {**self.defaults, **row, **extra}
-        get = merged.get
-        return tuple([get(n) if proc is None else proc(get(n)) for n, proc in zip(self.names, self.procs, strict=True)])
+        # a column the row leaves out is SQL NULL, as in a Core insert (a JSON column's processor would write 'null')
+        return tuple([merged.get(n) if proc is None or n not in merged else proc(merged[n])
+                      for n, proc in zip(self.names, self.procs, strict=True)])
 
 
 _driver: dict[int, tuple[_DriverInsert, _DriverInsert, _DriverInsert]] = {}

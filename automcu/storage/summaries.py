@@ -97,21 +97,52 @@ def memory_split(flash_bytes: int | None, peak_sram_bytes: int | None,
     }
 
 
+def best_partial(cands: list[Any]) -> Any:
+    """Multi-fidelity, no candidate through the top rung: the unpruned candidate at the highest rung reached,
+    with the best ``val_acc`` there (the first evaluated among equals), or None. Pruned ones never qualify."""
+    started = [c for c in cands if c.status == "proposed" and getattr(c, "rung", None) is not None
+               and c.val_acc is not None]
+    if not started:
+        return None
+    return max(started, key=lambda c: (c.rung, c.val_acc, -c.id if isinstance(getattr(c, "id", None), int) else 0))
+
+
 def candidate_brief(c: CandidateLike, hardware: dict[str, Any] | None = None) -> dict[str, Any]:
     """The contract's candidate fields plus the memory split of :func:`memory_split` (``hardware``: the
-    job's hardware dict, whose runtime sizes the estimator added to the totals)."""
-    return {
+    job's hardware dict, whose runtime sizes the estimator added to the totals); a multi-fidelity candidate
+    also has ``rung`` (the highest trained) and ``rungs`` (each one trained, with its decision)."""
+    out = {
         "arch": c.arch, "index": c.index, "val_acc": c.val_acc, "test_acc": c.test_acc,
         "flash_bytes": c.flash_bytes, "peak_sram_bytes": c.peak_sram_bytes, "latency_ms": c.latency_ms,
         **memory_split(c.flash_bytes, c.peak_sram_bytes, hardware),
     }
+    if getattr(c, "rungs", None):
+        out.update(rung=c.rung, rungs=c.rungs)  # type: ignore[attr-defined]
+    return out
+
+
+def _fidelity_summary(job: JobLike, cands: list[Any], best: Any) -> dict[str, Any]:
+    """An asha job's counts (pruned, rungs trained) and, without a top-rung winner yet, the best partial one."""
+    if (getattr(job, "fidelity", None) or "full") != "asha":
+        return {}
+    out: dict[str, Any] = {"fidelity": "asha", "n_pruned": sum(c.status == "pruned" for c in cands),
+                           "n_rungs": sum(len(getattr(c, "rungs", None) or []) for c in cands)}
+    if best is None:
+        partial = best_partial(cands)
+        if partial is not None:
+            out["best"] = {**candidate_brief(partial, job.hardware), "top_rung": False}
+            out["best_note"] = (f"no candidate completed the top rung yet: the best at the highest rung reached "
+                                f"(rung {partial.rung}), not a fully trained winner")
+    else:
+        out["best"] = {**candidate_brief(best, job.hardware), "top_rung": True}
+    return out
 
 
 def job_summary(job: JobLike, cands: list[Any], lease_seconds: float = 30.0) -> dict[str, Any]:
     """The contract's search result: {job_id, status, best, n_proposed, n_infeasible, n_evaluated, ...}."""
     best = best_candidate(cands)
-    evaluated = [c for c in cands if c.status == "evaluated"]
-    return {
+    evaluated = [c for c in cands if c.status in ("evaluated", "pruned")]  # pruned: asha, counted in the budget
+    out = {
         "job_id": job.id,
         "status": display_status(job, lease_seconds),
         "best": candidate_brief(best, job.hardware) if best else None,
@@ -122,6 +153,8 @@ def job_summary(job: JobLike, cands: list[Any], lease_seconds: float = 30.0) -> 
         "wall_seconds": round(job.wall_seconds, 3),
         "stop_reason": job.stop_reason,  # why the search stopped (None while it runs)
     }
+    out.update(_fidelity_summary(job, cands, best))
+    return out
 
 
 def job_record(job: JobLike, cands: list[Any] | None = None, lease_seconds: float = 30.0) -> dict[str, Any]:
@@ -133,7 +166,12 @@ def job_record(job: JobLike, cands: list[Any] | None = None, lease_seconds: floa
         "epochs": job.epochs, "owner": job.owner, "created_at": job.created_at, "started_at": job.started_at,
         "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "stop_reason": job.stop_reason,
         "error": job.error, "artifacts": job.artifacts, "space": getattr(job, "space", None) or "nb201",
+        "fidelity": getattr(job, "fidelity", None) or "full",
     }
+    if out["fidelity"] == "asha":
+        from automcu.core.fidelity import fidelity_record
+
+        out["asha"] = fidelity_record(job)
     if cands is not None:
         summary = job_summary(job, cands, lease_seconds)
         summary.pop("job_id")
@@ -142,5 +180,5 @@ def job_record(job: JobLike, cands: list[Any] | None = None, lease_seconds: floa
     return out
 
 
-__all__ = ["CandidateLike", "JobLike", "best_candidate", "candidate_brief", "display_status", "is_stale",
-           "job_record", "job_summary", "memory_split"]
+__all__ = ["CandidateLike", "JobLike", "best_candidate", "best_partial", "candidate_brief", "display_status",
+           "is_stale", "job_record", "job_summary", "memory_split"]
