@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,23 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'automcu.db'}"
+
+
+@pytest.fixture
+def alice_api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The REST app on ``db_url`` (a TestClient, started) and the headers of a token for user ``alice``."""
+    from fastapi.testclient import TestClient
+
+    from api.core.security import create_token
+    from api.main import create_app
+    from automcu.core.config import get_settings
+    from automcu.storage.db import open_database
+
+    monkeypatch.setenv("AUTOMCU_DB_URL", db_url)
+    get_settings.cache_clear()
+    headers = {"Authorization": f"Bearer {create_token(open_database(db_url), 'alice')}"}
+    with TestClient(create_app()) as client:
+        yield client, headers
 
 
 # ----- no silent skips in a full set-up ---------------------------------------------------------------

@@ -88,32 +88,25 @@ def test_rest_reads_show_the_space_and_the_mcu_winner(searched: tuple[str, dict[
     assert spec["enum"] == ["nb201", "mcu"] and spec["default"] == "nb201"
 
 
-def test_rest_job_body_takes_and_checks_the_space(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.core.security import create_token
-    from api.main import create_app
-
-    monkeypatch.setenv("AUTOMCU_DB_URL", db_url)
-    get_settings.cache_clear()
-    db = open_database(db_url)
-    h = {"Authorization": f"Bearer {create_token(db, 'alice')}"}
-    with TestClient(create_app()) as client:
-        for body, words in (({"dataset": "cifar10", "space": "mcu"}, "lookup"),
-                            ({"dataset": "digits", "space": "mcu", "proposer": "local"}, "nb201 space only"),
-                            ({"dataset": "digits", "space": "vgg"}, "nb201"),
-                            ({"dataset": "digits", "space": "mcu",
-                              "compress": {"teacher": "C8-N1-S1:|skip_connect~0|+|skip_connect~0|none~1|+|"
-                                           "skip_connect~0|none~1|none~2|", "teacher_weighting": "entropy"}},
-                             "at least two")):
-            r = client.post(f"{API}/jobs", json=body, headers=h)
-            assert r.status_code == 422 and words in r.text, (body, r.text)
-        assert client.get(f"{API}/jobs", headers=h).json()["total"] == 0  # nothing stored
-        nb = client.post(f"{API}/jobs", json={"dataset": "cifar10", "budget": 2}, headers=h).json()["id"]
-        body = {"dataset": "digits", "space": "mcu", "budget": 2}
-        mcu = client.post(f"{API}/jobs", json=body, headers=h).json()["id"]
-        assert client.get(f"{API}/jobs/{nb}", headers=h).json()["space"] == "nb201"  # the default, unchanged
-        assert client.get(f"{API}/jobs/{mcu}", headers=h).json()["space"] == "mcu"
-        listed = {j["id"]: j["space"] for j in client.get(f"{API}/jobs", headers=h).json()["items"]}
-        assert listed[nb] == "nb201" and listed[mcu] == "mcu"  # the list says it too
+def test_rest_job_body_takes_and_checks_the_space(alice_api: tuple[Any, dict[str, str]]) -> None:
+    client, h = alice_api
+    for body, words in (({"dataset": "cifar10", "space": "mcu"}, "lookup"),
+                        ({"dataset": "digits", "space": "mcu", "proposer": "local"}, "nb201 space only"),
+                        ({"dataset": "digits", "space": "vgg"}, "nb201"),
+                        ({"dataset": "digits", "space": "mcu",
+                          "compress": {"teacher": "C8-N1-S1:|skip_connect~0|+|skip_connect~0|none~1|+|"
+                                       "skip_connect~0|none~1|none~2|", "teacher_weighting": "entropy"}},
+                         "at least two")):
+        r = client.post(f"{API}/jobs", json=body, headers=h)
+        assert r.status_code == 422 and words in r.text, (body, r.text)
+    assert client.get(f"{API}/jobs", headers=h).json()["total"] == 0  # nothing stored
+    nb = client.post(f"{API}/jobs", json={"dataset": "cifar10", "budget": 2}, headers=h).json()["id"]
+    body = {"dataset": "digits", "space": "mcu", "budget": 2}
+    mcu = client.post(f"{API}/jobs", json=body, headers=h).json()["id"]
+    assert client.get(f"{API}/jobs/{nb}", headers=h).json()["space"] == "nb201"  # the default, unchanged
+    assert client.get(f"{API}/jobs/{mcu}", headers=h).json()["space"] == "mcu"
+    listed = {j["id"]: j["space"] for j in client.get(f"{API}/jobs", headers=h).json()["items"]}
+    assert listed[nb] == "nb201" and listed[mcu] == "mcu"  # the list says it too
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from automcu.cli.app import app
@@ -143,29 +142,20 @@ def test_an_interrupted_asha_job_resumes_without_retraining(tmp_path: Path) -> N
     assert get_job(db2, cut).status == "succeeded"
 
 
-def test_rest_round_trip(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.core.security import create_token
-    from api.main import create_app
-    from automcu.core.config import get_settings
-
-    monkeypatch.setenv("AUTOMCU_DB_URL", db_url)
-    get_settings.cache_clear()
-    db = open_database(db_url)
-    h = {"Authorization": f"Bearer {create_token(db, 'alice')}"}
-    with TestClient(create_app()) as client:
-        for body, words in (({"dataset": "cifar10", "fidelity": "asha"}, "lookup"),
-                            ({"dataset": "digits", "reduction_factor": 2}, "fidelity asha"),
-                            ({"dataset": "digits", "fidelity": "hyperband"}, "asha")):
-            r = client.post(f"{API}/jobs", json=body, headers=h)
-            assert r.status_code == 422 and words in r.text, (body, r.text)
-        assert client.get(f"{API}/jobs", headers=h).json()["total"] == 0  # nothing stored
-        ok = client.post(f"{API}/jobs", json={"dataset": "digits", "fidelity": "asha", "epochs": 3, "budget": 2,
-                                              "reduction_factor": 2}, headers=h)
-        assert ok.status_code in (200, 201, 202), ok.text
-        body = client.get(f"{API}/jobs/{ok.json()['id']}", headers=h).json()
-        assert body["fidelity"] == "asha" and body["asha"]["reduction_factor"] == 2
-        assert [(r["epochs"], r["data_fraction"]) for r in body["asha"]["rungs"]] == [(1, 0.25), (2, 0.5), (3, 1.0)]
-    get_settings.cache_clear()
+def test_rest_round_trip(alice_api: tuple[Any, dict[str, str]]) -> None:
+    client, h = alice_api
+    for body, words in (({"dataset": "cifar10", "fidelity": "asha"}, "lookup"),
+                        ({"dataset": "digits", "reduction_factor": 2}, "fidelity asha"),
+                        ({"dataset": "digits", "fidelity": "hyperband"}, "asha")):
+        r = client.post(f"{API}/jobs", json=body, headers=h)
+        assert r.status_code == 422 and words in r.text, (body, r.text)
+    assert client.get(f"{API}/jobs", headers=h).json()["total"] == 0  # nothing stored
+    ok = client.post(f"{API}/jobs", json={"dataset": "digits", "fidelity": "asha", "epochs": 3, "budget": 2,
+                                          "reduction_factor": 2}, headers=h)
+    assert ok.status_code in (200, 201, 202), ok.text
+    body = client.get(f"{API}/jobs/{ok.json()['id']}", headers=h).json()
+    assert body["fidelity"] == "asha" and body["asha"]["reduction_factor"] == 2
+    assert [(r["epochs"], r["data_fraction"]) for r in body["asha"]["rungs"]] == [(1, 0.25), (2, 0.5), (3, 1.0)]
 
 
 def test_rungs_run_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
