@@ -77,6 +77,12 @@ def test_request_refuses_inconsistent_methods(tmp_path) -> None:
     with pytest.raises(ValueError, match="--sensitivity-images"):
         CompressRequest(**base, precision="mixed", n_sensitivity=5)
     assert CompressRequest(**base, precision="mixed").precision == "mixed"
+    with pytest.raises(ValueError, match="--label-smoothing"):
+        CompressRequest(**base, label_smoothing=1.0)
+    from automcu.compress.pipeline import _train_cfg
+
+    smooth = CompressRequest(**base, label_smoothing=0.1)
+    assert _train_cfg(smooth, load_dataset("digits", seed=0), 0).label_smoothing == 0.1
     req = CompressRequest(**base, teacher=[CELL, CELL], teacher_weighting="entropy", label_mix="auto", soup=2)
     assert req.teachers == [CELL, CELL] and req.label_mix == "0.5:0.1"
 

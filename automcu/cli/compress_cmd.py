@@ -120,6 +120,8 @@ def register(app: typer.Typer) -> None:
         N: Annotated[int, typer.Option("--N", help="cells per stage")] = 1,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 128,
         lr: Annotated[float, typer.Option("--lr")] = 0.05,
+        label_smoothing: Annotated[float, typer.Option(
+            "--label-smoothing", help="cross-entropy against smoothed labels, e.g. 0.1 (0: off)")] = 0.0,
         seed: Annotated[int, typer.Option("--seed")] = 0,
         train_limit: Annotated[int | None, typer.Option("--train-limit", help="seeded training subset")] = None,
         test_limit: Annotated[int | None, typer.Option("--test-limit", help="seeded test subset")] = None,
@@ -156,7 +158,8 @@ def register(app: typer.Typer) -> None:
         assert arch is not None or baseline
         req = _request(
             arch=arch, dataset=dataset, out_dir=out_dir, hardware=hardware, data_path=data, C=C, N=N,
-            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, teacher=teacher, teacher_C=teacher_C,
+            epochs=epochs, batch_size=batch_size, lr=lr, label_smoothing=label_smoothing, seed=seed, teacher=teacher,
+            teacher_C=teacher_C,
             teacher_N=teacher_N, teacher_weighting=teacher_weighting, label_mix=label_mix, feature_kd=feature_kd,
             feature_kd_weight=feature_kd_weight, precision=precision, mixed_tolerance=mixed_tolerance,
             n_sensitivity=sensitivity_images, soup=soup, soup_epochs=soup_epochs,

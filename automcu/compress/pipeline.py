@@ -93,6 +93,7 @@ def _train_cfg(req: CompressRequest, data: ImageDataset, seed: int, epochs: int 
     hw = data.input_shape[1]
     shift = 2 if hw >= 16 else 0
     hflip = data.name.startswith(("cifar", "fashion"))
+    kw.setdefault("label_smoothing", req.label_smoothing)
     return TrainConfig(epochs=epochs or req.epochs, batch_size=req.batch_size, lr=req.lr, seed=seed, shift=shift,
                        hflip=hflip, threads=req.threads, **kw)
 

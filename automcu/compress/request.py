@@ -21,6 +21,7 @@ class CompressRequest:
     epochs: int = 5
     batch_size: int = 128
     lr: float = 0.05
+    label_smoothing: float = 0.0  # cross-entropy against smoothed labels (the recipe's regularizer; 0: off)
     seed: int = 0
     teacher: str | list[str] | None = None  # NB201/mcu arch(s) (trained here first) or automcu checkpoint(s)
     teacher_C: int | None = None  # teacher width when ``teacher`` is an arch; default 2·C
@@ -88,6 +89,8 @@ class CompressRequest:
             raise ValueError(f"--feature-kd-weight must be >= 0, got {self.feature_kd_weight}")
         if self.precision not in ("int8", "mixed"):
             raise ValueError(f"--precision must be int8 or mixed, got {self.precision!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.mixed_tolerance < 0:
             raise ValueError(f"--mixed-tolerance must be >= 0 pp, got {self.mixed_tolerance}")
         if self.n_sensitivity < 10:

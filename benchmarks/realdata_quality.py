@@ -1,0 +1,262 @@
+"""The user's own data end to end (issue 16): screening fidelity, then search → train → int8 → TFLite Micro
+against the hand-designed DS-CNN baseline at the same limits.
+
+1. **Proxy fidelity** (``--part proxy``): ``--proxy-archs`` mcu-space archs that fit the 64 KB / 256 KB
+   budget (seeded draws, the product's estimator decides) are trained by the product's
+   ``TrainingEvaluator`` at every rung of the asha ladder (``automcu.core.fidelity.rung_schedule``) and
+   at the top fidelity; Spearman correlation of each rung's validation accuracy with the top one's.
+2. **End to end** (``--part e2e``), per budget and seed: a real job (``JobSpec`` → ``create_job`` →
+   ``run_job``: the planner, feasibility agent, asha screening, training evaluator) on the mcu space;
+   its winner compressed by ``run_compress`` (QAT, int8, TFLite Micro on the test set, measured arena and
+   Flash); the DS-CNN baseline by ``run_baseline`` with the same epochs, data and quantization. Wall
+   time per stage.
+
+No NB201 CIFAR prior is used by any method here (the mcu proposers do not read the lookup table).
+Results: ``benchmarks/results/realdata_quality.{json,md}`` (keys ``sram64k_flash256k``,
+``sram16k_flash64k``, each with ``searched`` and ``baseline``). Reduced settings (training images, epochs,
+seeds) are written into the results and the markdown says so.
+
+    python benchmarks/realdata_quality.py [--data /usr/share/datasets/fashion-mnist] [--part proxy|e2e|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "realdata_quality"
+BUDGETS = {"sram64k_flash256k": (64, 256), "sram16k_flash64k": (16, 64)}
+CLOCK_MHZ, CORE = 100, "cortex-m4f"  # STM32F411-class
+
+
+def _hardware(sram_kb: float, flash_kb: float) -> Any:
+    from automcu.hardware.spec import HardwareSpec
+
+    return HardwareSpec(name=f"F411-class {sram_kb:g}K/{flash_kb:g}K", sram_kb=sram_kb, flash_kb=flash_kb,
+                        clock_mhz=CLOCK_MHZ, core=CORE)
+
+
+def ci95(vals: list[float]) -> list[float]:
+    from scipy import stats
+
+    if len(vals) < 2:
+        return [float("nan"), float("nan")]
+    m = statistics.fmean(vals)
+    half = float(stats.t.ppf(0.975, len(vals) - 1)) * statistics.stdev(vals) / len(vals) ** 0.5
+    return [m - half, m + half]
+
+
+def fitting_archs(n: int, hardware: Any, seed: int) -> list[str]:
+    """``n`` distinct mcu archs that the feasibility agent says fit ``hardware`` (seeded draws)."""
+    import random
+
+    from agents.feasibility import FeasibilityAgent
+    from agents.messages import FeasibilityRequest
+    from search_spaces.mcu.space import MCUArch
+
+    agent, rng, out = FeasibilityAgent(), random.Random(seed), []
+    tried = 0
+    while len(out) < n and tried < 200 * n:
+        tried += 1
+        arch = MCUArch.sample(rng).to_string()
+        if arch in out:
+            continue
+        if agent.check(FeasibilityRequest(arch=arch, dataset="fashion-mnist", hardware=hardware)).feasible:
+            out.append(arch)
+    return out
+
+
+def proxy_study(args: argparse.Namespace) -> dict[str, Any]:
+    from scipy import stats
+
+    from agents.messages import EvaluationRequest
+    from agents.training_evaluator import TrainingEvaluator
+    from automcu.core.fidelity import rung_schedule
+
+    hw = _hardware(*BUDGETS["sram64k_flash256k"])
+    archs = fitting_archs(args.proxy_archs, hw, 11)
+    rungs = rung_schedule(args.proxy_top_epochs, args.min_epochs, args.reduction_factor, args.min_data_fraction)
+    ev = TrainingEvaluator(dataset="fashion-mnist", data_path=args.data, epochs=args.proxy_top_epochs,
+                           train_limit=args.proxy_train_limit, test_limit=args.test_limit)
+    t0 = time.perf_counter()
+    rows = []
+    for i, arch in enumerate(archs):
+        accs, secs = [], []
+        for r in rungs:
+            res = ev.evaluate(EvaluationRequest(arch=arch, dataset="fashion-mnist", seed=0, rung=r.rung,
+                                                epochs=r.epochs, data_fraction=r.data_fraction))
+            accs.append(res.val_acc)
+            secs.append(res.train_seconds)
+        rows.append({"arch": arch, "val_acc": accs, "seconds": secs})
+        print(f"proxy {i + 1}/{len(archs)}: {arch} " + " ".join(f"{a:.2f}" for a in accs), flush=True)
+    top = [r["val_acc"][-1] for r in rows]
+    fid = []
+    for k, r in enumerate(rungs[:-1]):
+        rho = stats.spearmanr([row["val_acc"][k] for row in rows], top).statistic
+        fid.append({**r.as_dict(), "spearman_vs_top": float(rho),
+                    "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in rows)})
+    return {"archs": len(archs), "train_images": args.proxy_train_limit or 60000 * 0.9,
+            "top": rungs[-1].as_dict(), "fidelities": fid,
+            "top_seconds_per_arch": statistics.fmean(row["seconds"][-1] for row in rows), "per_arch": rows,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _model_row(report: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
+    return {"arch": report.get("arch"), "int8_acc": report["int8_acc"], "float_acc": report["float_acc"],
+            "int8_acc_source": report.get("int8_acc_source"), "arena_bytes": report["arena_bytes"],
+            "flash_bytes": report["flash_bytes"], "fits": report["fits"], "test_images": report.get("samples", {}),
+            "seconds": seconds}
+
+
+def e2e_run(key: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
+    from automcu.compress.baseline import run_baseline
+    from automcu.compress.pipeline import run_compress
+    from automcu.compress.request import CompressRequest
+    from automcu.engine.planner import run_job
+    from automcu.jobs.spec import JobSpec
+    from automcu.storage.db import open_database
+    from automcu.storage.repository import best_candidate, candidates_of, create_job
+
+    sram, flash = BUDGETS[key]
+    hw = _hardware(sram, flash)
+    t0 = time.perf_counter()
+    spec = JobSpec(dataset="fashion-mnist", data_path=args.data, space="mcu", proposer="auto",
+                   hardware={"sram_kb": sram, "flash_kb": flash, "clock_mhz": CLOCK_MHZ, "core": CORE},
+                   budget=args.search_budget, epochs=args.search_epochs, seed=seed, fidelity="asha",
+                   min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
+                   min_data_fraction=args.min_data_fraction)
+    db = open_database(f"sqlite:///{work / f'{key}_{seed}.db'}")
+    job = create_job(db, spec, spec.resolve_hardware())
+    done = run_job(db, job.id)
+    cands = candidates_of(db, job.id)
+    best = best_candidate(cands)
+    if best is None:
+        raise RuntimeError(f"{key} seed {seed}: the search found no winner ({done.stop_reason})")
+    t_search = time.perf_counter() - t0
+
+    common = {"dataset": "fashion-mnist", "data_path": args.data, "hardware": hw, "epochs": args.final_epochs,
+              "qat": True, "seed": seed, "train_limit": args.train_limit, "test_limit": args.test_limit,
+              "threads": 1, "progress": False, "label_smoothing": args.label_smoothing}
+    t1 = time.perf_counter()
+    searched = run_compress(CompressRequest(arch=best.arch, out_dir=work / f"{key}_{seed}_searched", **common))
+    t_compress = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    base = run_baseline(CompressRequest(arch="dscnn-baseline", out_dir=work / f"{key}_{seed}_baseline", **common))
+    t_base = time.perf_counter() - t2
+    s_row = _model_row(searched, {"search": round(t_search, 1), "train_compress": round(t_compress, 1)})
+    s_row.update(arch=best.arch, search_val_acc=best.val_acc, n_evaluated=sum(c.status in ("evaluated", "pruned")
+                                                                             for c in cands),
+                 n_pruned=sum(c.status == "pruned" for c in cands), stop_reason=done.stop_reason,
+                 wall_seconds=round(t_search + t_compress, 1))
+    b_row = _model_row(base, {"train_compress": round(t_base, 1)})
+    b_row.update(arch=base.get("arch", "dscnn-baseline"), wall_seconds=round(t_base, 1))
+    print(f"{key} seed {seed}: searched {s_row['int8_acc']:.2f} % ({s_row['wall_seconds']:.0f} s), baseline "
+          f"{b_row['int8_acc']:.2f} % ({b_row['wall_seconds']:.0f} s)", flush=True)
+    return {"searched": s_row, "baseline": b_row}
+
+
+def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    acc = [r["int8_acc"] for r in rows]
+    return {"int8_acc": statistics.fmean(acc), "int8_acc_ci95": ci95(acc),
+            "arena_bytes": max(r["arena_bytes"] for r in rows), "flash_bytes": max(r["flash_bytes"] for r in rows),
+            "fits": all(r["fits"] for r in rows), "wall_seconds": statistics.fmean(r["wall_seconds"] for r in rows),
+            "seeds": len(rows), "per_seed": rows}
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [f"# Real data end to end: {res['dataset']} on STM32F411-class limits", "",
+             ("Full protocol." if res["full_protocol"] else f"**Reduced run, not the full protocol**: "
+              f"{res['reduced']}."), ""]
+    p = res.get("proxy")
+    if p:
+        lines += ["## Proxy fidelity (Spearman vs the top rung)", "",
+                  f"{p['archs']} mcu archs that fit 64 KB / 256 KB; top: {p['top']['epochs']} epochs on all "
+                  f"{p['train_images']:,.0f} training images ({p['top_seconds_per_arch']:.0f} s/arch).", "",
+                  "| rung | epochs | data | Spearman ρ | s/arch |", "|---|---|---|---|---|"]
+        lines += [f"| {f['rung']} | {f['epochs']} | {f['data_fraction']:.0%} | {f['spearman_vs_top']:+.3f} | "
+                  f"{f['seconds_per_arch']:.1f} |" for f in p["fidelities"]]
+        lines.append("")
+    for key in BUDGETS:
+        if key not in res:
+            continue
+        s, b = res[key]["searched"], res[key]["baseline"]
+        lines += [f"## {key}", "", "| model | int8 acc (TFLM) | 95 % CI | arena (max) | Flash (max) | fits | wall s |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, r in (("searched (asha, mcu space)", s), ("DS-CNN baseline", b)):
+            lo, hi = r["int8_acc_ci95"]
+            lines.append(f"| {name} | {r['int8_acc']:.2f} % | [{lo:.2f}, {hi:.2f}] | {r['arena_bytes']:,} B | "
+                         f"{r['flash_bytes']:,} B | {r['fits']} | {r['wall_seconds']:.0f} |")
+        lines += ["", "Searched winners: " + "; ".join(f"seed {i}: `{r['arch']}` {r['int8_acc']:.2f} %"
+                                                        for i, r in enumerate(s["per_seed"])), ""]
+    lines += [f"Machine: {res['machine']}. Total {res['total_seconds']:.0f} s.", "",
+              f"Reproduce: `{res['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--part", choices=("proxy", "e2e", "all"), default="all")
+    ap.add_argument("--budgets", default=",".join(BUDGETS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--proxy-archs", type=int, default=30)
+    ap.add_argument("--proxy-top-epochs", type=int, default=9)
+    ap.add_argument("--proxy-train-limit", type=int, default=None)
+    ap.add_argument("--search-budget", type=int, default=30)
+    ap.add_argument("--search-epochs", type=int, default=3, help="the asha top rung's epochs")
+    ap.add_argument("--min-epochs", type=int, default=1)
+    ap.add_argument("--reduction-factor", type=int, default=3)
+    ap.add_argument("--min-data-fraction", type=float, default=0.25)
+    ap.add_argument("--final-epochs", type=int, default=15)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--train-limit", type=int, default=None, help="default: all 60,000")
+    ap.add_argument("--test-limit", type=int, default=None, help="default: all 10,000")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    work = Path("/tmp") / f"automcu_{NAME}"
+    work.mkdir(parents=True, exist_ok=True)
+    reduced = [p for p in (
+        f"{args.train_limit:,} of 60,000 training images" if args.train_limit else "",
+        f"{args.test_limit:,} of 10,000 test images" if args.test_limit else "",
+        f"proxy on {args.proxy_train_limit:,} training images" if args.proxy_train_limit else "",
+        f"{args.proxy_archs} proxy archs" if args.proxy_archs < 30 else "",
+        f"{args.seeds} seeds" if args.seeds < 3 else "", f"{args.final_epochs} final epochs") if p]
+    path = args.out / f"{NAME}.json"
+    # one part alone updates that part of an earlier run's results (the other part stays as it was)
+    res: dict[str, Any] = json.loads(path.read_text()) if args.part != "all" and path.exists() else {}
+    res.update({"benchmark": NAME, "dataset": "fashion-mnist", "nb201_prior_used": False})
+    res.setdefault("options", {})[args.part] = {k: (str(v) if isinstance(v, Path) else v)
+                                                for k, v in vars(args).items()}
+    if args.part in ("proxy", "all"):
+        res["proxy"] = proxy_study(args)
+    if args.part in ("e2e", "all"):
+        for key in args.budgets.split(","):
+            runs = [e2e_run(key, seed, args, work) for seed in range(args.seeds)]
+            res[key] = {"searched": _agg([r["searched"] for r in runs]),
+                        "baseline": _agg([r["baseline"] for r in runs])}
+    full = not args.train_limit and not args.test_limit and not args.proxy_train_limit and args.seeds >= 3 \
+        and args.proxy_archs >= 30
+    res["full_protocol"] = full and res.get("full_protocol", True)
+    res["reduced"] = "; ".join(p for p in (res.get("reduced") if args.part != "all" else "",
+                                           f"{args.part}: " + ", ".join(reduced)) if p)
+    res["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread"
+    res["total_seconds"] = round(time.perf_counter() - t0, 1)
+    cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
+    res["command"] = cmd if args.part == "all" else "; ".join(
+        c for c in (res.get("command") if "--part" in str(res.get("command")) else None, cmd) if c)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (args.out / f"{NAME}.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
