@@ -156,3 +156,19 @@ def test_constant_nodes_equal_full_evaluation() -> None:
         nodes.append(acc)
     with torch.no_grad():
         assert torch.allclose(cell(x), nodes[3], atol=1e-5)
+
+
+def test_a_cell_whose_output_ignores_the_input_still_gives_one_row_per_sample() -> None:
+    """A cell whose only live paths are convs over constant maps (every input edge of node 1 is none) outputs a
+    materialized constant map; the network still returns one row of logits per sample and trains."""
+    torch = pytest.importorskip("torch")
+    from search_spaces.mcu.torch_model import build_mcu_model
+    from search_spaces.nb201.torch_model import build_model
+
+    for net in (build_mcu_model("C16-N2-S2:|none~0|+|none~0|dw_sep_conv_3x3~1|+|none~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+                                1, 10),
+                build_model("|none~0|+|none~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|nor_conv_3x3~2|", C=8, N=1,
+                            in_ch=1, classes=10)):
+        out = net.train()(torch.zeros(4, 1, 16, 16))
+        assert out.shape == (4, 10)
+        torch.nn.functional.cross_entropy(out, torch.zeros(4, dtype=torch.long)).backward()

@@ -37,6 +37,8 @@ class CustomHardware(BaseModel):
 TeacherArch = Annotated[str, Field(min_length=1, max_length=400)]
 MAX_TEACHERS = 4
 
+MIXED_TOLERANCE = 0.3  # pp; the `automcu compress --mixed-tolerance` default
+
 #: lookup datasets whose real images the backend can train on (the user's python-pickle batches)
 TRAINABLE_LOOKUPS = ("cifar10", "cifar100")
 
@@ -62,8 +64,8 @@ class CompressSpec(BaseModel):
     precision: Literal["int8", "mixed"] = Field(
         default="int8", description="int8, or mixed: per layer int8, 4-bit weights (CONV_2D) or 16x8, chosen by "
         "sensitivity measured in TFLite Micro (least Flash within mixed_tolerance pp of int8)")
-    mixed_tolerance: float = Field(default=0.3, ge=0, le=100, description="mixed: accuracy (pp, on held-out "
-                                   "images) it may give up for Flash")
+    mixed_tolerance: float = Field(default=MIXED_TOLERANCE, ge=0, le=100,
+                                   description="mixed: accuracy (pp, on held-out images) it may give up for Flash")
     data_path: str | None = Field(default=None, max_length=1024,
                                   description="the dataset's folder (required for cifar10/cifar100 batches)")
     train_limit: int | None = Field(default=None, ge=1)
@@ -88,7 +90,7 @@ class CompressSpec(BaseModel):
                 raise ValueError(f"{name} is a distillation term: give a teacher")
         if self.soup == 1:
             raise ValueError("soup N averages N >= 2 fine-tuned runs, got 1")
-        if self.precision == "int8" and "mixed_tolerance" in self.model_fields_set:
+        if self.precision == "int8" and self.mixed_tolerance != MIXED_TOLERANCE:  # (a stored body holds the default)
             raise ValueError("mixed_tolerance applies to precision mixed only")
         return self
 

@@ -107,6 +107,8 @@ class Cell(nn.Module):
         out, const = nodes[-1], consts[-1]
         if out is None:  # the output ignores the input: a zero or constant map
             out = torch.zeros_like(x) if const is None else torch.zeros_like(x) + const.view(1, -1, 1, 1)
+        if out.shape[0] != x.shape[0]:  # only materialized constant maps (batch 1, see ``_edge``): one per sample
+            out = out.expand(x.shape[0], *out.shape[1:])
         return out
 
     def _edge(
