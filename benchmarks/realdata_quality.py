@@ -187,7 +187,15 @@ def markdown(res: dict[str, Any]) -> str:
         if key not in res:
             continue
         s, b = res[key]["searched"], res[key]["baseline"]
-        lines += [f"## {key}", "", "| model | int8 acc (TFLM) | 95 % CI | arena (max) | Flash (max) | fits | wall s |",
+        lines += [f"## {key}", ""]
+        proto = res[key].get("protocol")
+        if proto:
+            lines += [f"{'Full protocol' if proto['full'] else '**Reduced**'}: final training on "
+                      f"{proto['train_images']:,} training images for {proto['final_epochs']} epochs, int8 accuracy "
+                      f"on {proto['test_images']:,} test images, {proto['seeds']} seeds; search: "
+                      f"{proto['search_budget']} candidates (asha, top rung {proto['search_epochs']} epochs on all "
+                      f"training images but the validation split). `{proto['command']}`", ""]
+        lines += ["| model | int8 acc (TFLM) | 95 % CI | arena (max) | Flash (max) | fits | wall s |",
                   "|---|---|---|---|---|---|---|"]
         for name, r in (("searched (asha, mcu space)", s), ("DS-CNN baseline", b)):
             lo, hi = r["int8_acc_ci95"]
@@ -241,7 +249,12 @@ def main() -> None:
         for key in args.budgets.split(","):
             runs = [e2e_run(key, seed, args, work) for seed in range(args.seeds)]
             res[key] = {"searched": _agg([r["searched"] for r in runs]),
-                        "baseline": _agg([r["baseline"] for r in runs])}
+                        "baseline": _agg([r["baseline"] for r in runs]),
+                        "protocol": {"full": not args.train_limit and not args.test_limit and args.seeds >= 3,
+                                     "train_images": args.train_limit or 60000, "test_images": args.test_limit
+                                     or 10000, "seeds": args.seeds, "search_budget": args.search_budget,
+                                     "search_epochs": args.search_epochs, "final_epochs": args.final_epochs,
+                                     "command": "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])}}
     full = not args.train_limit and not args.test_limit and not args.proxy_train_limit and args.seeds >= 3 \
         and args.proxy_archs >= 30
     res["full_protocol"] = full and res.get("full_protocol", True)

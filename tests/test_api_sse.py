@@ -57,7 +57,7 @@ def test_a_client_that_leaves_early_frees_the_feed(ctx: Ctx) -> None:  # noqa: F
         chunks = r.iter_text()
         assert next(chunks).startswith("retry:")
         assert sse.feed_count() == 1
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # freed within a poll or two; generous on a loaded box
     while sse.feed_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sse.feed_count() == 0

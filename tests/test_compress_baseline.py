@@ -26,7 +26,8 @@ def test_baseline_on_digits_fits_the_f411_class_budget(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     res = CliRunner().invoke(app, ["compress", "--baseline", "--dataset", "digits", "--board", "stm32f411",
                                    "--sram-kb", "64", "--flash-kb", "256", "--epochs", "4", "--lr", "0.1",
-                                   "--batch-size", "64", "--out", str(out), "--quiet", "--json"])
+                                   "--batch-size", "64", "--best-checkpoint", "--out", str(out), "--quiet",
+                                   "--json"])
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)
     assert s["int8_acc_source"] == "tflite_micro" and s["fits"] is True
@@ -41,6 +42,11 @@ def test_baseline_on_digits_fits_the_f411_class_budget(tmp_path: Path) -> None:
     assert abs(report["estimate"]["flash_model_bytes"] - s["flash_bytes"]) / s["flash_bytes"] < 0.01
     for name in ("model.tflite", "model.onnx", "report.md"):
         assert (out / name).is_file()
+    # --best-checkpoint: a tenth of the training images held out, never trained on; the kept epoch is one of 4
+    best = report["best_checkpoint"]
+    assert best["epochs"] == 4 and 1 <= best["epoch"] <= 4 and best["chosen_on"] == "validation split"
+    assert best["n_val"] == report["samples"]["val"] > 0
+    assert abs(best["n_val"] - 0.1 * (report["samples"]["train"] + best["n_val"])) <= 1
 
 
 def test_baseline_flag_errors(tmp_path: Path) -> None:
@@ -54,3 +60,7 @@ def test_baseline_flag_errors(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compress", "--baseline", "--dataset", "digits", "--sram-kb", "2", "--flash-kb", "8",
                               "--clock-mhz", "64", "--core", "cortex-m0plus", "--out", str(out), "--quiet"])
     assert res.exit_code == 2 and "no DS-CNN" in res.output
+    for extra in (["--teacher", "1"], ["--soup", "2"]):
+        res = runner.invoke(app, ["compress", "--baseline", "--dataset", "digits", "--board", "stm32f411",
+                                  "--out", str(out), "--quiet", *extra])
+        assert res.exit_code == 2 and "do not apply" in res.output and not out.exists()

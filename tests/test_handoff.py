@@ -77,7 +77,7 @@ def test_an_mcu_search_ends_with_its_winner_compressed(db_url: str, tmp_path: Pa
 def test_search_ends_with_the_winner_compressed_and_recorded(db_url: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     spec = JobSpec(dataset="digits", board="nRF52840", budget=2, epochs=2, seed=0, proposer="random",
-                   compress={"epochs": 2})
+                   compress={"epochs": 2, "label_smoothing": 0.1, "best_checkpoint": True})
     db, job_id, outcome = _compressed_search(db_url, tmp_path, monkeypatch, spec)
     final = get_job(db, job_id)
     assert outcome["arch"] == best_candidate(candidates_of(db, job_id)).arch
@@ -85,3 +85,5 @@ def test_search_ends_with_the_winner_compressed_and_recorded(db_url: str, tmp_pa
     assert Path(files["model.tflite"]).is_file() and Path(files["report.json"]).is_file()
     assert Path(files["model.tflite"]).parent == tmp_path / "artifacts" / job_id
     assert 10 < outcome["int8_acc"] <= 100 and outcome["fits"] is True
+    report = json.loads(Path(files["report.json"]).read_text())  # the body's recipe reached the backend
+    assert report["request"]["label_smoothing"] == 0.1 and report["best_checkpoint"]["epoch"] in (1, 2)

@@ -252,3 +252,26 @@ def test_tensor_lifetimes_reproduce_tflm_head(exported) -> None:  # type: ignore
         offsets[i] = off
         head = max(head, off + align(size))
     assert head == tflm.arena_breakdown(ex.tflite).head
+
+
+def test_kernel_scratch_of_a_tflite_is_planned_like_the_estimate(exported, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The deploy check of a user's ``.tflite`` adds what CMSIS-NN's scratch buffers add to the planned
+    arena (not the largest buffer on top): the same figure as the feasibility agent's estimate of that net,
+    so a model estimated to fit is not refused for a worst case the planner never meets."""
+    from automcu.hardware.cycles import core_model
+    from automcu.hardware.estimator import estimate
+
+    _, ex = exported
+    board = get_board("STM32F746")
+    macro = Macro(C=8, N=1, in_ch=1, hw=16, classes=10)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(ex.tflite)
+    res = verify.verify_tflite(path, board)
+    sram = next(r for r in res.regions if r.name == "sram")
+    planned = (estimate(MIXED, board, macro).arena_bytes
+               - estimate(MIXED, None, macro).arena_bytes)
+    assert sram.kernel_scratch_bytes == planned
+    ops = [o.model_dump() for o in tflm.model_ops(ex.tflite)]
+    worst = max(verify._op_scratch(o, core_model(board.core)) for o in ops)
+    assert 0 <= sram.kernel_scratch_bytes <= worst and worst > 0
+    assert sram.total_bytes == res.arena_bytes + sram.kernel_scratch_bytes + sram.runtime_bytes

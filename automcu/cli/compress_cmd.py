@@ -107,6 +107,11 @@ def register(app: typer.Typer) -> None:
         soup: Annotated[int, typer.Option(
             "--soup", help="N >= 2 fine-tuned runs merged by a greedy soup on a validation split (0: off)")] = 0,
         soup_epochs: Annotated[int | None, typer.Option("--soup-epochs", help="default epochs // 2")] = None,
+        best_checkpoint: Annotated[bool, typer.Option(
+            "--best-checkpoint", help="hold out --val-fraction of the training images and keep the epoch that "
+                                      "scores best on them (not the last)")] = False,
+        val_fraction: Annotated[float, typer.Option(
+            "--val-fraction", help="training images held out for --best-checkpoint / --soup")] = 0.1,
         teacher_C: Annotated[int | None, typer.Option("--teacher-C", help="teacher width (default 2×C)")] = None,
         teacher_N: Annotated[int | None, typer.Option("--teacher-N", help="teacher cells/stage (default N)")] = None,
         kd_temperature: Annotated[float, typer.Option("--kd-temperature")] = 4.0,
@@ -145,6 +150,9 @@ def register(app: typer.Typer) -> None:
 
         if baseline and (job is not None or arch is not None):
             raise UserError("--baseline compresses the DS-CNN baseline: give it without --job/--arch")
+        if baseline and (teacher or soup):
+            raise UserError("--baseline trains the DS-CNN by the plain recipe: --teacher and --soup do not apply "
+                            "to it")
         if not baseline and (job is None) == (arch is None):
             raise UserError("give either --job JOB_ID or --arch ARCH (not both), or --baseline")
         hardware = _hardware(board, sram_kb, flash_kb, clock_mhz, core)
@@ -163,6 +171,7 @@ def register(app: typer.Typer) -> None:
             teacher_N=teacher_N, teacher_weighting=teacher_weighting, label_mix=label_mix, feature_kd=feature_kd,
             feature_kd_weight=feature_kd_weight, precision=precision, mixed_tolerance=mixed_tolerance,
             n_sensitivity=sensitivity_images, soup=soup, soup_epochs=soup_epochs,
+            best_checkpoint=best_checkpoint, val_fraction=val_fraction,
             kd_temperature=kd_temperature, kd_alpha=kd_alpha, kd_beta=kd_beta,
             compare_no_kd=not no_kd_compare, qat=qat, qat_epochs=qat_epochs, n_calibration=calibration,
             n_reference=reference, train_limit=train_limit, test_limit=test_limit, image_size=image_size,

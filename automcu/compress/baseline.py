@@ -19,8 +19,9 @@ from automcu.compress.pipeline import (
     Trained,
     _export_bundle,
     _quantize,
-    _train_cfg,
+    best_checkpoint_info,
     finish_report,
+    fit,
     prepare_data,
 )
 from automcu.compress.request import CompressRequest
@@ -29,17 +30,14 @@ from automcu.compress.request import CompressRequest
 def _train_baseline(req: CompressRequest, prep: Prepared, spec: Any) -> Trained:
     import torch
 
-    from automcu.train.loop import train_model
     from automcu.train.metrics import evaluate
     from search_spaces.baselines.dscnn_torch import DSCNN
 
     c = prep.data.input_shape[0]
     torch.manual_seed(req.seed)  # the initial weights are part of the seeded run
     model = DSCNN(spec, in_ch=c, classes=prep.data.n_classes)
-    train_model(model, prep.x_train, prep.data.y_train, _train_cfg(req, prep.data, req.seed),
-                x_test=prep.x_test, y_test=prep.data.y_test, label=f"baseline {spec.name}", progress=req.progress)
-    model.eval()
-    return Trained(model, evaluate(model, prep.x_test, prep.data.y_test), None)
+    best_epoch = fit(req, prep, model, f"baseline {spec.name}")
+    return Trained(model, evaluate(model, prep.x_test, prep.data.y_test), None, best_epoch=best_epoch)
 
 
 def run_baseline(req: CompressRequest, margin: float = 0.05) -> dict[str, Any]:
@@ -73,11 +71,13 @@ def run_baseline(req: CompressRequest, margin: float = 0.05) -> dict[str, Any]:
         "data_source": prep.data.source, "board": req.hardware.name,
         "macro": {"width": spec.width, "stem_stride": spec.stem_stride, "blocks": len(spec.blocks), "in_ch": c,
                   "hw": h, "classes": prep.data.n_classes},
-        "samples": {"train": len(prep.x_train), "test": len(prep.x_test)},
         "float_acc": float_acc, "int8_acc": q.int8_acc, "int8_acc_source": "tflite_micro",
         "deployed": "qat" if req.qat else "ptq", "drop_pp": float_acc - q.int8_acc,
         "ptq": {"int8_acc": q.ptq_acc, "drop_pp": float_acc - q.ptq_acc, "n_calibration": q.n_calibration},
         "qat": q.qat, "kd": None, "kd_gain": None,
+        "best_checkpoint": best_checkpoint_info(req, prep, trained.best_epoch),
+        "samples": {"train": len(prep.x_train), "test": len(prep.x_test),
+                    "val": None if prep.x_val is None else len(prep.x_val)},
         "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
         "latency_ms": est.latency_ms, "latency_source": "estimate",
         "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],

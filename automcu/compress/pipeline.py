@@ -49,7 +49,7 @@ def prepare_data(req: CompressRequest) -> Prepared:
     if req.train_limit or req.test_limit:
         data = data.subset(req.train_limit, req.test_limit, seed=req.seed)
     x_val = y_val = None
-    if req.soup:
+    if req.soup or req.best_checkpoint:
         data, x_val, y_val = _hold_out(data, req.val_fraction, req.seed)
     norm = data.normalization()
     return Prepared(data, norm.apply(data.x_train), norm.apply(data.x_test), norm,
@@ -136,19 +136,35 @@ def make_distiller(req: CompressRequest, student: Any, teachers: list[Any], inpu
                      feature_weight=req.feature_kd_weight)
 
 
+def fit(req: CompressRequest, prep: Prepared, model: Any, label: str, distiller: Any = None) -> int | None:
+    """Train ``model`` in place by the request's recipe; with ``--best-checkpoint`` it ends with the weights of
+    the epoch that scored best on the held-out validation split (returned; None without it)."""
+    from automcu.train.loop import train_model
+
+    val = {"x_val": prep.x_val, "y_val": prep.y_val} if req.best_checkpoint else {}
+    result = train_model(model, prep.x_train, prep.data.y_train, _train_cfg(req, prep.data, req.seed),
+                         x_test=prep.x_test, y_test=prep.data.y_test, distiller=distiller, label=label,
+                         progress=req.progress, **val)
+    model.eval()
+    return result.best_epoch
+
+
+def best_checkpoint_info(req: CompressRequest, prep: Prepared, epoch: int | None) -> dict[str, Any] | None:
+    if not req.best_checkpoint or prep.x_val is None:
+        return None
+    return {"epoch": epoch, "epochs": req.epochs, "n_val": len(prep.x_val), "chosen_on": "validation split"}
+
+
 def _train_student(req: CompressRequest, prep: Prepared, arch: str, macro: Any, teachers: list[Any],
-                   label: str) -> Any:
+                   label: str) -> tuple[Any, int | None]:
     import torch
 
     from automcu.compress.networks import build_network
-    from automcu.train.loop import train_model
 
     torch.manual_seed(req.seed)  # the initial weights are part of the seeded run
     model = build_network(arch, macro.C, macro.N, macro.in_ch, macro.classes)
     distiller = make_distiller(req, model, teachers, prep.data.input_shape)
-    train_model(model, prep.x_train, prep.data.y_train, _train_cfg(req, prep.data, req.seed),
-                x_test=prep.x_test, y_test=prep.data.y_test, distiller=distiller, label=label, progress=req.progress)
-    return model.eval()
+    return model, fit(req, prep, model, label, distiller)
 
 
 def _qat(req: CompressRequest, prep: Prepared, float_model: Any,
@@ -204,6 +220,7 @@ class Trained:
     kd: dict[str, Any] | None
     teachers: list[Any] = field(default_factory=list)
     soup: dict[str, Any] | None = None
+    best_epoch: int | None = None  # --best-checkpoint: the epoch whose weights were kept
 
 
 def _train(req: CompressRequest, prep: Prepared, arch: str, macro: Any, timer: Timer) -> Trained:
@@ -215,7 +232,7 @@ def _train(req: CompressRequest, prep: Prepared, arch: str, macro: Any, timer: T
     metas: list[dict[str, Any]] = []
     if req.teachers:
         teachers, metas = _teachers(req, prep, macro, timer)
-    student = _train_student(req, prep, arch, macro, teachers, "student (KD)" if teachers else "train")
+    student, best_epoch = _train_student(req, prep, arch, macro, teachers, "student (KD)" if teachers else "train")
     float_acc = evaluate(student, prep.x_test, prep.data.y_test)
     timer.lap("train")
     kd_info: dict[str, Any] | None = None
@@ -226,11 +243,11 @@ def _train(req: CompressRequest, prep: Prepared, arch: str, macro: Any, timer: T
                    "temperature": req.kd_temperature, "alpha": req.kd_alpha,
                    "beta": req.kd_beta, "student_kd_acc": float_acc, "student_no_kd_acc": None, "kd_gain": None}
         if req.compare_no_kd:
-            plain = _train_student(req, prep, arch, macro, [], "student (no KD)")
+            plain, _ = _train_student(req, prep, arch, macro, [], "student (no KD)")
             kd_info["student_no_kd_acc"] = evaluate(plain, prep.x_test, prep.data.y_test)
             kd_info["kd_gain"] = float_acc - kd_info["student_no_kd_acc"]
             timer.lap("train_no_kd")
-    trained = Trained(student, float_acc, kd_info, teachers)
+    trained = Trained(student, float_acc, kd_info, teachers, best_epoch=best_epoch)
     if req.soup:
         trained = run_soup(req, prep, trained, timer)
     return trained
@@ -268,7 +285,7 @@ def run_soup(req: CompressRequest, prep: Prepared, trained: Trained, timer: Time
             "base_acc": trained.float_acc, "soup_acc": soup_acc, "gain_pp": soup_acc - trained.float_acc,
             "best_ingredient_test_acc": max(test), "ingredient_test_acc": test,
             "seconds": round(time.perf_counter() - t0, 2), **res.to_dict()}
-    return Trained(res.model, soup_acc, trained.kd, trained.teachers, info)
+    return Trained(res.model, soup_acc, trained.kd, trained.teachers, info, trained.best_epoch)
 
 
 @dataclass
@@ -405,6 +422,7 @@ def _report(req: CompressRequest, arch: str, prep: Prepared, macro: Any, est: An
         "ptq": {"int8_acc": q.ptq_acc, "drop_pp": float_acc - q.ptq_acc, "n_calibration": q.n_calibration},
         "qat": q.qat, "kd": trained.kd, "kd_gain": trained.kd["kd_gain"] if trained.kd else None,
         "soup": trained.soup, "precision": q.precision,
+        "best_checkpoint": best_checkpoint_info(req, prep, trained.best_epoch),
         "flash_bytes": measured.flash_bytes, "arena_bytes": measured.arena_bytes, "fits": measured.fits,
         "latency_ms": q.latency_ms if q.latency_ms is not None else est.latency_ms, "latency_source": "estimate",
         "estimate": {"flash_bytes": est.flash_bytes, "flash_model_bytes": est.flash["model_total"],

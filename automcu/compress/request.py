@@ -38,7 +38,8 @@ class CompressRequest:
     n_sensitivity: int = 500  # mixed: images the per-layer sensitivity is measured on (never the test set)
     soup: int = 0  # N >= 2: N fine-tuned runs from the trained network, greedy soup on a validation split
     soup_epochs: int | None = None  # epochs of each fine-tuned run; default max(1, epochs // 2)
-    val_fraction: float = 0.1  # with --soup: training images held out for the greedy soup's validation
+    val_fraction: float = 0.1  # with --soup / --best-checkpoint: training images held out for validation
+    best_checkpoint: bool = False  # keep the epoch that scores best on the held-out split, not the last one
     compare_no_kd: bool = True  # with a teacher: also train the student without KD (same epochs) → kd_gain
     qat: bool = False
     qat_epochs: int | None = None  # default max(1, epochs // 2)

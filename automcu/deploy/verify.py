@@ -74,7 +74,8 @@ class VerifyResult(BaseModel):
 
 LEFT_OUT = [
     "the arena is measured with TFLM's reference kernels (the Python interpreter); optimized kernels "
-    "(CMSIS-NN) also request scratch buffers, added to the SRAM verdict as an estimate (kernel_scratch_bytes)",
+    "(CMSIS-NN) also request scratch buffers: what they add is planned by TFLM's greedy planner over the model's "
+    "own tensors and added to the SRAM verdict as an estimate (kernel_scratch_bytes)",
     "application stack and heap beyond the board profile's runtime RAM",
     "buffers the application keeps outside the arena (e.g. camera frames)",
     "Flash alignment/padding added by the linker",
@@ -106,23 +107,41 @@ def regions(arena_bytes: int, flash_bytes: int, hardware: HardwareSpec, scratch_
     ]
 
 
-def kernel_scratch_upper_bound(op_list: list[dict[str, Any]], hardware: HardwareSpec) -> int:
-    """Largest optimized-kernel scratch buffer any op requests on ``hardware``'s core (an upper bound on
-    what it adds to the measured reference-kernel arena: one op's scratch is live at a time)."""
-    from automcu.hardware.cycles import core_model, scratch_bytes
+def _op_scratch(op: dict[str, Any], core: Any) -> int:
+    """CMSIS-NN scratch one measured op requests on ``core`` (the kernels' get_buffer_size formulas)."""
+    from automcu.hardware.cycles import scratch_bytes
+
+    ins = op.get("inputs") or []
+    if op["op"] == "CONV_2D" and len(ins) > 1 and len(ins[1]) == 4:
+        return scratch_bytes(core, "CONV_2D", int(ins[1][1]), int(ins[1][3]))
+    if op["op"] == "AVERAGE_POOL_2D" and ins and ins[0]:
+        return scratch_bytes(core, "AVERAGE_POOL_2D", 0, int(ins[0][-1]))
+    return 0
+
+
+def kernel_scratch_planned(data: bytes, op_list: list[dict[str, Any]], hardware: HardwareSpec) -> int:
+    """What the optimized kernels' scratch buffers add to the measured reference-kernel arena on
+    ``hardware``'s core: TFLM's greedy planner run over the model's own tensors with and without each op's
+    scratch buffer (live during that op only, planned after every tensor), the difference of the two heads.
+
+    The feasibility agent's estimate plans scratch the same way, so a model it estimates to fit is not
+    refused here for a worst-case sum it never meets (a scratch buffer usually lands in a gap between
+    tensors)."""
+    from automcu.deploy.tflm import tensor_lifetimes
+    from automcu.hardware.arena import Buffer, plan
+    from automcu.hardware.cycles import core_model
 
     try:
         core = core_model(hardware.core)
     except ValueError:
         return 0
-    worst = 0
-    for op in op_list:
-        ins = op.get("inputs") or []
-        if op["op"] == "CONV_2D" and len(ins) > 1 and len(ins[1]) == 4:
-            worst = max(worst, scratch_bytes(core, "CONV_2D", int(ins[1][1]), int(ins[1][3])))
-        elif op["op"] == "AVERAGE_POOL_2D" and ins and ins[0]:
-            worst = max(worst, scratch_bytes(core, "AVERAGE_POOL_2D", 0, int(ins[0][-1])))
-    return worst
+    tensors = [Buffer(size, first, last, label=f"t{t}", rank=t) for size, first, last, t in tensor_lifetimes(data)]
+    top = max((b.rank for b in tensors), default=0) + 1
+    scratch = [Buffer(s, k, k, label=f"scratch{k}", rank=top + k)
+               for k, op in enumerate(op_list) if (s := _op_scratch(op, core))]
+    if not scratch:
+        return 0
+    return max(0, plan(tensors + scratch)[0] - plan(tensors)[0])
 
 
 def _measure(data: bytes) -> dict[str, Any]:
@@ -146,7 +165,7 @@ def _measure(data: bytes) -> dict[str, Any]:
 
 
 def _finish(measured: dict[str, Any], hardware: HardwareSpec | None, tflite: str | None, t0: float,
-            scratch: int | None = None, **extra: Any) -> VerifyResult:
+            scratch: int | None = None, data: bytes | None = None, **extra: Any) -> VerifyResult:
     res = VerifyResult(
         arena_bytes=measured["arena_bytes"], flash_bytes=measured["flash_bytes"], fits=None, tflite=tflite,
         arena=ArenaBreakdown(**measured["arena"]), ops=measured["ops"], op_count=measured["op_count"],
@@ -155,7 +174,7 @@ def _finish(measured: dict[str, Any], hardware: HardwareSpec | None, tflite: str
     if hardware is not None:
         res.board = hardware.name
         if scratch is None:
-            scratch = kernel_scratch_upper_bound(measured["op_list"], hardware)
+            scratch = kernel_scratch_planned(data, measured["op_list"], hardware) if data is not None else 0
         res.regions = regions(res.arena_bytes, res.flash_bytes, hardware, scratch)
         res.fits = all(r.fits for r in res.regions)
         res.messages = [r.message for r in res.regions]
@@ -188,7 +207,7 @@ def verify_tflite(path: str | Path, hardware: HardwareSpec | None = None) -> Ver
         measured = _measure(data)
     except ModelError as exc:
         raise ModelError(f"{p}: {exc}") from exc
-    return _finish(measured, hardware, str(p), t0)
+    return _finish(measured, hardware, str(p), t0, data=data)
 
 
 # ---------------------------------------------------------------------------------------- arch

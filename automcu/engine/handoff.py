@@ -43,7 +43,8 @@ def compress_winner(db: Database, job: Job, settings: Settings) -> dict[str, Any
             arch=best.arch, dataset=job.dataset, out_dir=artifacts_dir(settings, job.id), hardware=hardware,
             data_path=spec.data_path or job.data_path, C=TRAIN_C, N=TRAIN_N, epochs=spec.epochs, seed=job.seed,
             teacher=spec.teacher, teacher_weighting=spec.teacher_weighting, label_mix=spec.label_mix,
-            feature_kd=spec.feature_kd, soup=spec.soup, qat=spec.qat, precision=spec.precision,
+            feature_kd=spec.feature_kd, soup=spec.soup, label_smoothing=spec.label_smoothing,
+            best_checkpoint=spec.best_checkpoint, qat=spec.qat, precision=spec.precision,
             mixed_tolerance=spec.mixed_tolerance, train_limit=spec.train_limit,
             test_limit=spec.test_limit,
             job_id=job.id, progress=False)

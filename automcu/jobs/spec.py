@@ -61,6 +61,9 @@ class CompressSpec(BaseModel):
     feature_kd: bool = Field(default=False, description="intermediate-layer distillation term (needs a teacher)")
     soup: int = Field(default=0, ge=0, le=8, description="N >= 2: N fine-tuned runs merged by a greedy soup on a "
                       "held-out split (0: none)")
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1, description="cross-entropy against smoothed labels")
+    best_checkpoint: bool = Field(default=False, description="hold out a tenth of the training images and keep the "
+                                  "epoch that scores best on them")
     precision: Literal["int8", "mixed"] = Field(
         default="int8", description="int8, or mixed: per layer int8, 4-bit weights (CONV_2D) or 16x8, chosen by "
         "sensitivity measured in TFLite Micro (least Flash within mixed_tolerance pp of int8)")
