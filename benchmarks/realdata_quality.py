@@ -201,6 +201,7 @@ def markdown(res: dict[str, Any]) -> str:
             lo, hi = r["int8_acc_ci95"]
             lines.append(f"| {name} | {r['int8_acc']:.2f} % | [{lo:.2f}, {hi:.2f}] | {r['arena_bytes']:,} B | "
                          f"{r['flash_bytes']:,} B | {r['fits']} | {r['wall_seconds']:.0f} |")
+        lines += [""] + [f"Note: {n}" for n in res[key].get("notes", [])]
         lines += ["", "Searched winners: " + "; ".join(f"seed {i}: `{r['arch']}` {r['int8_acc']:.2f} %"
                                                         for i, r in enumerate(s["per_seed"])), ""]
     lines += [f"Machine: {res['machine']}. Total {res['total_seconds']:.0f} s.", "",
