@@ -237,7 +237,8 @@ def main() -> None:
         f"{args.test_limit:,} of 10,000 test images" if args.test_limit else "",
         f"proxy on {args.proxy_train_limit:,} training images" if args.proxy_train_limit else "",
         f"{args.proxy_archs} proxy archs" if args.proxy_archs < 30 else "",
-        f"{args.seeds} seeds" if args.seeds < 3 else "", f"{args.final_epochs} final epochs") if p]
+        f"{args.seeds} seeds" if args.seeds < 3 else "",
+        f"{args.final_epochs} final epochs" if args.final_epochs < 15 else "") if p]
     path = args.out / f"{NAME}.json"
     # one part alone updates that part of an earlier run's results (the other part stays as it was)
     res: dict[str, Any] = json.loads(path.read_text()) if args.part != "all" and path.exists() else {}
@@ -260,7 +261,8 @@ def main() -> None:
         and args.proxy_archs >= 30
     res["full_protocol"] = full and res.get("full_protocol", True)
     res["reduced"] = "; ".join(p for p in (res.get("reduced") if args.part != "all" else "",
-                                           f"{args.part}: " + ", ".join(reduced)) if p)
+                                           f"{args.part} ({args.budgets}): " + ", ".join(reduced) if reduced else "")
+                               if p)
     res["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread"
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
