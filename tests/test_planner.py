@@ -57,6 +57,27 @@ def test_stop_rules(db_url: str) -> None:
     assert 20000 <= s["simulated_train_seconds"] < 20000 + 25000
 
 
+def test_a_job_whose_every_evaluation_fails_ends_failed_with_the_reason(db_url: str, tmp_path: Path) -> None:
+    """Failed evaluations are not counted in the budget; a job whose data is missing where it runs (created
+    through the Python API, which does not look for the folder as the CLI does) stops after a few failures in a
+    row instead of proposing and failing for ever, and says why. A resume (the data fixed) starts counting anew."""
+    pytest.importorskip("torch")
+    from automcu.engine.planner import MAX_FAILED_IN_A_ROW
+
+    missing = tmp_path / "fashion-mnist"
+    db, job = _job(db_url, dataset="fashion-mnist", data_path=str(missing), space="mcu", board="STM32F746",
+                   budget=30, proposer="random", epochs=1)
+    run_job(db, job.id)
+    done = get_job(db, job.id)
+    failed = [c for c in candidates_of(db, job.id) if c.status == "failed"]
+    assert done.status == "failed" and f"{MAX_FAILED_IN_A_ROW} evaluations in a row failed" in done.stop_reason
+    assert "no such folder" in done.stop_reason and str(missing) in done.stop_reason
+    assert len(failed) == MAX_FAILED_IN_A_ROW
+    run_job(db, job.id, allow_failed=True)  # still missing: another run, another few tries, the same end
+    assert len([c for c in candidates_of(db, job.id) if c.status == "failed"]) == 2 * MAX_FAILED_IN_A_ROW
+    assert get_job(db, job.id).status == "failed"
+
+
 def test_cancel_stops_a_running_job(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from automcu.core.config import get_settings
 

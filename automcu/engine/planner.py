@@ -32,6 +32,9 @@ from automcu.storage.models import AgentMessage, Candidate, Event, Job, utcnow
 from automcu.storage.repository import add_event, claim_job, get_job, heartbeat, lease_holder_message
 from search_spaces.spaces import space_size
 
+#: evaluations failing one after another in a run before the job fails (failures are not counted in the budget)
+MAX_FAILED_IN_A_ROW = 5
+
 __all__ = ["MAX_IDLE_ROUNDS", "JobBusy", "Planner", "run_job", "worker_id"]
 
 
@@ -279,6 +282,11 @@ class Planner:
             return "cancelled by user", "cancelled"
         if self._remaining(job) <= 0:
             return f"budget of {job.budget} evaluations spent", "succeeded"
+        if state.failed_streak >= MAX_FAILED_IN_A_ROW:
+            # failures are not counted in the budget: without this a job whose every evaluation fails (its data
+            # missing on the worker, a broken training extra) would propose and fail for ever
+            return (f"{state.failed_streak} evaluations in a row failed, the last with: "
+                    f"{state.last_failure[:500]}", "failed")
         if job.max_sim_seconds is not None and state.sim_seconds >= job.max_sim_seconds:
             return f"simulated training budget of {job.max_sim_seconds:.0f} s spent", "succeeded"
         if job.max_wall_seconds is not None and self._clock.total >= job.max_wall_seconds:

@@ -236,6 +236,7 @@ class StepRecorder:
 
         def on_result(item: Item, result: Any) -> None:
             cand = batch[item.key]
+            state.failed_streak = 0
             if self.asha is not None:
                 settled.add(item.key)
                 self._on_rung(cand, item.request, result)
@@ -264,6 +265,7 @@ class StepRecorder:
             settled.add(item.key)
             record_failure(self.db, job.id, self.worker, item.key, batch[item.key].arch, error)
             batch[item.key].status, batch[item.key].error = "failed", error
+            state.note_failed(error)
 
         def on_lost(item: Item, attempt: int, why: str) -> None:
             with self.db.transaction() as s:

@@ -83,6 +83,8 @@ class JobState:
             if i + 1 == len(candidates) or candidates[i + 1].step != c.step:  # the digest chains step by step
                 self.added(run)
                 run = []
+        # evaluations that failed in a row in this run (a resume, e.g. after the data was fixed, starts at 0)
+        self.failed_streak, self.last_failure = 0, ""
         # pruned candidates (asha) count against the budget and inform the proposer, never as the incumbent
         ended = (c for c in candidates if c.status in ("evaluated", "pruned"))
         for c in sorted(ended, key=lambda c: c.eval_order or 0):
@@ -106,6 +108,10 @@ class JobState:
     def added(self, archs: list[str]) -> None:
         """The digest after a step stored these new candidates."""
         self.digest = chain_digest(self.digest, archs)
+
+    def note_failed(self, error: str) -> None:
+        self.failed_streak += 1
+        self.last_failure = error
 
     def note_evaluated(self, c: CandidateRow) -> None:
         self.evaluated.append(EvaluatedCandidate(
