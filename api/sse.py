@@ -3,7 +3,10 @@
 Every client following a job reads one shared :class:`JobFeed`: a single task polls the database for
 that job's new events and status and wakes the clients, so N clients cost one poll per period, not N.
 The feed lives while it has clients; a client that disconnects is cancelled by the response and
-leaves at once (the last one stops the poll).
+leaves at once (the last one stops the poll). :class:`EventStreamResponse` closes the event generator
+however the response ends: a cancellation that lands while a chunk is being sent leaves the generator
+suspended at its ``yield``, and without the explicit close its ``finally`` (leaving the feed) would wait
+for the garbage collector, keeping the job's poll alive meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import anyio
 from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from automcu.storage.db import Database
 from automcu.storage.models import Event, Job
@@ -117,6 +122,23 @@ def _leave(feed: JobFeed) -> None:
         for key, value in list(_feeds.items()):
             if value is feed:
                 del _feeds[key]
+
+
+class EventStreamResponse(StreamingResponse):
+    """A ``text/event-stream`` response that closes its generator when it ends, cancelled or not."""
+
+    def __init__(self, events: AsyncIterator[str], headers: dict[str, str] | None = None) -> None:
+        super().__init__(events, media_type="text/event-stream", headers=headers)
+        self._events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(self._events, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
 
 def feed_count() -> int:

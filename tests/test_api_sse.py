@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import AsyncIterator, MutableMapping
 
 import pytest
 
@@ -61,3 +62,37 @@ def test_a_client_that_leaves_early_frees_the_feed(ctx: Ctx) -> None:  # noqa: F
     while sse.feed_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sse.feed_count() == 0
+
+
+@pytest.mark.parametrize("spec_version", ["2.0", "2.4"])
+def test_a_stream_cancelled_while_sending_still_closes_its_generator(spec_version: str) -> None:
+    """The race behind a feed left polling: the client goes while a chunk is being sent."""
+    import anyio
+
+    closed: list[bool] = []
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n\n"
+            yield ": ping\n\n"
+        finally:
+            closed.append(True)
+
+    async def main() -> None:
+        response = sse.EventStreamResponse(events())
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": spec_version}, "method": "GET"}
+
+        async def receive() -> dict[str, object]:
+            await anyio.sleep_forever()
+            return {}
+
+        with anyio.CancelScope() as cancel:
+            async def send(message: MutableMapping[str, object]) -> None:
+                if message["type"] == "http.response.body":
+                    cancel.cancel()  # the client has gone: the send is cancelled, the generator sits at a yield
+                    await anyio.sleep(0)
+
+            await response(scope, receive, send)
+        assert closed == [True]  # now, not when the event loop shuts down and finalizes stray generators
+
+    anyio.run(main)

@@ -13,7 +13,7 @@ from api import crud
 from api.deps import DbDep, PrincipalDep, SettingsDep, StreamPrincipalDep, owner_filter
 from api.errors import validation_error
 from api.schemas import CandidateList, ErrorOut, JobAccepted, JobList, JobOut
-from api.sse import job_events
+from api.sse import EventStreamResponse, job_events
 from automcu.jobs.service import JobError, prepare_job
 from automcu.jobs.spec import JobSpec
 from automcu.storage.repository import TERMINAL, get_job, request_cancel
@@ -98,8 +98,7 @@ def job_events_stream(
     if last_event_id is not None and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
     gen = job_events(request, db, job_id, start, settings.api.sse_poll_seconds, settings.api.sse_ping_seconds)
-    return StreamingResponse(gen, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStreamResponse(gen, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut,
