@@ -29,6 +29,8 @@ def test_digits_search_trains_every_evaluated_candidate(db_url: str) -> None:
     shown = json.loads(runner.invoke(app, ["show", out["job_id"], "--candidates", "--json", "--db", db_url]).stdout)
     evaluated = [c for c in shown["candidates"] if c["status"] == "evaluated"]
     assert len({c["val_acc"] for c in evaluated}) >= 2  # each arch really trained, not one number for all
+    text = runner.invoke(app, ["show", out["job_id"], "--db", db_url]).output
+    assert "measured training" in text and "GPU-h" not in text  # real training, not NAS-Bench-201's table
 
 
 def test_real_data_feasibility_estimates_the_trained_network() -> None:

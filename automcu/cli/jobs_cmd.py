@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(record)
             return
-        print_summary(job_summary(job, cands, lease))
+        print_summary(job_summary(job, cands, lease), dataset=job.dataset)
         out.print(record_target_line(record), soft_wrap=True, highlight=False)
         for key in ("dataset", "space", "task", "task_spec", "error"):
             if record.get(key) is not None and not (key == "space" and record[key] == "nb201"):
@@ -231,7 +231,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"--force: taking over the lease of {job.lease_owner}; if that process is still alive it "
                       "stops at its next write, and any evaluation it had in flight is paid again")
         summary = run_with_progress(database, job, quiet=quiet, allow_failed=True, force=force)
-        emit_json(summary) if json_out else print_summary(summary)
+        emit_json(summary) if json_out else print_summary(summary, dataset=job.dataset)
 
     @app.command()
     @guarded

@@ -76,9 +76,13 @@ def record_target_line(record: dict[str, Any]) -> str:
     return "target: " + "; ".join(limits) if limits else "target: none (unconstrained search)"
 
 
-def print_summary(summary: dict[str, Any], spec: Any = None) -> None:
+def print_summary(summary: dict[str, Any], spec: Any = None, dataset: str | None = None) -> None:
+    """A search's outcome; ``spec`` (a fresh search) adds its target, ``dataset`` (a stored job) says whether
+    the training time was measured (real data) or simulated (the NB201 lookup)."""
+    from automcu.data.realdata import REAL_DATASETS
+
     best = summary.get("best")
-    real = spec is not None and spec.dataset in ("digits", "mnist", "fashion-mnist")
+    real = (spec.dataset if spec is not None else dataset) in REAL_DATASETS
     train = (f"measured training {summary['simulated_train_seconds']:.1f} s" if real
              else f"simulated training {summary['simulated_train_seconds'] / 3600:.2f} GPU-h")
     out.print(f"job [bold]{summary['job_id']}[/] {summary['status']}: {summary['n_evaluated']} evaluated, "
