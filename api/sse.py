@@ -129,13 +129,12 @@ class EventStreamResponse(StreamingResponse):
 
     def __init__(self, events: AsyncIterator[str], headers: dict[str, str] | None = None) -> None:
         super().__init__(events, media_type="text/event-stream", headers=headers)
-        self._events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            aclose = getattr(self._events, "aclose", None)
+            aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 with anyio.CancelScope(shield=True):
                     await aclose()
