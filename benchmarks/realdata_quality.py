@@ -102,7 +102,7 @@ def proxy_study(args: argparse.Namespace) -> dict[str, Any]:
         rho = stats.spearmanr([row["val_acc"][k] for row in rows], top).statistic
         fid.append({**r.as_dict(), "spearman_vs_top": float(rho),
                     "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in rows)})
-    return {"archs": len(archs), "train_images": args.proxy_train_limit or 60000 * 0.9,
+    return {"archs": len(archs), "train_images": args.proxy_train_limit or 54000,
             "top": rungs[-1].as_dict(), "fidelities": fid,
             "top_seconds_per_arch": statistics.fmean(row["seconds"][-1] for row in rows), "per_arch": rows,
             "seconds": round(time.perf_counter() - t0, 1)}
@@ -170,6 +170,58 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "seeds": len(rows), "per_seed": rows}
 
 
+def _protocol(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes two runs' seeds comparable (everything but which seeds ran)."""
+    return {"train_images": args.train_limit or 60000, "test_images": args.test_limit or 10000,
+            "search_budget": args.search_budget, "search_epochs": args.search_epochs,
+            "final_epochs": args.final_epochs, "min_epochs": args.min_epochs,
+            "reduction_factor": args.reduction_factor, "min_data_fraction": args.min_data_fraction,
+            "label_smoothing": args.label_smoothing}
+
+
+def _budget_result(earlier: dict[str, Any] | None, runs: list[dict[str, dict[str, Any]]],
+                   args: argparse.Namespace) -> dict[str, Any]:
+    """One budget's aggregate. With ``--first-seed`` > 0 the seeds join an earlier run's of the same protocol
+    (a long protocol split over several invocations); a different protocol or overlapping seeds is an error."""
+    proto = _protocol(args)
+    cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
+    searched, baseline = [r["searched"] for r in runs], [r["baseline"] for r in runs]
+    for row, seed in zip(searched, range(args.first_seed, args.first_seed + len(runs)), strict=True):
+        row["seed"] = seed
+    for row, seed in zip(baseline, range(args.first_seed, args.first_seed + len(runs)), strict=True):
+        row["seed"] = seed
+    commands = [cmd]
+    if args.first_seed > 0:
+        before = (earlier or {}).get("protocol", {})
+        if {k: before.get(k) for k in proto} != proto:
+            raise SystemExit(f"--first-seed {args.first_seed}: the results hold no earlier run of this protocol "
+                             f"to add seeds to ({ {k: before.get(k) for k in proto} } vs {proto})")
+        old_s, old_b = earlier["searched"]["per_seed"], earlier["baseline"]["per_seed"]  # type: ignore[index]
+        old_seeds = {r.get("seed", i) for i, r in enumerate(old_s)}
+        if old_seeds & {r["seed"] for r in searched}:
+            raise SystemExit(f"--first-seed {args.first_seed}: seeds {sorted(old_seeds)} are already in the results")
+        searched, baseline = old_s + searched, old_b + baseline
+        commands = list(before.get("commands", [before.get("command")])) + commands
+    n = len(searched)
+    return {"searched": _agg(searched), "baseline": _agg(baseline),
+            "protocol": {**proto, "full": not args.train_limit and not args.test_limit and n >= 3, "seeds": n,
+                         "command": "; ".join(c for c in commands if c), "commands": [c for c in commands if c]}}
+
+
+def _reductions(res: dict[str, Any]) -> list[str]:
+    """How each part of the results falls short of the full protocol (nothing when it does not)."""
+    out = []
+    p = res.get("proxy")
+    if p and (p["archs"] < 30 or p["train_images"] < 54000):
+        out.append(f"proxy: {p['archs']} archs, top rung on {p['train_images']:,.0f} training images")
+    for key in BUDGETS:
+        proto = res.get(key, {}).get("protocol")
+        if proto and not proto.get("full"):
+            out.append(f"e2e {key}: {proto['train_images']:,} of 60,000 training images, {proto['test_images']:,} of "
+                       f"10,000 test images, {proto['seeds']} seeds, {proto['final_epochs']} final epochs")
+    return out
+
+
 def markdown(res: dict[str, Any]) -> str:
     lines = [f"# Real data end to end: {res['dataset']} on STM32F411-class limits", "",
              ("Full protocol." if res["full_protocol"] else f"**Reduced run, not the full protocol**: "
@@ -202,7 +254,7 @@ def markdown(res: dict[str, Any]) -> str:
             lines.append(f"| {name} | {r['int8_acc']:.2f} % | [{lo:.2f}, {hi:.2f}] | {r['arena_bytes']:,} B | "
                          f"{r['flash_bytes']:,} B | {r['fits']} | {r['wall_seconds']:.0f} |")
         lines += [""] + [f"Note: {n}" for n in res[key].get("notes", [])]
-        lines += ["", "Searched winners: " + "; ".join(f"seed {i}: `{r['arch']}` {r['int8_acc']:.2f} %"
+        lines += ["", "Searched winners: " + "; ".join(f"seed {r.get('seed', i)}: `{r['arch']}` {r['int8_acc']:.2f} %"
                                                         for i, r in enumerate(s["per_seed"])), ""]
     lines += [f"Machine: {res['machine']}. Total {res['total_seconds']:.0f} s.", "",
               f"Reproduce: `{res['command']}`"]
@@ -215,6 +267,8 @@ def main() -> None:
     ap.add_argument("--part", choices=("proxy", "e2e", "all"), default="all")
     ap.add_argument("--budgets", default=",".join(BUDGETS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="> 0: run seeds from here and add them to the results' earlier seeds of the same protocol")
     ap.add_argument("--proxy-archs", type=int, default=30)
     ap.add_argument("--proxy-top-epochs", type=int, default=9)
     ap.add_argument("--proxy-train-limit", type=int, default=None)
@@ -232,13 +286,6 @@ def main() -> None:
     t0 = time.perf_counter()
     work = Path("/tmp") / f"automcu_{NAME}"
     work.mkdir(parents=True, exist_ok=True)
-    reduced = [p for p in (
-        f"{args.train_limit:,} of 60,000 training images" if args.train_limit else "",
-        f"{args.test_limit:,} of 10,000 test images" if args.test_limit else "",
-        f"proxy on {args.proxy_train_limit:,} training images" if args.proxy_train_limit else "",
-        f"{args.proxy_archs} proxy archs" if args.proxy_archs < 30 else "",
-        f"{args.seeds} seeds" if args.seeds < 3 else "",
-        f"{args.final_epochs} final epochs" if args.final_epochs < 15 else "") if p]
     path = args.out / f"{NAME}.json"
     # one part alone updates that part of an earlier run's results (the other part stays as it was)
     res: dict[str, Any] = json.loads(path.read_text()) if args.part != "all" and path.exists() else {}
@@ -249,20 +296,10 @@ def main() -> None:
         res["proxy"] = proxy_study(args)
     if args.part in ("e2e", "all"):
         for key in args.budgets.split(","):
-            runs = [e2e_run(key, seed, args, work) for seed in range(args.seeds)]
-            res[key] = {"searched": _agg([r["searched"] for r in runs]),
-                        "baseline": _agg([r["baseline"] for r in runs]),
-                        "protocol": {"full": not args.train_limit and not args.test_limit and args.seeds >= 3,
-                                     "train_images": args.train_limit or 60000, "test_images": args.test_limit
-                                     or 10000, "seeds": args.seeds, "search_budget": args.search_budget,
-                                     "search_epochs": args.search_epochs, "final_epochs": args.final_epochs,
-                                     "command": "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])}}
-    full = not args.train_limit and not args.test_limit and not args.proxy_train_limit and args.seeds >= 3 \
-        and args.proxy_archs >= 30
-    res["full_protocol"] = full and res.get("full_protocol", True)
-    res["reduced"] = "; ".join(p for p in (res.get("reduced") if args.part != "all" else "",
-                                           f"{args.part} ({args.budgets}): " + ", ".join(reduced) if reduced else "")
-                               if p)
+            runs = [e2e_run(key, seed, args, work) for seed in range(args.first_seed, args.first_seed + args.seeds)]
+            res[key] = _budget_result(res.get(key), runs, args)
+    res["reduced"] = "; ".join(_reductions(res))
+    res["full_protocol"] = not res["reduced"] and "proxy" in res and all(k in res for k in BUDGETS)
     res["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread"
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])

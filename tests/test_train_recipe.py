@@ -69,3 +69,20 @@ def test_the_model_ends_with_the_best_validation_epochs_weights(split) -> None: 
     last = _model(1)  # without validation: the last epoch's weights, as before
     assert train_model(last, x, y, cfg, progress=False).best_epoch is None
     assert evaluate(last, xv, yv) == pytest.approx(vals[-1])
+
+
+def _conv_weights_nchw(model) -> bool:  # type: ignore[no-untyped-def]
+    return all(p.is_contiguous() for p in model.parameters() if p.ndim == 4)
+
+
+def test_channels_last_training_matches_nchw_and_hands_the_model_back_in_nchw(split) -> None:  # type: ignore[no-untyped-def]
+    x, y, _, _, xt, yt = split
+    nhwc, nchw = _model(2), _model(2)
+    cfg = TrainConfig(epochs=2, batch_size=50, lr=0.1, threads=1, seed=2)
+    r1 = train_model(nhwc, x, y, cfg, x_test=xt, y_test=yt, progress=False)
+    r2 = train_model(nchw, x, y, TrainConfig(**{**cfg.to_dict(), "channels_last": False}), x_test=xt, y_test=yt,
+                     progress=False)
+    assert _conv_weights_nchw(nhwc) and _conv_weights_nchw(nchw)
+    # the same seeded run in another memory layout: equal up to float summation order
+    assert [h.loss for h in r1.history] == pytest.approx([h.loss for h in r2.history], rel=1e-3)
+    assert abs(evaluate(nhwc, xt, yt) - evaluate(nchw, xt, yt)) <= 1.0

@@ -22,6 +22,9 @@ class TrainConfig:
     freeze_bn: bool = False  # keep BatchNorm statistics fixed (QAT fine-tuning)
     label_smoothing: float = 0.0  # cross-entropy against (1 - eps)·one-hot + eps/classes; 0 = plain labels
     threads: int | None = None  # torch intra-op threads; None = torch's default
+    # NHWC tensors while training: torch's CPU convolutions on RGB input (and on grayscale without augmentation)
+    # run faster that way (benchmarks/results/train_throughput.md); the model is handed back in NCHW
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

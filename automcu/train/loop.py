@@ -149,6 +149,8 @@ class _Run:
             xb = random_shift(xb, cfg.shift, self.gen)
             if cfg.hflip:
                 xb = random_hflip(xb, self.gen)
+            if cfg.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             loss, logits = self.sgd_step(xb, yb, epoch)
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.detach().argmax(1) == yb).sum())
@@ -156,6 +158,14 @@ class _Run:
             if bar is not None:
                 bar.update(task, advance=1, loss=f"{loss_sum / seen:.3f}", acc=f"{100.0 * correct / seen:.1f}%")
         return loss_sum / seen, 100.0 * correct / seen
+
+
+def _set_layout(modules: tuple[nn.Module | None, ...], channels_last: bool) -> None:
+    """Put the 4-D parameters and buffers of ``modules`` in NHWC (``channels_last``) or back in NCHW."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for m in modules:
+        if m is not None:
+            m.to(memory_format=fmt)
 
 
 def train_model(
@@ -189,9 +199,27 @@ def train_model(
     total = cfg.epochs * steps_per_epoch
     run = _Run(model=model, cfg=cfg, opt=opt, distiller=distiller, gen=gen, x=x_all, y=y_all, total=total)
     result = TrainResult()
+    t_start = time.perf_counter()
+    if cfg.channels_last:
+        _set_layout((model, distiller), True)
+    try:
+        _epochs(run, result, label=label, progress=progress, x_test=x_test, y_test=y_test, x_val=x_val,
+                y_val=y_val, on_epoch=on_epoch)
+    finally:
+        if cfg.channels_last:  # callers (export, state_dict, checkpoints) get the default layout back
+            _set_layout((model, distiller), False)
+    model.eval()
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _epochs(run: _Run, result: TrainResult, *, label: str, progress: bool, x_test: np.ndarray | None,
+            y_test: np.ndarray | None, x_val: np.ndarray | None, y_val: np.ndarray | None,
+            on_epoch: Callable[[EpochStats], None] | None) -> None:
+    """The epochs of ``run`` with evaluation after each; leaves the best validation epoch's weights."""
+    model, cfg, total = run.model, run.cfg, run.total
     validate = x_val is not None and y_val is not None and len(x_val) > 0
     best: tuple[float, dict[str, torch.Tensor]] | None = None
-    t_start = time.perf_counter()
     with _progress(label, progress) as bar:
         task = bar.add_task(label, total=total, epoch=f"1/{cfg.epochs}", loss="-", acc="-") if bar else None
         for epoch in range(1, cfg.epochs + 1):
@@ -211,6 +239,3 @@ def train_model(
                 on_epoch(stats)
     if best is not None and result.best_epoch != cfg.epochs:
         model.load_state_dict(best[1])
-    model.eval()
-    result.seconds = time.perf_counter() - t_start
-    return result
