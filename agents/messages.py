@@ -96,9 +96,10 @@ class ProposalRequest(BaseModel):
     def seen_keys(self) -> set[str]:
         """Canonical keys (the function each cell computes) of ``seen``; shared like :meth:`seen_set`."""
         if self._seen_keys is None:
-            from search_spaces.nb201.space import Arch
+            from search_spaces.mcu.space import is_mcu_arch
+            from search_spaces.spaces import parse_in_space
 
-            self._seen_keys = {Arch.from_string(a).canonical_key() for a in self.seen}
+            self._seen_keys = {parse_in_space("mcu" if is_mcu_arch(a) else "nb201", a).iso_key for a in self.seen}
         return self._seen_keys
 
     def best_position(self) -> int | None:

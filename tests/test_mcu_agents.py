@@ -124,3 +124,13 @@ def test_cli_estimate_takes_an_mcu_arch() -> None:
     assert res.exit_code == 2 and "C = 9 is not in the mcu space" in res.output
     res = runner.invoke(app, ["estimate", "--arch", SMALL, "--dataset", "svhn"])
     assert res.exit_code == 2 and "unknown dataset" in res.output
+
+
+def test_a_hand_built_proposal_request_keys_mcu_archs_in_their_own_space() -> None:
+    nb = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    req = ProposalRequest(dataset="fashion-mnist", seen=[SMALL, nb])  # no planner lookups attached
+    assert req.seen_keys() == {MCUArch.from_string(SMALL).canonical_key(), parse_arch(nb).canonical_key()}
+    # a proposer fed such a request proposes archs whose keys it has not seen
+    batch = MCUEvolutionProposer().propose(ProposalRequest(dataset="fashion-mnist", seen=[SMALL, nb], n=3))
+    assert len(batch.proposals) == 3
+    assert all(MCUArch.from_string(p.arch).canonical_key() not in req.seen_keys() for p in batch.proposals)
