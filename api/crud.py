@@ -75,7 +75,8 @@ def list_jobs_json(
         signature = reads.page_signature(conn, owner, status, limit, offset) if pages is not None else None
         if pages is not None and signature is not None and (body := pages.get(key, signature, now)) is not None:
             return body
-        rows, total = reads.job_page(conn, owner, status, limit, offset)
+        rows, total = reads.job_page(conn, owner, status, limit, offset,
+                                     total=signature[1] if signature is not None else None)
         for r in rows:
             if r.status in TERMINAL:
                 if (item := cache.items.get(tuple(r))) is not None:

@@ -344,3 +344,12 @@ def test_an_unchanged_page_is_answered_from_one_statement_and_any_change_in_it_i
     _set(ctx.db, ids[1], status="cancelled")
     assert ctx.get("/jobs?limit=1&status=succeeded").json()["total"] == 1
     assert ctx.get("/jobs?limit=50", "bob").json() == {"items": [], "total": 0}  # per owner
+
+
+def test_a_page_read_anew_counts_its_jobs_once(ctx: Ctx) -> None:
+    ids = [_job(ctx.db) for _ in range(3)]
+    for job_id in ids:
+        _set(ctx.db, job_id, status="succeeded", finished_at=utcnow())
+    body, n = _statements_of(ctx, "/jobs?limit=1")  # a partial page, not cached yet
+    assert body["total"] == 3 and len(body["items"]) == 1
+    assert n == 2  # the signature (which counts them) and the page; no second count

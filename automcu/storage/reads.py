@@ -86,14 +86,17 @@ def _page_statements(by_owner: bool, by_status: bool) -> tuple[Select[Any], Sele
     return page, select(func.count()).select_from(Job).where(*where)
 
 
-def job_page(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int
-             ) -> tuple[list[Row[Any]], int]:
-    """A page of jobs (``BRIEF_COLUMNS``), newest first, and how many match."""
+def job_page(conn: Connection, owner: str | None, status: str | None, limit: int, offset: int,
+             total: int | None = None) -> tuple[list[Row[Any]], int]:
+    """A page of jobs (``BRIEF_COLUMNS``), newest first, and how many match (``total`` when the caller has just
+    counted them in the same transaction, e.g. with :func:`page_signature`)."""
     page, count = _page_statements(owner is not None, status is not None)
     params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
     rows = list(conn.execute(page, params))
     if offset == 0 and len(rows) < limit:  # the whole list: no statement for the total
         return rows, len(rows)
+    if total is not None:
+        return rows, total
     return rows, int(conn.execute(count, params).scalar_one())
 
 
