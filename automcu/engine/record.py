@@ -236,7 +236,7 @@ class StepRecorder:
 
         def on_result(item: Item, result: Any) -> None:
             cand = batch[item.key]
-            state.failed_streak = 0
+            state.note_result()
             if self.asha is not None:
                 settled.add(item.key)
                 self._on_rung(cand, item.request, result)

@@ -113,6 +113,10 @@ class JobState:
         self.failed_streak += 1
         self.last_failure = error
 
+    def note_result(self) -> None:
+        """An evaluation came back (at any rung): the run of failures in a row is over."""
+        self.failed_streak = 0
+
     def note_evaluated(self, c: CandidateRow) -> None:
         self.evaluated.append(EvaluatedCandidate(
             arch=c.arch, val_acc=c.val_acc or 0.0, flash_bytes=c.flash_bytes, peak_sram_bytes=c.peak_sram_bytes,
