@@ -186,10 +186,8 @@ def _budget_result(earlier: dict[str, Any] | None, runs: list[dict[str, dict[str
     proto = _protocol(args)
     cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
     searched, baseline = [r["searched"] for r in runs], [r["baseline"] for r in runs]
-    for row, seed in zip(searched, range(args.first_seed, args.first_seed + len(runs)), strict=True):
-        row["seed"] = seed
-    for row, seed in zip(baseline, range(args.first_seed, args.first_seed + len(runs)), strict=True):
-        row["seed"] = seed
+    for seed, (s_row, b_row) in enumerate(zip(searched, baseline, strict=True), start=args.first_seed):
+        s_row["seed"] = b_row["seed"] = seed
     commands = [cmd]
     if args.first_seed > 0:
         before = (earlier or {}).get("protocol", {})
