@@ -159,7 +159,7 @@ def test_rest_round_trip(alice_api: tuple[Any, dict[str, str]]) -> None:
 
 
 def test_rungs_run_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the process-pool executor configured, rungs are trained in the workers, with the same rungs and
+    """With a one-worker process pool configured, rungs are trained in the worker, with the same rungs and
     decisions as in-process."""
     from automcu.core.config import get_settings
     from automcu.engine.planner import run_job
@@ -167,6 +167,7 @@ def test_rungs_run_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.
     db, local = _asha_job(f"sqlite:///{tmp_path / 'local.db'}", budget=4)
     run_job(db, local)
     monkeypatch.setenv("AUTOMCU_EXECUTOR", "process")
+    monkeypatch.setenv("AUTOMCU_EXECUTOR_WORKERS", "1")
     get_settings.cache_clear()
     try:
         db2, pooled = _asha_job(f"sqlite:///{tmp_path / 'pool.db'}", budget=4)
@@ -181,3 +182,63 @@ def test_rungs_run_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.
         return [(a, s, [(r, e, d) for r, e, _, d in rs]) for a, s, rs in rows]
 
     assert shape(_rungs(db2, pooled)) == shape(_rungs(db, local))
+
+
+def test_two_workers_never_wait_for_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asynchronous successive halving on a two-worker pool: whenever a worker finishes, a promoted candidate's
+    next rung or a newly proposed candidate starts at once (no worker waits for the other's batch); the budget is
+    spent exactly, every candidate's rungs are in ladder order, and a job killed mid-run resumes without training
+    a stored rung again."""
+    from automcu.core.config import get_settings
+    from automcu.engine.planner import Planner, run_job
+    from automcu.executors.factory import close_shared
+    from automcu.storage.repository import candidates_of
+
+    monkeypatch.setenv("AUTOMCU_EXECUTOR", "process")
+    monkeypatch.setenv("AUTOMCU_EXECUTOR_WORKERS", "2")
+    get_settings.cache_clear()
+    events: list[tuple[str, int | None]] = []
+
+    def note(kind: str, data: dict[str, Any]) -> None:
+        if kind in ("rung_promoted", "pruned", "evaluated"):
+            events.append((data["arch"], data.get("rung")))
+
+    try:
+        db, job_id = _asha_job(f"sqlite:///{tmp_path / 'two.db'}", budget=6)
+        assert run_job(db, job_id, progress=note).status == "succeeded"
+        cands = [c for c in candidates_of(db, job_id) if c.rungs]
+        assert sum(c.status in ("evaluated", "pruned") for c in cands) == 6  # the budget, exactly
+        assert not [c for c in candidates_of(db, job_id) if c.status == "proposed"]  # nothing left open
+        for c in cands:
+            assert [e["rung"] for e in c.rungs] == list(range(len(c.rungs)))
+        steps = sorted({c.step for c in cands})
+        # asynchronous: a candidate proposed while an earlier one was still being trained finished a rung before
+        # that earlier one finished its last (a batch-synchronous loop only proposes once all are done)
+        last_result = {c.arch: max(i for i, (a, _) in enumerate(events) if a == c.arch) for c in cands}
+        first_result = {c.arch: min(i for i, (a, _) in enumerate(events) if a == c.arch) for c in cands}
+        by_step = sorted(cands, key=lambda c: c.step)
+        assert any(first_result[b.arch] < last_result[a.arch] for a in by_step for b in by_step if b.step > a.step), (
+            steps, events)
+
+        seen = {"n": 0}
+
+        def stop_after_three(kind: str, data: dict[str, Any]) -> None:
+            if kind in ("rung_promoted", "pruned", "evaluated"):
+                seen["n"] += 1
+                if seen["n"] == 3:
+                    raise KeyboardInterrupt
+
+        db2, cut = _asha_job(f"sqlite:///{tmp_path / 'cut.db'}", budget=6)
+        with pytest.raises(KeyboardInterrupt):
+            Planner(db2, cut, progress=stop_after_three).run()
+        stored = {(a, e[0]) for a, _, rs in _rungs(db2, cut) for e in rs}
+        assert len(stored) == 3
+        again: list[tuple[str, int | None]] = []
+        assert run_job(db2, cut, progress=lambda k, d: again.append((d["arch"], d.get("rung")))
+                       if k in ("rung_promoted", "pruned", "evaluated") else None,
+                       allow_failed=True).status == "succeeded"
+        assert not stored & set(again)
+        assert sum(c.status in ("evaluated", "pruned") for c in candidates_of(db2, cut)) == 6
+    finally:
+        close_shared()
+        get_settings.cache_clear()

@@ -135,45 +135,67 @@ class Planner:
 
     # ----- the loop ----------------------------------------------------------------------------
     def _loop(self, job: Job, evaluation: Evaluation) -> tuple[str, str]:
-        hardware = HardwareSpec(**job.hardware) if job.hardware else None
-        proposer = self._proposer(job)
+        self._hardware = HardwareSpec(**job.hardware) if job.hardware else None
+        self._proposer_now = self._proposer(job)
         self._clock.stored += job.wall_seconds
         self.state = state = self._load_state(job)
         rec = self._recorder = StepRecorder(self.db, job, self.worker, state, self.feasibility, evaluation,
-                                            self._clock, self.progress, hardware, asha=self._asha(job, evaluation))
-        fallback = fallback_for(self._space(job), self.feasibility, job.dataset, hardware, job.max_latency_ms)
-        nothing = fallback.none_fit()
+                                            self._clock, self.progress, self._hardware,
+                                            asha=self._asha(job, evaluation))
+        self._fallback = fallback_for(self._space(job), self.feasibility, job.dataset, self._hardware,
+                                      job.max_latency_ms)
+        nothing = self._fallback.none_fit()
         if nothing is not None:
             return nothing, "failed"
-        dry, idle_rounds = self._resumed_dry_state(job)  # the proposer ran dry: the space's fallback proposes
-        if idle_rounds >= MAX_IDLE_ROUNDS and not dry:  # killed between that step and its note
-            dry, idle_rounds = True, 0
-            self._note_ran_dry(proposer.name, fallback)
+        self._dry, self._idle_rounds = self._resumed_dry_state(job)  # ran dry: the space's fallback proposes
+        if self._idle_rounds >= MAX_IDLE_ROUNDS and not self._dry:  # killed between that step and its note
+            self._dry, self._idle_rounds = True, 0
+            self._note_ran_dry(self._proposer_now.name, self._fallback)
         while True:
             stop = self._stop_rule(job)
             if stop:
                 return self._no_winner_check(stop)
             if state.pending:
-                rec.dispatch(list(state.pending))
+                rec.dispatch(list(state.pending), more=lambda n: self._more(job, n))
                 continue
-            step = state.step
-            state.step += 1
-            request = self._proposal_request(job, hardware, step, min(job.batch_size, self._remaining(job)))
-            if dry:
-                drawn = fallback.propose(state, job.seed, step, request.n)
-                if isinstance(drawn, str):
-                    return self._no_winner_check((drawn, "succeeded"))
-                batch = drawn
-            else:
-                batch, proposer = self._propose(job, proposer, request)
-            added = rec.record(step, request, batch)
-            idle_rounds = 0 if added else idle_rounds + 1
-            if idle_rounds >= MAX_IDLE_ROUNDS and not dry:
-                dry, idle_rounds = True, 0
-                self._note_ran_dry(proposer.name, fallback)
-            elif idle_rounds >= MAX_IDLE_ROUNDS:  # only when the estimator's set disagrees with the agent's check
-                return self._no_winner_check(("the proposals from the feasible set keep failing the feasibility "
-                                              "check (verification disagrees with the estimate)", "succeeded"))
+            ended = self._step(job, min(job.batch_size, self._remaining(job)))
+            if ended is not None:
+                return self._no_winner_check(ended)
+
+    def _step(self, job: Job, n: int) -> tuple[str, str] | None:
+        """One proposal step (propose → check → store); a stop when the space's fallback has nothing left."""
+        state = self.state
+        step = state.step
+        state.step += 1
+        request = self._proposal_request(job, self._hardware, step, n)
+        if self._dry:
+            drawn = self._fallback.propose(state, job.seed, step, request.n)
+            if isinstance(drawn, str):
+                return drawn, "succeeded"
+            batch = drawn
+        else:
+            batch, self._proposer_now = self._propose(job, self._proposer_now, request)
+        added = self._recorder.record(step, request, batch)
+        self._idle_rounds = 0 if added else self._idle_rounds + 1
+        if self._idle_rounds >= MAX_IDLE_ROUNDS and not self._dry:
+            self._dry, self._idle_rounds = True, 0
+            self._note_ran_dry(self._proposer_now.name, self._fallback)
+        elif self._idle_rounds >= MAX_IDLE_ROUNDS:  # only when the estimator's set disagrees with the agent's check
+            return ("the proposals from the feasible set keep failing the feasibility check (verification "
+                    "disagrees with the estimate)", "succeeded")
+        return None
+
+    def _more(self, job: Job, free: int) -> list[CandidateRow]:
+        """Workers are idle while a batch runs: one proposal step for them, within the budget left after
+        every candidate still open (in flight, queued or promoted); its new feasible candidates."""
+        state = self.state
+        room = self._remaining(job) - sum(c.status == "proposed" for c in state.pending)
+        if room <= 0 or self._stop_rule(job) is not None:
+            return []
+        before = {c.id for c in state.pending}
+        if self._step(job, min(max(free, job.batch_size), room)) is not None:
+            return []  # the fallback has nothing left: the loop sees it again once the batch is done
+        return [c for c in state.pending if c.id not in before and c.status == "proposed"][:room]
 
     def _asha(self, job: Job, evaluation: Evaluation) -> AshaScheduler | None:
         """A multi-fidelity job's scheduler, rebuilt from the rungs its candidates stored (None: full fidelity)."""

@@ -215,12 +215,15 @@ class StepRecorder:
         extra = {"n_evaluated": order, "improved": improved} if final else {"n_evaluated": state.n_evaluated}
         self.progress(kind, {**payload, **extra})
 
-    def dispatch(self, pending: list[CandidateRow]) -> None:
+    def dispatch(self, pending: list[CandidateRow],
+                 more: Callable[[int], list[CandidateRow]] | None = None) -> None:
         """Evaluate stored feasible candidates (no more than the budget left) through the executor.
 
         Results are stored as they arrive, each exactly once and only while this worker holds the lease;
         a lost worker's evaluation is dispatched again (bounded by its attempt count); a cancel request
-        cancels what is still running, wherever it runs.
+        cancels what is still running, wherever it runs. On an executor that runs several at once, no worker
+        waits for the batch: a promoted candidate's next rung starts as soon as a worker is free, then new
+        candidates that ``more(n)`` proposes and stores (asynchronous successive halving).
         """
         from automcu.executors import Item, run_evaluations
         from automcu.storage.repository import count_attempts, record_evaluation, record_failure
@@ -229,6 +232,17 @@ class StepRecorder:
         batch = {c.id: c for c in pending[:max(0, job.budget - state.n_evaluated)]}
         settled: set[Any] = set()
         items = [Item(c.id, self._request(c)) for c in batch.values()]
+        asynchronous = ev.executor.parallelism > 1
+        promoted: list[CandidateRow] = []  # asha: promoted in this batch, their next rung not yet queued
+
+        def refill(free: int) -> list[Item]:
+            out = [Item(c.id, self._request(c)) for c in promoted[:free]]
+            del promoted[:free]
+            if len(out) < free and more is not None and not self.cancel_requested:
+                for c in more(free - len(out)):
+                    batch[c.id] = c
+                    out.append(Item(c.id, self._request(c)))
+            return out
 
         def begin_attempt(cand_id: Any) -> int:
             attempts = count_attempts(self.db, job.id, self.worker, [cand_id])[cand_id]
@@ -240,6 +254,9 @@ class StepRecorder:
             if self.asha is not None:
                 settled.add(item.key)
                 self._on_rung(cand, item.request, result)
+                if asynchronous and cand.status == "proposed":
+                    settled.discard(item.key)
+                    promoted.append(cand)
                 return
             messages = [
                 AgentMessage(job_id=job.id, step=cand.step, agent="evaluator", direction="in",
@@ -285,7 +302,8 @@ class StepRecorder:
             outcome = run_evaluations(ev.executor, ev.spec, items, begin_attempt=begin_attempt, on_result=on_result,
                                       on_failure=on_failure, on_lost=on_lost, should_cancel=should_cancel,
                                       max_attempts=ev.settings.eval_max_attempts,
-                                      poll_seconds=ev.settings.executor_poll_seconds)
+                                      poll_seconds=ev.settings.executor_poll_seconds,
+                                      refill=refill if asynchronous else None)
         except LeaseLost as exc:
             raise JobBusy(str(exc)) from None
         state.pending = [c for c in state.pending if c.status == "proposed"]

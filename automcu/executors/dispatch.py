@@ -5,7 +5,10 @@ executor and is tested without a database:
 - ``begin_attempt(key)`` is called before each dispatch and returns the item's attempt count so far
   (persisted by the caller, so a worker that crashes mid-evaluation doesn't get unlimited retries);
 - ``on_result`` / ``on_failure`` / ``on_lost`` report each outcome as it arrives;
-- ``should_cancel()`` is polled while evaluations run; when true every in-flight task is cancelled.
+- ``should_cancel()`` is polled while evaluations run; when true every in-flight task is cancelled;
+- ``refill(free)``, when given, is asked for more items whenever ``free`` workers would otherwise idle
+  (once at the start and once after each batch of completions, never on a mere poll): an asynchronous
+  caller (asha promotions, new proposals) keeps every worker of a pool busy instead of waiting for the batch.
 Whatever happens (cancel, an exception in a callback), nothing is left running when it returns.
 """
 
@@ -40,10 +43,18 @@ def run_evaluations(
     should_cancel: Callable[[], bool] = lambda: False,
     max_attempts: int = 3,
     poll_seconds: float = 0.5,
+    refill: Callable[[int], list[Item]] | None = None,
 ) -> Literal["done", "cancelled"]:
     queue = deque(items)
     inflight: dict[EvalFuture, tuple[Item, int]] = {}
+
+    def top_up() -> None:
+        free = executor.parallelism - len(inflight) - len(queue)
+        if refill is not None and free > 0:
+            queue.extend(refill(free))
+
     try:
+        top_up()
         while queue or inflight:
             if should_cancel():
                 return "cancelled"
@@ -70,6 +81,8 @@ def run_evaluations(
                     on_failure(item, str(exc))
                 else:
                     on_result(item, result)
+            if done:
+                top_up()
         return "done"
     finally:
         if inflight:
