@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -115,6 +116,20 @@ def _model_row(report: dict[str, Any], seconds: dict[str, float]) -> dict[str, A
             "seconds": seconds}
 
 
+def _search_pool(workers: int) -> None:
+    """The search's evaluations on the product's executor: ``workers`` > 1 is the local process pool
+    (asynchronous asha: every worker kept busy), 1 the in-process executor."""
+    import os
+
+    from automcu.core.config import get_settings
+    from automcu.executors.factory import close_shared
+
+    close_shared()
+    os.environ["AUTOMCU_EXECUTOR"] = "process" if workers > 1 else "inprocess"
+    os.environ["AUTOMCU_EXECUTOR_WORKERS"] = str(workers)
+    get_settings.cache_clear()
+
+
 def e2e_run(key: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
     from automcu.compress.baseline import run_baseline
     from automcu.compress.pipeline import run_compress
@@ -126,6 +141,7 @@ def e2e_run(key: str, seed: int, args: argparse.Namespace, work: Path) -> dict[s
 
     sram, flash = BUDGETS[key]
     hw = _hardware(sram, flash)
+    _search_pool(args.workers)
     t0 = time.perf_counter()
     spec = JobSpec(dataset="fashion-mnist", data_path=args.data, space="mcu", proposer="auto",
                    hardware={"sram_kb": sram, "flash_kb": flash, "clock_mhz": CLOCK_MHZ, "core": CORE},
@@ -143,7 +159,7 @@ def e2e_run(key: str, seed: int, args: argparse.Namespace, work: Path) -> dict[s
 
     common = {"dataset": "fashion-mnist", "data_path": args.data, "hardware": hw, "epochs": args.final_epochs,
               "qat": True, "seed": seed, "train_limit": args.train_limit, "test_limit": args.test_limit,
-              "threads": 1, "progress": False, "label_smoothing": args.label_smoothing}
+              "threads": args.threads, "progress": False, "label_smoothing": args.label_smoothing}
     t1 = time.perf_counter()
     searched = run_compress(CompressRequest(arch=best.arch, out_dir=work / f"{key}_{seed}_searched", **common))
     t_compress = time.perf_counter() - t1
@@ -154,12 +170,19 @@ def e2e_run(key: str, seed: int, args: argparse.Namespace, work: Path) -> dict[s
     s_row.update(arch=best.arch, search_val_acc=best.val_acc, n_evaluated=sum(c.status in ("evaluated", "pruned")
                                                                              for c in cands),
                  n_pruned=sum(c.status == "pruned" for c in cands), stop_reason=done.stop_reason,
-                 wall_seconds=round(t_search + t_compress, 1))
+                 wall_seconds=round(t_search + t_compress, 1), execution=_execution(args),
+                 stages=searched.get("seconds"))
     b_row = _model_row(base, {"train_compress": round(t_base, 1)})
-    b_row.update(arch=base.get("arch", "dscnn-baseline"), wall_seconds=round(t_base, 1))
+    b_row.update(arch=base.get("arch", "dscnn-baseline"), wall_seconds=round(t_base, 1), execution=_execution(args),
+                 stages=base.get("seconds"))
     print(f"{key} seed {seed}: searched {s_row['int8_acc']:.2f} % ({s_row['wall_seconds']:.0f} s), baseline "
           f"{b_row['int8_acc']:.2f} % ({b_row['wall_seconds']:.0f} s)", flush=True)
     return {"searched": s_row, "baseline": b_row}
+
+
+def _execution(args: argparse.Namespace) -> dict[str, int]:
+    """How a seed ran (not part of the protocol: the same search and recipe on more cores)."""
+    return {"search_workers": args.workers, "train_threads": args.threads}
 
 
 def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -258,6 +281,20 @@ def markdown(res: dict[str, Any]) -> str:
         lines += [""] + [f"Note: {n}" for n in res[key].get("notes", [])]
         lines += ["", "Searched winners: " + "; ".join(f"seed {r.get('seed', i)}: `{r['arch']}` {r['int8_acc']:.2f} %"
                                                         for i, r in enumerate(s["per_seed"])), ""]
+        lines += ["| seed | searched int8 | baseline int8 | gain | search s | train + compress s | searched wall s "
+                  "| baseline wall s | search workers | torch threads |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for i, (rs, rb) in enumerate(zip(s["per_seed"], b["per_seed"], strict=True)):
+            ex = rs.get("execution") or {"search_workers": 1, "train_threads": 1}
+            lines.append(f"| {rs.get('seed', i)} | {rs['int8_acc']:.2f} % | {rb['int8_acc']:.2f} % | "
+                         f"{rs['int8_acc'] - rb['int8_acc']:+.2f} pp | {rs['seconds'].get('search', 0):.0f} | "
+                         f"{rs['seconds'].get('train_compress', 0):.0f} | {rs['wall_seconds']:.0f} | "
+                         f"{rb['wall_seconds']:.0f} | {ex['search_workers']} | {ex['train_threads']} |")
+        gains = [rs["int8_acc"] - rb["int8_acc"] for rs, rb in zip(s["per_seed"], b["per_seed"], strict=True)]
+        if len(gains) >= 2:
+            lo, hi = ci95(gains)
+            lines += ["", f"Gain over the baseline, paired by seed: {statistics.fmean(gains):+.2f} pp "
+                          f"[{lo:+.2f}, {hi:+.2f}] (95 % t interval, {len(gains)} seeds)."]
+        lines.append("")
     lines += [f"Machine: {res['machine']}. Total {res['total_seconds']:.0f} s.", "",
               f"Reproduce: `{res['command']}`"]
     return "\n".join(lines) + "\n"
@@ -283,6 +320,10 @@ def main() -> None:
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--train-limit", type=int, default=None, help="default: all 60,000")
     ap.add_argument("--test-limit", type=int, default=None, help="default: all 10,000")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="search evaluations at once (the product's process pool; 1: in-process)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="torch threads of the final training and compression (searched and baseline alike)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -302,7 +343,8 @@ def main() -> None:
             res[key] = _budget_result(res.get(key), runs, args)
     res["reduced"] = "; ".join(_reductions(res))
     res["full_protocol"] = not res["reduced"] and "proxy" in res and all(k in res for k in BUDGETS)
-    res["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread"
+    res["machine"] = (f"{platform.machine()}, {os.cpu_count()} CPU cores; this run: search on {args.workers} "
+                      f"process-pool worker(s) of 1 torch thread, final training on {args.threads} torch thread(s)")
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
     res["command"] = cmd if args.part == "all" else "; ".join(
