@@ -69,6 +69,27 @@ def _asha_job(db_url: str, budget: int = 8) -> tuple[Any, str]:
     return db, create_job(db, spec, spec.resolve_hardware()).id
 
 
+RUNG_EVENTS = ("rung_promoted", "pruned", "evaluated")
+
+
+def _killed_after(n: int) -> Any:
+    """A progress callback that kills the run (KeyboardInterrupt) at the ``n``-th stored rung result."""
+    seen = {"n": 0}
+
+    def progress(kind: str, data: dict[str, Any]) -> None:
+        if kind in RUNG_EVENTS:
+            seen["n"] += 1
+            if seen["n"] == n:
+                raise KeyboardInterrupt
+
+    return progress
+
+
+def _trained_into(out: list[tuple[str, int | None]]) -> Any:
+    """A progress callback that lists each rung result as (arch, rung)."""
+    return lambda kind, data: out.append((data["arch"], data.get("rung"))) if kind in RUNG_EVENTS else None
+
+
 def _rungs(db: Any, job_id: str) -> list[tuple[str, str, list[tuple[int, int, float, str]]]]:
     from automcu.storage.repository import candidates_of
 
@@ -116,26 +137,13 @@ def test_an_interrupted_asha_job_resumes_without_retraining(tmp_path: Path) -> N
     db, whole = _asha_job(f"sqlite:///{tmp_path / 'whole.db'}", budget=6)
     run_job(db, whole)
 
-    seen = {"n": 0}
-
-    def stop_after_four(kind: str, data: dict[str, Any]) -> None:
-        if kind in ("rung_promoted", "pruned", "evaluated"):
-            seen["n"] += 1
-            if seen["n"] == 4:
-                raise KeyboardInterrupt
-
     db2, cut = _asha_job(f"sqlite:///{tmp_path / 'cut.db'}", budget=6)
     with pytest.raises(KeyboardInterrupt):
-        Planner(db2, cut, progress=stop_after_four).run()
+        Planner(db2, cut, progress=_killed_after(4)).run()
     before = _rungs(db2, cut)
     assert sum(len(r) for _, _, r in before) == 4
     trained: list[tuple[str, int | None]] = []
-
-    def count(kind: str, data: dict[str, Any]) -> None:
-        if kind in ("rung_promoted", "pruned", "evaluated"):
-            trained.append((data["arch"], data["rung"]))
-
-    assert run_job(db2, cut, progress=count, allow_failed=True).status == "succeeded"
+    assert run_job(db2, cut, progress=_trained_into(trained), allow_failed=True).status == "succeeded"
     stored_before = {(a, e[0]) for a, _, rs in before for e in rs}
     assert not stored_before & set(trained)  # nothing stored was trained again
     assert _rungs(db2, cut) == _rungs(db, whole)
@@ -198,14 +206,9 @@ def test_two_workers_never_wait_for_each_other(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AUTOMCU_EXECUTOR_WORKERS", "2")
     get_settings.cache_clear()
     events: list[tuple[str, int | None]] = []
-
-    def note(kind: str, data: dict[str, Any]) -> None:
-        if kind in ("rung_promoted", "pruned", "evaluated"):
-            events.append((data["arch"], data.get("rung")))
-
     try:
         db, job_id = _asha_job(f"sqlite:///{tmp_path / 'two.db'}", budget=6)
-        assert run_job(db, job_id, progress=note).status == "succeeded"
+        assert run_job(db, job_id, progress=_trained_into(events)).status == "succeeded"
         cands = [c for c in candidates_of(db, job_id) if c.rungs]
         assert sum(c.status in ("evaluated", "pruned") for c in cands) == 6  # the budget, exactly
         assert not [c for c in candidates_of(db, job_id) if c.status == "proposed"]  # nothing left open
@@ -220,23 +223,13 @@ def test_two_workers_never_wait_for_each_other(tmp_path: Path, monkeypatch: pyte
         assert any(first_result[b.arch] < last_result[a.arch] for a in by_step for b in by_step if b.step > a.step), (
             steps, events)
 
-        seen = {"n": 0}
-
-        def stop_after_three(kind: str, data: dict[str, Any]) -> None:
-            if kind in ("rung_promoted", "pruned", "evaluated"):
-                seen["n"] += 1
-                if seen["n"] == 3:
-                    raise KeyboardInterrupt
-
         db2, cut = _asha_job(f"sqlite:///{tmp_path / 'cut.db'}", budget=6)
         with pytest.raises(KeyboardInterrupt):
-            Planner(db2, cut, progress=stop_after_three).run()
+            Planner(db2, cut, progress=_killed_after(3)).run()
         stored = {(a, e[0]) for a, _, rs in _rungs(db2, cut) for e in rs}
         assert len(stored) == 3
         again: list[tuple[str, int | None]] = []
-        assert run_job(db2, cut, progress=lambda k, d: again.append((d["arch"], d.get("rung")))
-                       if k in ("rung_promoted", "pruned", "evaluated") else None,
-                       allow_failed=True).status == "succeeded"
+        assert run_job(db2, cut, progress=_trained_into(again), allow_failed=True).status == "succeeded"
         assert not stored & set(again)
         assert sum(c.status in ("evaluated", "pruned") for c in candidates_of(db2, cut)) == 6
     finally:
