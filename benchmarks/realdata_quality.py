@@ -28,6 +28,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "realdata_quality"
 BUDGETS = {"sram64k_flash256k": (64, 256), "sram16k_flash64k": (16, 64)}
 CLOCK_MHZ, CORE = 100, "cortex-m4f"  # STM32F411-class
+PROXY_ARCH_SEED = 11
+FULL_EPOCHS = 15  # the final recipe's epochs: "full training"
 
 
 def _hardware(sram_kb: float, flash_kb: float) -> Any:
@@ -74,39 +77,83 @@ def fitting_archs(n: int, hardware: Any, seed: int) -> list[str]:
     return out
 
 
-def proxy_study(args: argparse.Namespace) -> dict[str, Any]:
-    from scipy import stats
+def _proxy_protocol(args: argparse.Namespace, rungs: list[Any]) -> dict[str, Any]:
+    """What makes two proxy runs' archs comparable: the arch draw, the fidelities, full training, the data."""
+    return {"arch_seed": PROXY_ARCH_SEED, "fidelities": [r.as_dict() for r in rungs],
+            "top_epochs": args.proxy_top_epochs, "train_limit": args.proxy_train_limit, "test_limit": args.test_limit}
 
+
+def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
+                save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Each fidelity of the search's asha ladder (``--search-epochs`` and the ladder options: what the e2e search
+    screens with) against full training (``--proxy-top-epochs`` on every training image), over the first
+    ``--proxy-archs`` of a seeded draw of archs that fit 64 KB / 256 KB. Resumable: archs an earlier run of the
+    same protocol finished are kept, at most ``--proxy-max-new`` more are trained, and the results are written
+    after every arch (a killed run loses only the archs in flight). Evaluations run on the product's process pool
+    (``--workers``), each a 1-thread ``TrainingEvaluator``."""
     from agents.messages import EvaluationRequest
-    from agents.training_evaluator import TrainingEvaluator
     from automcu.core.fidelity import rung_schedule
+    from automcu.executors import Item, run_evaluations
+    from automcu.executors.evaluators import TRAINING_FACTORY, EvaluatorSpec
+    from automcu.executors.process_pool import LocalProcessExecutor
 
     hw = _hardware(*BUDGETS["sram64k_flash256k"])
-    archs = fitting_archs(args.proxy_archs, hw, 11)
-    rungs = rung_schedule(args.proxy_top_epochs, args.min_epochs, args.reduction_factor, args.min_data_fraction)
-    ev = TrainingEvaluator(dataset="fashion-mnist", data_path=args.data, epochs=args.proxy_top_epochs,
-                           train_limit=args.proxy_train_limit, test_limit=args.test_limit)
+    archs = fitting_archs(args.proxy_archs, hw, PROXY_ARCH_SEED)
+    rungs = rung_schedule(args.search_epochs, args.min_epochs, args.reduction_factor, args.min_data_fraction)
+    proto = _proxy_protocol(args, rungs)
+    kept = (earlier or {}).get("per_arch", []) if (earlier or {}).get("protocol") == proto else []
+    rows: dict[str, dict[str, Any]] = {r["arch"]: r for r in kept if r["arch"] in archs}
+    todo = [a for a in archs if a not in rows][:args.proxy_max_new]
+    # (fidelity k, epochs, data fraction): the search's rungs, then full training
+    levels = [(r.rung, r.epochs, r.data_fraction) for r in rungs] + [(len(rungs), args.proxy_top_epochs, 1.0)]
+    spec = EvaluatorSpec(factory=TRAINING_FACTORY, kwargs={
+        "dataset": "fashion-mnist", "data_path": args.data, "epochs": args.proxy_top_epochs,
+        "train_limit": args.proxy_train_limit, "test_limit": args.test_limit})
+    # a rung's request trains its epochs on its share of the images; the top one (no rung) the evaluator's epochs
+    # on all of them, as a full-fidelity search evaluation does
+    items = [Item((a, k), EvaluationRequest(arch=a, dataset="fashion-mnist", seed=0, epochs=e, data_fraction=f,
+                                            rung=k if k < len(rungs) else None))
+             for a in todo for k, e, f in sorted(levels, key=lambda t: -t[1])]  # longest first: less tail
+    partial: dict[str, dict[int, tuple[float, float]]] = {a: {} for a in todo}
     t0 = time.perf_counter()
-    rows = []
-    for i, arch in enumerate(archs):
-        accs, secs = [], []
-        for r in rungs:
-            res = ev.evaluate(EvaluationRequest(arch=arch, dataset="fashion-mnist", seed=0, rung=r.rung,
-                                                epochs=r.epochs, data_fraction=r.data_fraction))
-            accs.append(res.val_acc)
-            secs.append(res.train_seconds)
-        rows.append({"arch": arch, "val_acc": accs, "seconds": secs})
-        print(f"proxy {i + 1}/{len(archs)}: {arch} " + " ".join(f"{a:.2f}" for a in accs), flush=True)
-    top = [r["val_acc"][-1] for r in rows]
-    fid = []
-    for k, r in enumerate(rungs[:-1]):
-        rho = stats.spearmanr([row["val_acc"][k] for row in rows], top).statistic
-        fid.append({**r.as_dict(), "spearman_vs_top": float(rho),
-                    "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in rows)})
-    return {"archs": len(archs), "train_images": round((args.proxy_train_limit or 60000) * 0.9),
-            "top": rungs[-1].as_dict(), "fidelities": fid,
-            "top_seconds_per_arch": statistics.fmean(row["seconds"][-1] for row in rows), "per_arch": rows,
-            "seconds": round(time.perf_counter() - t0, 1)}
+
+    def summary() -> dict[str, Any]:
+        done = [rows[a] for a in archs if a in rows]
+        out: dict[str, Any] = {"protocol": proto, "archs": len(done), "archs_target": len(archs),
+                               "train_images": round((args.proxy_train_limit or 60000) * 0.9),
+                               "top": {"epochs": args.proxy_top_epochs, "data_fraction": 1.0}, "fidelities": [],
+                               "per_arch": done, "seconds": round(time.perf_counter() - t0, 1)
+                               + float((earlier or {}).get("seconds", 0.0) if kept else 0.0)}
+        if len(done) >= 3:
+            top = [r["val_acc"][-1] for r in done]
+            for k, r in enumerate(rungs):
+                rho = spearmanr([row["val_acc"][k] for row in done], top).statistic
+                out["fidelities"].append({**r.as_dict(), "spearman_vs_top": float(rho),
+                                          "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)})
+            out["top_seconds_per_arch"] = statistics.fmean(row["seconds"][-1] for row in done)
+        return out
+
+    def on_result(item: Item, result: Any) -> None:
+        arch, k = item.key
+        partial[arch][k] = (result.val_acc, result.train_seconds)
+        if len(partial[arch]) == len(levels):
+            got = [partial[arch][i] for i in range(len(levels))]
+            rows[arch] = {"arch": arch, "val_acc": [v for v, _ in got], "seconds": [s for _, s in got]}
+            print(f"proxy {len(rows)}/{len(archs)}: {arch} " + " ".join(f"{v:.2f}" for v, _ in got), flush=True)
+            save(summary())
+
+    def on_failure(item: Item, error: str) -> None:
+        raise RuntimeError(f"proxy: {item.key} failed: {error}")
+
+    from scipy.stats import spearmanr
+
+    executor = LocalProcessExecutor(args.workers)
+    try:
+        run_evaluations(executor, spec, items, begin_attempt=lambda _key: 1, on_result=on_result,
+                        on_failure=on_failure)
+    finally:
+        executor.close()
+    return summary()
 
 
 def _model_row(report: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
@@ -233,8 +280,9 @@ def _reductions(res: dict[str, Any]) -> list[str]:
     """How each part of the results falls short of the full protocol (nothing when it does not)."""
     out = []
     p = res.get("proxy")
-    if p and (p["archs"] < 30 or p["train_images"] < 54000):
-        out.append(f"proxy: {p['archs']} archs, top rung on {p['train_images']:,.0f} training images")
+    if p and (p["archs"] < 30 or p["train_images"] < 54000 or p["top"]["epochs"] < FULL_EPOCHS):
+        out.append(f"proxy: {p['archs']} archs, top rung {p['top']['epochs']} epochs on {p['train_images']:,.0f} "
+                   "training images")
     for key in BUDGETS:
         proto = res.get(key, {}).get("protocol")
         if proto and not proto.get("full"):
@@ -246,6 +294,13 @@ def _reductions(res: dict[str, Any]) -> list[str]:
     return out
 
 
+def _steps(train_images: float, fidelity: dict[str, Any], batch: int = 128) -> int:
+    """SGD steps of one fidelity: epochs × batches in its share of the training images."""
+    import math
+
+    return int(fidelity["epochs"] * math.ceil(train_images * fidelity["data_fraction"] / batch))
+
+
 def markdown(res: dict[str, Any]) -> str:
     lines = [f"# Real data end to end: {res['dataset']} on STM32F411-class limits", "",
              ("Full protocol." if res["full_protocol"] else f"**Reduced run, not the full protocol**: "
@@ -253,13 +308,22 @@ def markdown(res: dict[str, Any]) -> str:
     p = res.get("proxy")
     if p:
         lines += ["## Proxy fidelity (Spearman vs the top rung)", "",
-                  f"{p['archs']} mcu archs that fit 64 KB / 256 KB; top: {p['top']['epochs']} epochs on "
-                  f"{p['train_images']:,.0f} training images, accuracy on the 10 % held out for validation "
-                  f"({p['top_seconds_per_arch']:.0f} s/arch).", "",
+                  f"{p['archs']} (of {p.get('archs_target', p['archs'])}) mcu archs that fit 64 KB / 256 KB; top: "
+                  f"{p['top']['epochs']} epochs on {p['train_images']:,.0f} training images, accuracy on the 10 % "
+                  f"held out for validation ({p.get('top_seconds_per_arch', float('nan')):.0f} s/arch); the "
+                  "fidelities are the rungs of the e2e search's ladder.", "",
                   "| rung | epochs | data | Spearman ρ | s/arch |", "|---|---|---|---|---|"]
         lines += [f"| {f['rung']} | {f['epochs']} | {f['data_fraction']:.0%} | {f['spearman_vs_top']:+.3f} | "
                   f"{f['seconds_per_arch']:.1f} |" for f in p["fidelities"]]
         lines.append("")
+        e = res.get("proxy_earlier")
+        if e:
+            lines += [f"Earlier, reduced study ({e['archs']} archs, top {e['top']['epochs']} epochs on "
+                      f"{e['train_images']:,.0f} training images, rungs on shares of those): "
+                      + "; ".join(f"rung {f['rung']} ({f['epochs']} ep, {f['data_fraction']:.0%}) ρ "
+                                  f"{f['spearman_vs_top']:+.3f}" for f in e["fidelities"])
+                      + f". Its rung 0 trained {_steps(e['train_images'], e['fidelities'][0])} SGD steps of "
+                      f"batch 128; the e2e search's rung 0 trains {_steps(54000, e['fidelities'][0])}.", ""]
     for key in BUDGETS:
         if key not in res:
             continue
@@ -309,8 +373,10 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0,
                     help="> 0: run seeds from here and add them to the results' earlier seeds of the same protocol")
     ap.add_argument("--proxy-archs", type=int, default=30)
-    ap.add_argument("--proxy-top-epochs", type=int, default=9)
+    ap.add_argument("--proxy-top-epochs", type=int, default=FULL_EPOCHS, help="full training's epochs")
     ap.add_argument("--proxy-train-limit", type=int, default=None)
+    ap.add_argument("--proxy-max-new", type=int, default=None,
+                    help="train at most this many archs not yet in the results (the study resumes across runs)")
     ap.add_argument("--search-budget", type=int, default=30)
     ap.add_argument("--search-epochs", type=int, default=3, help="the asha top rung's epochs")
     ap.add_argument("--min-epochs", type=int, default=1)
@@ -336,23 +402,36 @@ def main() -> None:
     res.setdefault("options", {})[args.part] = {k: (str(v) if isinstance(v, Path) else v)
                                                 for k, v in vars(args).items()}
     if args.part in ("proxy", "all"):
-        res["proxy"] = proxy_study(args)
+        old = res.get("proxy")
+        if old and old.get("protocol") is None:  # the study before it was resumable: kept beside, for reference
+            res["proxy_earlier"] = old
+
+        def save_proxy(proxy: dict[str, Any]) -> None:
+            res["proxy"] = proxy
+            _write(res, args, t0)
+
+        res["proxy"] = proxy_study(args, res.get("proxy"), save_proxy)
     if args.part in ("e2e", "all"):
         for key in args.budgets.split(","):
             runs = [e2e_run(key, seed, args, work) for seed in range(args.first_seed, args.first_seed + args.seeds)]
             res[key] = _budget_result(res.get(key), runs, args)
+    _write(res, args, t0)
+    print(markdown(res))
+
+
+def _write(res: dict[str, Any], args: argparse.Namespace, t0: float) -> None:
     res["reduced"] = "; ".join(_reductions(res))
     res["full_protocol"] = not res["reduced"] and "proxy" in res and all(k in res for k in BUDGETS)
     res["machine"] = (f"{platform.machine()}, {os.cpu_count()} CPU cores; this run: search on {args.workers} "
                       f"process-pool worker(s) of 1 torch thread, final training on {args.threads} torch thread(s)")
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
-    res["command"] = cmd if args.part == "all" else "; ".join(
-        c for c in (res.get("command") if "--part" in str(res.get("command")) else None, cmd) if c)
+    if cmd not in str(res.get("command")):
+        res["command"] = cmd if args.part == "all" else "; ".join(
+            c for c in (res.get("command") if "--part" in str(res.get("command")) else None, cmd) if c)
     args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (args.out / f"{NAME}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     (args.out / f"{NAME}.md").write_text(markdown(res))
-    print(markdown(res))
 
 
 if __name__ == "__main__":

@@ -284,3 +284,60 @@ def test_batch_files_take_the_space(tmp_path: Path) -> None:
     bad.write_text("- {dataset: digits, space: mcu}\n- {dataset: cifar100, space: mcu}\n")
     with pytest.raises(UserError, match=r"search #2.*lookup"):
         load_batch(bad)
+
+
+def test_mcu_proposers_never_propose_a_function_already_seen() -> None:
+    """An op changed on a dead edge (after a ``none``) leaves the network's function as it was: a trained search
+    would pay again for the same network. Neither proposer offers an arch whose function the job has seen, nor
+    two of one function in a batch."""
+    from agents.proposers.mcu import MCUEvolutionProposer, MCURandomProposer
+
+    # node 1 is dead (none from the input), so edges 1->2 and 1->3 are dead: their ops change nothing
+    parent = MCUArch.from_string("C12-N1-S1:|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
+                                 "nor_conv_1x1~1|avg_pool_3x3~2|")
+    dead_twin = MCUArch.from_string("C12-N1-S1:|none~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|"
+                                    "nor_conv_1x1~1|avg_pool_3x3~2|")
+    assert parent.canonical_key() == dead_twin.canonical_key()
+    evaluated = [EvaluatedCandidate(arch=parent.to_string(), val_acc=90.0)]
+    for proposer in (MCUEvolutionProposer(population=4, sample=1), MCURandomProposer()):
+        keys: list[str] = []
+        for step in range(40):
+            req = ProposalRequest(dataset="fashion-mnist", n=3, seed=0, step=step, evaluated=evaluated,
+                                  seen=[parent.to_string()])
+            keys += [MCUArch.from_string(p.arch).canonical_key() for p in proposer.propose(req).proposals]
+        assert parent.canonical_key() not in keys, proposer.name
+        for step_keys in (keys[i:i + 3] for i in range(0, len(keys), 3)):
+            assert len(set(step_keys)) == len(step_keys), proposer.name
+
+
+def test_a_trained_job_stores_no_second_arch_of_one_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever proposes it (an LLM, a user's proposer), an arch computing the function of one already stored is
+    recorded as a duplicate proposal, not trained again."""
+    from automcu.engine.planner import run_job
+    from automcu.storage.repository import candidates_of, create_job, events_of
+
+    twins = ["C8-N1-S2:|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+             "C8-N1-S2:|none~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+             "C8-N1-S2:|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|"
+             "avg_pool_3x3~2|"]
+
+    class Twins:
+        name = "twins"
+
+        def propose(self, request: ProposalRequest) -> ProposalBatch:
+            from agents.messages import Proposal
+
+            return ProposalBatch(proposer=self.name, proposals=[Proposal(arch=a, reason="twin") for a in twins])
+
+    db = open_database(f"sqlite:///{tmp_path / 't.db'}")
+    spec = JobSpec(dataset="digits", space="mcu", proposer="random", budget=2, epochs=1, seed=0)
+    job = create_job(db, spec, spec.resolve_hardware())
+    from automcu.engine.planner import Planner
+
+    monkeypatch.setattr(Planner, "_proposer", lambda self, job: Twins())
+    assert run_job(db, job.id).status == "succeeded"
+    stored = [c.arch for c in candidates_of(db, job.id)]
+    assert stored == [twins[0], twins[2]]
+    dups = [e.payload for e in events_of(db, job.id) if e.kind == "duplicate_proposal"]
+    assert dups and dups[0]["arch"] == twins[1]
+    assert dups[0]["function"] == MCUArch.from_string(twins[0]).canonical_key()

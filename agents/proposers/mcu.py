@@ -16,7 +16,7 @@ import random
 
 from agents.feasibility import FeasibilityAgent, checked
 from agents.messages import EvaluatedCandidate, FeasibilityRequest, Proposal, ProposalBatch, ProposalRequest
-from agents.proposers.base import rng_for
+from agents.proposers.base import SeenArchs, rng_for
 from search_spaces.mcu.space import CELLS, CHANNELS, SPACE_SIZE, MCUArch
 
 #: resources whose violation a smaller macro fixes
@@ -42,10 +42,16 @@ class _Screen:
                                                        max_latency_ms=r.max_latency_ms)).feasible
 
 
-def _sample_new(rng: random.Random, seen: set[str]) -> MCUArch | None:
+def _is_new(arch: MCUArch, seen: SeenArchs) -> bool:
+    """Neither the arch nor another computing the same function (an op changed on a dead edge, say) was seen:
+    a trained search pays for every evaluation, and two archs of one function train to the same network."""
+    return arch.to_string() not in seen and not seen.has_function(arch.canonical_key())
+
+
+def _sample_new(rng: random.Random, seen: SeenArchs) -> MCUArch | None:
     for _ in range(1000):
         arch = MCUArch.sample(rng)
-        if arch.output_connected and arch.to_string() not in seen:
+        if arch.output_connected and _is_new(arch, seen):
             return arch
     return None
 
@@ -57,13 +63,13 @@ class MCURandomProposer:
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
-        seen = set(request.seen_set())
+        seen = SeenArchs(request)
         out: list[Proposal] = []
         while len(out) < request.n and len(seen) < SPACE_SIZE:
             arch = _sample_new(rng, seen)
             if arch is None:
                 break
-            seen.add(arch.to_string())
+            seen.add(arch.to_string(), arch.canonical_key())
             out.append(Proposal(arch=arch.to_string(), reason="uniform random sample of the mcu space"))
         return ProposalBatch(proposer=self.name, proposals=out)
 
@@ -95,7 +101,7 @@ class MCUEvolutionProposer:
             raise ValueError(f"need 1 <= sample <= population, got sample={sample}, population={population}")
         self.population, self.sample = population, sample
 
-    def _filler(self, rng: random.Random, seen: set[str], screen: _Screen) -> tuple[MCUArch, str] | None:
+    def _filler(self, rng: random.Random, seen: SeenArchs, screen: _Screen) -> tuple[MCUArch, str] | None:
         """A new random arch, the first of up to FILL_TRIES draws that fits the estimate."""
         arch = None
         for tries in range(1, (FILL_TRIES if screen.active else 1) + 1):
@@ -108,13 +114,13 @@ class MCUEvolutionProposer:
         assert arch is not None
         return arch, f"random (population still filling); none of {FILL_TRIES} draws fit the estimate"
 
-    def _child(self, p: MCUArch, rng: random.Random, over_limit: bool, seen: set[str],
+    def _child(self, p: MCUArch, rng: random.Random, over_limit: bool, seen: SeenArchs,
                screen: _Screen) -> tuple[MCUArch, str] | None:
         """A new mutation of ``p`` that fits the estimate: up to CHILD_TRIES mutations, then shrinking moves."""
         for _ in range(CHILD_TRIES if screen.active else 1):
             move = _shrink(p, rng) if over_limit and rng.random() < 0.5 else None
             child, why = move if move is not None else p.mutate(rng)
-            if child.output_connected and child.to_string() not in seen and screen.fits(child):
+            if child.output_connected and _is_new(child, seen) and screen.fits(child):
                 return child, why + ("; fits the estimate" if screen.active else "")
         if not screen.active:
             return None
@@ -122,13 +128,13 @@ class MCUEvolutionProposer:
         while (move := _shrink(arch, rng)) is not None:  # every mutation overflowed: make the winner smaller
             arch, why = move
             whys.append(why)
-            if arch.to_string() not in seen and screen.fits(arch):
+            if _is_new(arch, seen) and screen.fits(arch):
                 return arch, "; ".join(whys) + f" (no {CHILD_TRIES} mutations fit the estimate)"
         return None
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
-        seen = set(request.seen_set())
+        seen = SeenArchs(request)
         screen = _Screen(request)
         pop: list[EvaluatedCandidate] = [e for e in request.evaluated if e.arch[:1] == "C"][-self.population:]
         over_limit = any(v.resource in MEMORY for r in request.rejected[-5:] for v in r.violations)
@@ -140,18 +146,18 @@ class MCUEvolutionProposer:
                 filled = self._filler(rng, seen, screen)
                 if filled is None:
                     break
-                text, reason, parent = filled[0].to_string(), filled[1], None
+                arch, reason, parent = filled[0], filled[1], None
             else:
                 best = max(rng.sample(pop, self.sample), key=lambda e: e.val_acc)
                 made = self._child(MCUArch.from_string(best.arch), rng, over_limit, seen, screen)
                 if made is None:
                     continue
-                text, parent = made[0].to_string(), best.arch
+                arch, parent = made[0], best.arch
                 reason = f"mutation of the tournament winner ({best.val_acc:.2f} %): {made[1]}"
-            if text in seen:
+            if not _is_new(arch, seen):
                 continue
-            seen.add(text)
-            out.append(Proposal(arch=text, reason=reason, parent=parent))
+            seen.add(arch.to_string(), arch.canonical_key())
+            out.append(Proposal(arch=arch.to_string(), reason=reason, parent=parent))
         return ProposalBatch(proposer=self.name, proposals=out)
 
 

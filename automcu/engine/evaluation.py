@@ -32,6 +32,11 @@ class Evaluation:
         return (isinstance(self.executor, InProcessExecutor) and self.spec.factory == LOOKUP_FACTORY
                 and not self.spec.kwargs.get("time_scale"))
 
+    @property
+    def trains(self) -> bool:
+        """Each evaluation trains a network (not a table lookup, simulated time or not)."""
+        return self.spec.factory != LOOKUP_FACTORY
+
     def evaluator(self) -> Evaluator:
         """The evaluator itself (built once per process); ValueError when it can't be made."""
         if self._built is None:

@@ -112,7 +112,8 @@ class StepRecorder:
         events: list[dict[str, Any]] = []
         evaluated: list[int] = []  # positions in rows of the candidates evaluated inline
         fresh: set[str] = set()
-        inline = self.evaluation.inline
+        fresh_keys: set[str] = set()
+        inline, trains = self.evaluation.inline, self.evaluation.trains
         n_eval, best = state.n_evaluated, state.best[0] if state.best else None
         space = job.space or "nb201"
         for p in batch.proposals:
@@ -125,7 +126,13 @@ class StepRecorder:
             if text in state.seen_set or text in fresh:
                 events.append(event("duplicate_proposal", arch=text))
                 continue
+            if trains and (arch.iso_key in state.seen_keys or arch.iso_key in fresh_keys):
+                # trained: an arch of a function already proposed (an op on a dead edge) would train the same network
+                events.append(event("duplicate_proposal", arch=text, function=arch.iso_key,
+                                    reason="computes the same function as an arch already proposed in this job"))
+                continue
             fresh.add(text)
+            fresh_keys.add(arch.iso_key)
             freq, report = self._check(text)
             messages += [message(step, "feasibility", "in", freq.model_dump()),
                          message(step, "feasibility", "out", report.model_dump())]
