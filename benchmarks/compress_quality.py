@@ -119,9 +119,21 @@ def ci95(vals: list[float]) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace) -> dict[str, Any]:
+def variants_protocol(arch: str, args: argparse.Namespace) -> dict[str, Any]:
+    """What makes two runs' seeds of the KD grid comparable (everything but which seeds ran)."""
+    return {"student": arch, "C": args.C, "N": args.N, "teacher_C": args.teacher_C, "epochs": args.var_epochs,
+            "qat_epochs": args.var_qat_epochs, "soup": args.var_soup, "train_limit": args.var_train_limit,
+            "test_limit": args.var_test_limit}
+
+
+def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace, earlier: dict[str, Any] | None = None,
+                   save: Any = None) -> dict[str, Any]:
     """Every KD variant against the same student without KD (same epochs, seed, data), per seed; the int8
-    accuracy of each variant's seed-0 network measured in TFLite Micro (PTQ; QAT for ``qad``)."""
+    accuracy of each variant's seed-0 network measured in TFLite Micro (PTQ; QAT for ``qad``).
+
+    Seeds ``--var-first-seed`` .. + ``--var-seeds``; with ``earlier`` (the results of runs of the same protocol)
+    its seeds are kept and these added, and ``save`` gets the aggregate after every seed, so the grid (hours at
+    the full protocol) can be spread over several runs and a killed run loses only the seed in flight."""
     import copy
 
     import torch
@@ -202,22 +214,53 @@ def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace) -> dict[
         return {"float_acc": float_acc, "ptq_int8_acc": int8_acc(model),
                 "int8_acc": int8_acc(qat(model, seed, with_teacher))}
 
+    protocol = variants_protocol(arch, args)
+    prev = earlier or {}
     rows: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    int8: dict[str, dict[str, float]] = {}
-    cost: dict[str, float] = {v: 0.0 for v in (*VARIANTS, "no_kd")}
-    for seed in range(args.var_seeds):
+    for r in prev.get("kd_variants", []):
+        rows[r["name"]] = list(r["per_seed"])
+    int8: dict[str, dict[str, float]] = dict(prev.get("int8_seed0", {}))
+    no_kd_seconds: list[float] = list(prev.get("no_kd", {}).get("seconds_per_seed", []))
+    done = {r["seed"] for rs in rows.values() for r in rs}
+    seeds = [s for s in range(args.var_first_seed, args.var_first_seed + args.var_seeds) if s not in done]
+    prev_seconds = float(prev.get("seconds", 0.0))
+
+    def aggregate() -> dict[str, Any]:
+        variants = []
+        for v in VARIANTS:
+            if not rows[v]:
+                continue
+            gains = [r["gain_pp"] for r in rows[v]]
+            m, lo, hi = ci95(gains)
+            q = int8.get(v, {})
+            variants.append({"name": v, "seeds": len(gains), "gain_mean_pp": m, "gain_ci95": [lo, hi],
+                             "int8_drop_pp": q["float_acc"] - q["int8_acc"] if q else None,
+                             "ptq_drop_pp": q["float_acc"] - q["ptq_int8_acc"] if q else None,
+                             "int8_acc_seed0": q.get("int8_acc"), "deployed": "qat" if v == "soup" else "qat+teacher",
+                             "metric": rows[v][0].get("metric", "float_acc"),
+                             "train_seconds_per_seed": round(statistics.fmean(r["seconds"] for r in rows[v]), 1),
+                             "per_seed": rows[v]})
+        return {"protocol": protocol, "teachers": tmeta, "student": {"arch": arch, "C": args.C, "N": args.N},
+                "epochs": ep, "qat_epochs": args.var_qat_epochs, "soup_n": args.var_soup, "train_images": len(x),
+                "test_images": len(xt), "val_images_soup": int(n_val),
+                "no_kd": {"train_seconds_per_seed": round(statistics.fmean(no_kd_seconds or [0.0]), 1),
+                          "seconds_per_seed": no_kd_seconds, "int8_seed0": int8.get("no_kd")},
+                "int8_seed0": int8, "kd": kd_cfg.to_dict(), "label_mix_schedule": parse_label_mix("auto").to_string(),
+                "kd_variants": variants, "seconds": round(prev_seconds + time.perf_counter() - t0, 1)}
+
+    for seed in seeds:
         ts = time.perf_counter()
         base = student(seed)
         train_model(base, x, y, cfg(seed), progress=quiet)
         base_acc = evaluate(base, xt, yt)
-        cost["no_kd"] += time.perf_counter() - ts
+        no_kd_seconds.append(round(time.perf_counter() - ts, 1))
         for v in ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd"):
             ts = time.perf_counter()
             m = student(seed)
             train_model(m, x, y, cfg(seed), distiller=distiller(m, v), progress=quiet)
             acc = evaluate(m, xt, yt)
-            cost[v] += time.perf_counter() - ts
-            rows[v].append({"seed": seed, "acc": acc, "no_kd_acc": base_acc, "gain_pp": acc - base_acc})
+            rows[v].append({"seed": seed, "acc": acc, "no_kd_acc": base_acc, "gain_pp": acc - base_acc,
+                            "seconds": round(time.perf_counter() - ts, 1)})
             if seed == 0:
                 int8[v] = deployed(m, acc, seed, True)
             if v == "kd_single":
@@ -227,9 +270,8 @@ def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace) -> dict[
         ts = time.perf_counter()
         qad_acc = int8_acc(qat(kd_model, seed, True))
         plain_acc = int8_acc(qat(base, seed, False))
-        cost["qad"] += time.perf_counter() - ts
         rows["qad"].append({"seed": seed, "acc": qad_acc, "no_kd_acc": plain_acc, "gain_pp": qad_acc - plain_acc,
-                            "metric": "int8_acc_tflm"})
+                            "metric": "int8_acc_tflm", "seconds": round(time.perf_counter() - ts, 1)})
         if seed == 0:
             int8["qad"] = {"float_acc": rows["kd_single"][0]["acc"], "ptq_int8_acc": int8["kd_single"]["ptq_int8_acc"],
                            "int8_acc": qad_acc}
@@ -247,32 +289,17 @@ def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace) -> dict[
             ingredients.append(m.eval())
         soup = greedy_soup(ingredients, x[val_idx], y[val_idx])
         s_acc = evaluate(soup.model, xt, yt)
-        cost["soup"] += time.perf_counter() - ts
         rows["soup"].append({"seed": seed, "acc": s_acc, "no_kd_acc": base_acc, "gain_pp": s_acc - base_acc,
+                             "seconds": round(time.perf_counter() - ts, 1),
                              "base_fit_acc": sb_acc, "gain_over_own_base_pp": s_acc - sb_acc,
                              "chosen": soup.chosen, "uniform_test_acc": evaluate(
                                  __import__("automcu.train.soup", fromlist=["soup_of"]).soup_of(ingredients), xt, yt)})
         if seed == 0:
             int8["soup"] = deployed(soup.model, s_acc, seed, False)
         print(f"seed {seed} done at {time.perf_counter() - t0:.0f} s", flush=True)
-
-    variants = []
-    for v in VARIANTS:
-        gains = [r["gain_pp"] for r in rows[v]]
-        m, lo, hi = ci95(gains)
-        q = int8.get(v, {})
-        variants.append({"name": v, "seeds": len(gains), "gain_mean_pp": m, "gain_ci95": [lo, hi],
-                         "int8_drop_pp": q["float_acc"] - q["int8_acc"] if q else None,
-                         "ptq_drop_pp": q["float_acc"] - q["ptq_int8_acc"] if q else None,
-                         "int8_acc_seed0": q.get("int8_acc"), "deployed": "qat" if v == "soup" else "qat+teacher",
-                         "metric": rows[v][0].get("metric", "float_acc"),
-                         "train_seconds_per_seed": round(cost[v] / len(gains), 1), "per_seed": rows[v]})
-    return {"teachers": tmeta, "student": {"arch": arch, "C": args.C, "N": args.N}, "epochs": ep,
-            "qat_epochs": args.var_qat_epochs, "soup_n": args.var_soup, "train_images": len(x), "test_images": len(xt),
-            "val_images_soup": int(n_val), "no_kd": {"train_seconds_per_seed": round(cost["no_kd"] / args.var_seeds, 1),
-                                                   "int8_seed0": int8.get("no_kd")},
-            "kd": kd_cfg.to_dict(), "label_mix_schedule": parse_label_mix("auto").to_string(),
-            "kd_variants": variants, "seconds": round(time.perf_counter() - t0, 1)}
+        if save is not None:
+            save(aggregate())
+    return aggregate()
 
 
 def variants_markdown(v: dict[str, Any], full: bool, reduced: str) -> str:
@@ -380,6 +407,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("all", "variants", "mixed"), default="all",
                     help="variants: run only the KD-variant grid and merge it into the existing results")
     ap.add_argument("--var-seeds", type=int, default=5)
+    ap.add_argument("--var-first-seed", type=int, default=0,
+                    help="> 0: run seeds from here and add them to the stored seeds of the same protocol")
     ap.add_argument("--var-epochs", type=int, default=10)
     ap.add_argument("--var-qat-epochs", type=int, default=1)
     ap.add_argument("--var-soup", type=int, default=3)
@@ -447,27 +476,42 @@ def _write_section(md_path: Path, heading: str, text: str) -> None:
 
 
 def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
-    """The KD-variant grid alone, merged into ``compress_quality.json`` (``kd_variants``) and its markdown."""
+    """The KD-variant grid alone, merged into ``compress_quality.json`` (``kd_variants``) and its markdown after
+    every seed. ``--var-first-seed`` > 0 adds seeds to the stored ones of the same protocol (an error otherwise)."""
     import sys
 
-    full = args.var_train_limit is None and args.var_test_limit is None and args.var_seeds >= 5
-    reduced = ", ".join(p for p in (
-        f"{args.var_train_limit:,} of 60,000 training images" if args.var_train_limit else "",
-        f"{args.var_test_limit:,} of 10,000 test images" if args.var_test_limit else "",
-        f"{args.var_seeds} seeds" if args.var_seeds < 5 else "",
-        f"{args.var_epochs} epochs") if p)
-    v = variants_study(winner["arch"], winner["hardware"], args)
-    v["full_protocol"] = full
-    v["reduced"] = None if full else reduced
-    v["command"] = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
     path = args.out / f"{ARCH_NAME}.json"
     res = json.loads(path.read_text()) if path.exists() else {}
-    res["kd_variants"] = v["kd_variants"]
-    res["kd_variants_study"] = {k: val for k, val in v.items() if k != "kd_variants"}
-    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    _write_section(args.out / f"{ARCH_NAME}.md", "## KD variants (issue 17)",
-                   variants_markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
-    print(variants_markdown(v, full, reduced))
+    earlier = None
+    if args.var_first_seed > 0:
+        stored = res.get("kd_variants_study", {})
+        want = variants_protocol(winner["arch"], args)
+        if stored.get("protocol") != want:
+            raise SystemExit(f"--var-first-seed {args.var_first_seed}: the results hold no earlier run of this "
+                             f"protocol to add seeds to ({stored.get('protocol')} vs {want})")
+        earlier = {**stored, "kd_variants": res.get("kd_variants", [])}
+    cmd = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
+    commands = [*((earlier or {}).get("commands", [])), cmd]
+
+    def save(v: dict[str, Any]) -> None:
+        n = min(r["seeds"] for r in v["kd_variants"])
+        full = args.var_train_limit is None and args.var_test_limit is None and n >= 5
+        reduced = ", ".join(p for p in (
+            f"{args.var_train_limit:,} of 60,000 training images" if args.var_train_limit else "",
+            f"{args.var_test_limit:,} of 10,000 test images" if args.var_test_limit else "",
+            f"{n} of 5 seeds" if n < 5 else "", f"{args.var_epochs} epochs") if p)
+        v.update(full_protocol=full, reduced=None if full else reduced, command="; ".join(commands),
+                 commands=commands)
+        res["kd_variants"] = v["kd_variants"]
+        res["kd_variants_study"] = {k: val for k, val in v.items() if k != "kd_variants"}
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+        _write_section(args.out / f"{ARCH_NAME}.md", "## KD variants (issue 17)",
+                       variants_markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
+
+    v = variants_study(winner["arch"], winner["hardware"], args, earlier, save)
+    save(v)
+    print(variants_markdown(v, v["full_protocol"], v["reduced"] or ""))
 
 
 def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
