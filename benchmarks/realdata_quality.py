@@ -124,13 +124,14 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
                                "top": {"epochs": args.proxy_top_epochs, "data_fraction": 1.0}, "fidelities": [],
                                "per_arch": done, "seconds": round(time.perf_counter() - t0, 1)
                                + float((earlier or {}).get("seconds", 0.0) if kept else 0.0)}
+        if done:
+            out["top_seconds_per_arch"] = statistics.fmean(row["seconds"][-1] for row in done)
         if len(done) >= 3:
             top = [r["val_acc"][-1] for r in done]
             for k, r in enumerate(rungs):
                 rho = spearmanr([row["val_acc"][k] for row in done], top).statistic
                 out["fidelities"].append({**r.as_dict(), "spearman_vs_top": float(rho),
                                           "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)})
-            out["top_seconds_per_arch"] = statistics.fmean(row["seconds"][-1] for row in done)
         return out
 
     def on_result(item: Item, result: Any) -> None:
@@ -294,6 +295,16 @@ def _reductions(res: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cell(text: str) -> str:
+    """``text`` inside a markdown table cell (an arch's ``|`` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def _full_seconds(proxy: dict[str, Any]) -> float:
+    rows = proxy.get("per_arch") or []
+    return statistics.fmean(r["seconds"][-1] for r in rows) if rows else float("nan")
+
+
 def _steps(train_images: float, fidelity: dict[str, Any], batch: int = 128) -> int:
     """SGD steps of one fidelity: epochs × batches in its share of the training images."""
     import math
@@ -310,11 +321,19 @@ def markdown(res: dict[str, Any]) -> str:
         lines += ["## Proxy fidelity (Spearman vs the top rung)", "",
                   f"{p['archs']} (of {p.get('archs_target', p['archs'])}) mcu archs that fit 64 KB / 256 KB; top: "
                   f"{p['top']['epochs']} epochs on {p['train_images']:,.0f} training images, accuracy on the 10 % "
-                  f"held out for validation ({p.get('top_seconds_per_arch', float('nan')):.0f} s/arch); the "
+                  f"held out for validation ({_full_seconds(p):.0f} s/arch); the "
                   "fidelities are the rungs of the e2e search's ladder.", "",
                   "| rung | epochs | data | Spearman ρ | s/arch |", "|---|---|---|---|---|"]
         lines += [f"| {f['rung']} | {f['epochs']} | {f['data_fraction']:.0%} | {f['spearman_vs_top']:+.3f} | "
                   f"{f['seconds_per_arch']:.1f} |" for f in p["fidelities"]]
+        if not p["fidelities"]:
+            lines.append("| (Spearman needs 3 archs) | | | | |")
+        levels = p.get("protocol", {}).get("fidelities", [])
+        if levels and p.get("per_arch"):
+            lines += ["", "| arch | " + " | ".join(f"{f['epochs']} ep, {f['data_fraction']:.0%}" for f in levels)
+                      + f" | full ({p['top']['epochs']} ep) | s (full) |", "|---" * (len(levels) + 3) + "|"]
+            lines += [f"| `{_cell(r['arch'])}` | " + " | ".join(f"{v:.2f}" for v in r["val_acc"])
+                      + f" | {r['seconds'][-1]:.0f} |" for r in p["per_arch"]]
         lines.append("")
         e = res.get("proxy_earlier")
         if e:
