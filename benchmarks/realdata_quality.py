@@ -91,6 +91,8 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
     same protocol finished are kept, at most ``--proxy-max-new`` more are trained, and the results are written
     after every arch (a killed run loses only the archs in flight). Evaluations run on the product's process pool
     (``--workers``), each a 1-thread ``TrainingEvaluator``."""
+    from scipy.stats import spearmanr
+
     from agents.messages import EvaluationRequest
     from automcu.core.fidelity import rung_schedule
     from automcu.executors import Item, run_evaluations
@@ -145,8 +147,6 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
 
     def on_failure(item: Item, error: str) -> None:
         raise RuntimeError(f"proxy: {item.key} failed: {error}")
-
-    from scipy.stats import spearmanr
 
     executor = LocalProcessExecutor(args.workers)
     try:
