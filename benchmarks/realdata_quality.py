@@ -77,6 +77,30 @@ def fitting_archs(n: int, hardware: Any, seed: int) -> list[str]:
     return out
 
 
+#: full-training validation accuracy below which an arch learned nothing (10 classes: chance is 10 %), e.g. a cell
+#: whose output node has only ``none`` inputs
+LEARNED_ACC = 20.0
+
+
+def _spearman_ci(rows: list[dict[str, Any]], k: int, boots: int = 2000) -> tuple[float, list[float] | None]:
+    """Spearman ρ of fidelity ``k`` against full training over ``rows``, and a 95 % percentile bootstrap interval
+    (archs resampled with replacement, seeded; resamples with a constant side are skipped)."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    low = np.array([r["val_acc"][k] for r in rows])
+    top = np.array([r["val_acc"][-1] for r in rows])
+    rho = float(spearmanr(low, top).statistic)
+    rng, got = np.random.default_rng(0), []
+    for _ in range(boots):
+        i = rng.integers(0, len(rows), len(rows))
+        if np.ptp(low[i]) > 0 and np.ptp(top[i]) > 0:
+            got.append(float(spearmanr(low[i], top[i]).statistic))
+    if len(got) < boots // 2:
+        return rho, None
+    return rho, [float(np.percentile(got, 2.5)), float(np.percentile(got, 97.5))]
+
+
 def _proxy_protocol(args: argparse.Namespace, rungs: list[Any]) -> dict[str, Any]:
     """What makes two proxy runs' archs comparable: the arch draw, the fidelities, full training, the data."""
     return {"arch_seed": PROXY_ARCH_SEED, "fidelities": [r.as_dict() for r in rungs],
@@ -91,8 +115,6 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
     same protocol finished are kept, at most ``--proxy-max-new`` more are trained, and the results are written
     after every arch (a killed run loses only the archs in flight). Evaluations run on the product's process pool
     (``--workers``), each a 1-thread ``TrainingEvaluator``."""
-    from scipy.stats import spearmanr
-
     from agents.messages import EvaluationRequest
     from automcu.core.fidelity import rung_schedule
     from automcu.executors import Item, run_evaluations
@@ -128,12 +150,16 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
                                + float((earlier or {}).get("seconds", 0.0) if kept else 0.0)}
         if done:
             out["top_seconds_per_arch"] = statistics.fmean(row["seconds"][-1] for row in done)
+        learned = [row for row in done if row["val_acc"][-1] >= LEARNED_ACC]
+        out["archs_learned"] = len(learned)
         if len(done) >= 3:
-            top = [r["val_acc"][-1] for r in done]
             for k, r in enumerate(rungs):
-                rho = spearmanr([row["val_acc"][k] for row in done], top).statistic
-                out["fidelities"].append({**r.as_dict(), "spearman_vs_top": float(rho),
-                                          "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)})
+                rho, ci = _spearman_ci(done, k)
+                f = {**r.as_dict(), "spearman_vs_top": rho, "spearman_ci95": ci,
+                     "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)}
+                if 3 <= len(learned) < len(done):  # without the archs that learn nothing (their ties are easy)
+                    f["spearman_learned"], f["spearman_learned_ci95"] = _spearman_ci(learned, k)
+                out["fidelities"].append(f)
         return out
 
     def on_result(item: Item, result: Any) -> None:
@@ -300,6 +326,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _ci_text(ci: list[float] | None) -> str:
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "n/a"
+
+
 def _full_seconds(proxy: dict[str, Any]) -> float:
     rows = proxy.get("per_arch") or []
     return statistics.fmean(r["seconds"][-1] for r in rows) if rows else float("nan")
@@ -323,11 +353,17 @@ def markdown(res: dict[str, Any]) -> str:
                   f"{p['top']['epochs']} epochs on {p['train_images']:,.0f} training images, accuracy on the 10 % "
                   f"held out for validation ({_full_seconds(p):.0f} s/arch); the "
                   "fidelities are the rungs of the e2e search's ladder.", "",
-                  "| rung | epochs | data | Spearman ρ | s/arch |", "|---|---|---|---|---|"]
+                  f"| rung | epochs | data | Spearman ρ (all {p['archs']}) | 95 % CI | ρ "
+                  f"({p.get('archs_learned', '?')} that learned, full ≥ {LEARNED_ACC:.0f} %) | 95 % CI | s/arch |",
+                  "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {f['rung']} | {f['epochs']} | {f['data_fraction']:.0%} | {f['spearman_vs_top']:+.3f} | "
-                  f"{f['seconds_per_arch']:.1f} |" for f in p["fidelities"]]
+                  f"{_ci_text(f.get('spearman_ci95'))} | "
+                  + (f"{f['spearman_learned']:+.3f} | {_ci_text(f.get('spearman_learned_ci95'))}"
+                     if "spearman_learned" in f else "(same archs) | ")
+                  + f" | {f['seconds_per_arch']:.1f} |" for f in p["fidelities"]]
         if not p["fidelities"]:
-            lines.append("| (Spearman needs 3 archs) | | | | |")
+            lines.append("| (Spearman needs 3 archs) | | | | | | | |")
+        lines += ["", "95 % intervals: percentile bootstrap over the archs (2,000 resamples, seed 0)."]
         levels = p.get("protocol", {}).get("fidelities", [])
         if levels and p.get("per_arch"):
             lines += ["", "| arch | " + " | ".join(f"{f['epochs']} ep, {f['data_fraction']:.0%}" for f in levels)
