@@ -30,7 +30,7 @@ from automcu.storage.repository import create_job, get_job
 pytestmark = [pytest.mark.tflm, pytest.mark.slow]
 
 BUNDLE = ("model.tflite", "model.onnx", "model_data.cc", "model_data.h", "ops.json", "op_resolver.inc", "io.json",
-          "reference.json", "report.json", "report.md")
+          "reference.json", "report.json", "report.md", "model.pt")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +111,20 @@ def test_bundle_is_recorded_on_the_job(compressed) -> None:  # type: ignore[no-u
 
     listed = artifact_paths(job)  # what GET /jobs/{id}/artifacts/{name} serves
     assert listed["model.tflite"] == str(out / "model.tflite") and "model_data.cc" in listed
+
+
+def test_the_bundles_float_network_teaches_a_later_run(compressed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``model.pt`` is the float network the report measured: a later run loads it as its teacher, untrained."""
+    _, _, out, summary = compressed
+    res = CliRunner().invoke(app, ["compress", "--arch", summary["arch"], "--dataset", "digits", "--epochs", "2",
+                                   "--C", "4", "--teacher", str(out / "model.pt"), "--no-kd-compare",
+                                   "--out", str(tmp_path / "student"), "--quiet", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "student" / "report.json").read_text())
+    teacher = report["kd"]["teachers"][0]
+    assert teacher["kind"] == "checkpoint" and teacher["arch"] == summary["arch"]
+    assert teacher["test_acc"] == pytest.approx(summary["float_acc"], abs=0.01)  # the same network, not retrained
+    assert teacher["extra"]["float_acc"] == pytest.approx(summary["float_acc"], abs=0.01)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

@@ -105,6 +105,17 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path, digits) -> None:  # ty
         inp = torch.from_numpy(xt[:4])
         assert torch.allclose(model(inp), loaded(inp))
     assert meta["arch"] == ARCH
+    mcu = "C8-N1-S2:|dw_sep_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|avg_pool_3x3~1|" \
+          "dw_sep_conv_3x3~2|"
+    from search_spaces.mcu.torch_model import build_mcu_model
+
+    torch.manual_seed(1)
+    net = build_mcu_model(mcu, in_ch=1, classes=10).eval()  # an mcu-space arch: its own macro, dw-sep edges
+    path = save_checkpoint(tmp_path / "mcu.pt", net, mcu, {"space": "mcu", "in_ch": 1, "hw": 8, "classes": 10})
+    loaded, meta = load_checkpoint(path)
+    with torch.no_grad():
+        assert torch.allclose(net(inp), loaded(inp))
+    assert meta["arch"] == mcu and meta["macro"]["space"] == "mcu"
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not a torch checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")

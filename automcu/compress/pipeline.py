@@ -458,11 +458,24 @@ def run_compress(req: CompressRequest) -> dict[str, Any]:
     q = _quantize(req, prep, trained, timer, network_graph(arch, macro.C, macro.N, macro.in_ch, macro.hw,
                                                            macro.classes))
     measured, artifacts = _export_bundle(req, prep, q)
+    artifacts["model.pt"] = str(save_float_network(req, arch, prep, macro, trained))
     timer.lap("export_bundle")
 
     out = req.out_dir
     report = _report(req, arch, prep, macro, est, trained, q, measured, timer.seconds)
     return finish_report(out, report, artifacts, timer.seconds)
+
+
+def save_float_network(req: CompressRequest, arch: str, prep: Prepared, macro: Any, trained: Trained) -> Path:
+    """``model.pt``: the trained float network (before quantization; the soup when ``--soup``) as an automcu
+    checkpoint, so that it can teach a later run (``--teacher bundle/model.pt``) without training again."""
+    from automcu.compress.networks import describe
+    from automcu.train.checkpoint import save_checkpoint
+
+    _, macro_dict = describe(arch, macro.C, macro.N, macro.in_ch, macro.hw, macro.classes)
+    return save_checkpoint(req.out_dir / "model.pt", trained.model, arch, macro_dict,
+                           {"dataset": prep.data.name, "float_acc": trained.float_acc,
+                            "test_images": len(prep.x_test), "normalization": prep.norm.to_dict()})
 
 
 def contract_summary(report: dict[str, Any]) -> dict[str, Any]:

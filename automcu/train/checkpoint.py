@@ -1,4 +1,6 @@
-"""Checkpoints of trained NB201 networks: arch + macro + weights (+ the input normalization), one ``.pt`` file."""
+"""Checkpoints of trained networks (an NB201 cell at a macro, or an mcu-space arch): arch + macro + weights, one
+``.pt`` file. ``automcu compress`` writes one (``model.pt``, the float network) into every bundle, so a network
+trained once can teach others (``--teacher bundle/model.pt``)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-FORMAT = "automcu-nb201-v1"
+FORMAT = "automcu-net-v2"
+#: formats this module reads: v1 held NB201 cells only
+FORMATS = ("automcu-nb201-v1", FORMAT)
 
 
 class CheckpointError(ValueError):
-    """The file is missing or is not an automcu NB201 checkpoint."""
+    """The file is missing or is not an automcu checkpoint."""
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, arch: str, macro: dict[str, int],
@@ -26,7 +30,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, arch: str, macro: dict[s
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(the network in eval mode, the checkpoint's metadata: arch, macro, extra)."""
-    from search_spaces.nb201.torch_model import build_model
+    from automcu.compress.networks import build_network
 
     p = Path(path).expanduser()
     if not p.is_file():
@@ -35,10 +39,13 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         blob = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a non-checkpoint file
         raise CheckpointError(f"{p} is not a torch checkpoint ({type(exc).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{p} is not an automcu NB201 checkpoint (expected format {FORMAT!r})")
+    if not isinstance(blob, dict) or blob.get("format") not in FORMATS:
+        raise CheckpointError(f"{p} is not an automcu checkpoint (expected format {FORMAT!r})")
     macro = blob["macro"]
-    model = build_model(blob["arch"], C=macro["C"], N=macro["N"], in_ch=macro["in_ch"], classes=macro["classes"])
+    try:
+        model = build_network(blob["arch"], macro.get("C", 0), macro.get("N", 0), macro["in_ch"], macro["classes"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{p}: its arch/macro cannot be built ({exc})") from None
     try:
         model.load_state_dict(blob["state_dict"])
     except RuntimeError as exc:
