@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from intervals import t_interval  # benchmarks/intervals.py (this script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARCH_NAME = "compress_quality"
@@ -104,230 +106,12 @@ def kd_study(arch: str, args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-VARIANTS = ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd", "qad", "soup")
-SECOND_TEACHER = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
 def ci95(vals: list[float]) -> tuple[float, float, float]:
     """(mean, low, high): Student-t 95 % interval of the mean (paired per-seed gains)."""
-    from scipy import stats
+    return t_interval(vals)
 
-    m = statistics.fmean(vals)
-    if len(vals) < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(vals) - 1)) * statistics.stdev(vals) / len(vals) ** 0.5
-    return m, m - half, m + half
-
-
-def variants_protocol(arch: str, args: argparse.Namespace) -> dict[str, Any]:
-    """What makes two runs' seeds of the KD grid comparable (everything but which seeds ran)."""
-    return {"student": arch, "C": args.C, "N": args.N, "teacher_C": args.teacher_C, "epochs": args.var_epochs,
-            "qat_epochs": args.var_qat_epochs, "soup": args.var_soup, "train_limit": args.var_train_limit,
-            "test_limit": args.var_test_limit}
-
-
-def variants_study(arch: str, winner_hw: Any, args: argparse.Namespace, earlier: dict[str, Any] | None = None,
-                   save: Any = None) -> dict[str, Any]:
-    """Every KD variant against the same student without KD (same epochs, seed, data), per seed; the int8
-    accuracy of each variant's seed-0 network measured in TFLite Micro (PTQ; QAT for ``qad``).
-
-    Seeds ``--var-first-seed`` .. + ``--var-seeds``; with ``earlier`` (the results of runs of the same protocol)
-    its seeds are kept and these added, and ``save`` gets the aggregate after every seed, so the grid (hours at
-    the full protocol) can be spread over several runs and a killed run loses only the seed in flight."""
-    import copy
-
-    import torch
-
-    from automcu.compress.pipeline import calibration_set
-    from automcu.compress.tflm_eval import tflm_accuracy
-    from automcu.data import load_dataset
-    from automcu.deploy.exporter import export_int8
-    from automcu.train.config import KDConfig, TrainConfig
-    from automcu.train.distill import Distiller, feature_width, tap_channels
-    from automcu.train.label_mix import parse_label_mix
-    from automcu.train.loop import train_model
-    from automcu.train.metrics import evaluate
-    from automcu.train.qat import finish_qat, prepare_qat
-    from automcu.train.soup import greedy_soup
-    from search_spaces.nb201.torch_model import build_model
-
-    torch.set_num_threads(1)
-    ds = load_dataset("fashion-mnist", args.data)
-    if args.var_train_limit or args.var_test_limit:
-        ds = ds.subset(args.var_train_limit, args.var_test_limit, seed=0)
-    norm = ds.normalization()
-    x, xt, y, yt = norm.apply(ds.x_train), norm.apply(ds.x_test), ds.y_train, ds.y_test
-    rng = np.random.default_rng(3)
-    perm = rng.permutation(len(x))
-    n_val = max(1, len(x) // 10)
-    val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    calib = calibration_set(x, 256, 0)
-    ep = args.var_epochs
-    quiet = False  # no progress bars: this grid runs many short trainings
-
-    def cfg(seed: int, epochs: int = ep, lr: float = 0.05) -> TrainConfig:
-        return TrainConfig(epochs=epochs, seed=seed, shift=2, hflip=True, threads=1, lr=lr)
-
-    t0 = time.perf_counter()
-    teachers, tmeta = [], []
-    for k, (t_arch, t_c) in enumerate(((arch, args.teacher_C), (SECOND_TEACHER, args.teacher_C))):
-        torch.manual_seed(100 + k)
-        t = build_model(t_arch, C=t_c, N=args.N, in_ch=1, classes=10)
-        ts = time.perf_counter()
-        train_model(t, x, y, cfg(100 + k, 2 * ep), label=f"teacher {k}", progress=quiet)
-        teachers.append(t.eval())
-        tmeta.append({"arch": t_arch, "C": t_c, "N": args.N, "epochs": 2 * ep, "test_acc": evaluate(t, xt, yt),
-                      "train_seconds": round(time.perf_counter() - ts, 1)})
-    kd_cfg = KDConfig(temperature=4.0, alpha=0.7)
-
-    def student(seed: int) -> Any:
-        torch.manual_seed(seed)
-        return build_model(arch, C=args.C, N=args.N, in_ch=1, classes=10)
-
-    def distiller(model: Any, variant: str) -> Distiller | None:
-        if variant in ("no_kd", "soup"):
-            return None
-        ts = teachers[:1] if variant in ("kd_single", "label_mix", "feature_kd", "qad") else teachers
-        weighting = "entropy" if variant == "mt_entropy" else "mean"
-        mix = parse_label_mix("auto") if variant == "label_mix" else None
-        chans = (tap_channels(model, (1, 28, 28)), tap_channels(ts[0], (1, 28, 28))) if variant == "feature_kd" \
-            else None
-        return Distiller(ts, kd_cfg, feature_width(model), feature_width(ts[0]), weighting=weighting,
-                         label_mix=mix, feature_channels=chans)
-
-    def int8_acc(model: Any) -> float:
-        ex = export_int8(model, (1, 28, 28), calibration=[calib])
-        return tflm_accuracy(ex.tflite, xt, yt)
-
-    def qat(model: Any, seed: int, with_teacher: bool) -> Any:
-        m = copy.deepcopy(model)
-        d = distiller(m, "qad") if with_teacher else None
-        handle = prepare_qat(m)
-        c = TrainConfig(epochs=args.var_qat_epochs, seed=seed + 7, shift=2, hflip=True, threads=1, lr=0.005,
-                        warmup_fraction=0.0)
-        train_model(m, x, y, c, distiller=d, progress=quiet)
-        return finish_qat(handle).eval()
-
-    def deployed(model: Any, float_acc: float, seed: int, with_teacher: bool) -> dict[str, float]:
-        """Float, PTQ int8 and the deployed recipe's int8 (QAT; with the teacher's loss for a KD student), the
-        int8 ones measured in TFLite Micro."""
-        return {"float_acc": float_acc, "ptq_int8_acc": int8_acc(model),
-                "int8_acc": int8_acc(qat(model, seed, with_teacher))}
-
-    protocol = variants_protocol(arch, args)
-    prev = earlier or {}
-    rows: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    for r in prev.get("kd_variants", []):
-        rows[r["name"]] = list(r["per_seed"])
-    int8: dict[str, dict[str, float]] = dict(prev.get("int8_seed0", {}))
-    no_kd_seconds: list[float] = list(prev.get("no_kd", {}).get("seconds_per_seed", []))
-    done = {r["seed"] for rs in rows.values() for r in rs}
-    seeds = [s for s in range(args.var_first_seed, args.var_first_seed + args.var_seeds) if s not in done]
-    prev_seconds = float(prev.get("seconds", 0.0))
-
-    def aggregate() -> dict[str, Any]:
-        variants = []
-        for v in VARIANTS:
-            if not rows[v]:
-                continue
-            gains = [r["gain_pp"] for r in rows[v]]
-            m, lo, hi = ci95(gains)
-            q = int8.get(v, {})
-            variants.append({"name": v, "seeds": len(gains), "gain_mean_pp": m, "gain_ci95": [lo, hi],
-                             "int8_drop_pp": q["float_acc"] - q["int8_acc"] if q else None,
-                             "ptq_drop_pp": q["float_acc"] - q["ptq_int8_acc"] if q else None,
-                             "int8_acc_seed0": q.get("int8_acc"), "deployed": "qat" if v == "soup" else "qat+teacher",
-                             "metric": rows[v][0].get("metric", "float_acc"),
-                             "train_seconds_per_seed": round(statistics.fmean(r["seconds"] for r in rows[v]), 1),
-                             "per_seed": rows[v]})
-        return {"protocol": protocol, "teachers": tmeta, "student": {"arch": arch, "C": args.C, "N": args.N},
-                "epochs": ep, "qat_epochs": args.var_qat_epochs, "soup_n": args.var_soup, "train_images": len(x),
-                "test_images": len(xt), "val_images_soup": int(n_val),
-                "no_kd": {"train_seconds_per_seed": round(statistics.fmean(no_kd_seconds or [0.0]), 1),
-                          "seconds_per_seed": no_kd_seconds, "int8_seed0": int8.get("no_kd")},
-                "int8_seed0": int8, "kd": kd_cfg.to_dict(), "label_mix_schedule": parse_label_mix("auto").to_string(),
-                "kd_variants": variants, "seconds": round(prev_seconds + time.perf_counter() - t0, 1)}
-
-    for seed in seeds:
-        ts = time.perf_counter()
-        base = student(seed)
-        train_model(base, x, y, cfg(seed), progress=quiet)
-        base_acc = evaluate(base, xt, yt)
-        no_kd_seconds.append(round(time.perf_counter() - ts, 1))
-        for v in ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd"):
-            ts = time.perf_counter()
-            m = student(seed)
-            train_model(m, x, y, cfg(seed), distiller=distiller(m, v), progress=quiet)
-            acc = evaluate(m, xt, yt)
-            rows[v].append({"seed": seed, "acc": acc, "no_kd_acc": base_acc, "gain_pp": acc - base_acc,
-                            "seconds": round(time.perf_counter() - ts, 1)})
-            if seed == 0:
-                int8[v] = deployed(m, acc, seed, True)
-            if v == "kd_single":
-                kd_model = m
-        # quantization-aware distillation: the KD student + QAT with the teacher's loss, vs the no-KD
-        # student + plain QAT, both int8 in TFLite Micro (the deployed accuracy)
-        ts = time.perf_counter()
-        qad_acc = int8_acc(qat(kd_model, seed, True))
-        plain_acc = int8_acc(qat(base, seed, False))
-        rows["qad"].append({"seed": seed, "acc": qad_acc, "no_kd_acc": plain_acc, "gain_pp": qad_acc - plain_acc,
-                            "metric": "int8_acc_tflm", "seconds": round(time.perf_counter() - ts, 1)})
-        if seed == 0:
-            int8["qad"] = {"float_acc": rows["kd_single"][0]["acc"], "ptq_int8_acc": int8["kd_single"]["ptq_int8_acc"],
-                           "int8_acc": qad_acc}
-            int8["no_kd"] = {"float_acc": base_acc, "ptq_int8_acc": int8_acc(base), "int8_acc": plain_acc}
-        # soup: the no-KD student trained on the fitting split, N fine-tuned runs, greedy on the held-out split
-        ts = time.perf_counter()
-        sb = student(seed)
-        train_model(sb, x[fit_idx], y[fit_idx], cfg(seed), progress=quiet)
-        sb_acc = evaluate(sb, xt, yt)
-        ingredients = []
-        for i in range(args.var_soup):
-            m = copy.deepcopy(sb)
-            train_model(m, x[fit_idx], y[fit_idx], cfg(seed + 100 + i, max(1, ep // 2), 0.01 * (0.5, 1.0, 2.0)[i % 3]),
-                        progress=quiet)
-            ingredients.append(m.eval())
-        soup = greedy_soup(ingredients, x[val_idx], y[val_idx])
-        s_acc = evaluate(soup.model, xt, yt)
-        rows["soup"].append({"seed": seed, "acc": s_acc, "no_kd_acc": base_acc, "gain_pp": s_acc - base_acc,
-                             "seconds": round(time.perf_counter() - ts, 1),
-                             "base_fit_acc": sb_acc, "gain_over_own_base_pp": s_acc - sb_acc,
-                             "chosen": soup.chosen, "uniform_test_acc": evaluate(
-                                 __import__("automcu.train.soup", fromlist=["soup_of"]).soup_of(ingredients), xt, yt)})
-        if seed == 0:
-            int8["soup"] = deployed(soup.model, s_acc, seed, False)
-        print(f"seed {seed} done at {time.perf_counter() - t0:.0f} s", flush=True)
-        if save is not None:
-            save(aggregate())
-    return aggregate()
-
-
-def variants_markdown(v: dict[str, Any], full: bool, reduced: str) -> str:
-    lines = ["## KD variants (issue 17): gain over the same student without KD, same epochs", "",
-             ("Full protocol." if full else f"**Reduced run, not the full protocol**: {reduced}."), "",
-             f"Student `{v['student']['arch']}` C={v['student']['C']} N={v['student']['N']}, {v['epochs']} epochs, "
-             f"{v['train_images']:,} training / {v['test_images']:,} test images. Teachers: "
-             + "; ".join(f"`{t['arch']}` C={t['C']} ({t['epochs']} epochs) {t['test_acc']:.2f} %"
-                         for t in v["teachers"])
-             + f". T={v['kd']['temperature']}, α={v['kd']['alpha']}; label mix schedule {v['label_mix_schedule']} "
-             f"(hard weight); soup: {v['soup_n']} fine-tuned runs, greedy on {v['val_images_soup']:,} held-out "
-             "training images (the soup's base trains without them). qad compares int8 accuracy in TFLite Micro "
-             f"(KD student + {v['qat_epochs']} QAT epoch(s) with the teacher's loss vs no-KD student + plain QAT).",
-             "", "int8 drop (seed 0, TFLite Micro): float accuracy minus that of the deployed recipe (QAT, with the "
-             "teacher's loss for a KD student) and, for comparison, of post-training quantization.", "",
-             "| variant | seeds | gain mean | 95 % CI | int8 drop, deployed | PTQ drop | train s/seed |",
-             "|---|---|---|---|---|---|---|"]
-
-    def pp(value: float | None) -> str:
-        return "—" if value is None else f"{value:+.2f} pp"
-
-    for r in v["kd_variants"]:
-        lo, hi = r["gain_ci95"]
-        lines.append(f"| {r['name']} | {r['seeds']} | {r['gain_mean_pp']:+.2f} pp | [{lo:+.2f}, {hi:+.2f}] | "
-                     f"{pp(r['int8_drop_pp'])} | {pp(r.get('ptq_drop_pp'))} | {r['train_seconds_per_seed']:.0f} |")
-    lines += ["", f"No-KD student: {v['no_kd']['train_seconds_per_seed']:.0f} s/seed; variants total "
-              f"{v['seconds']:.0f} s."]
-    return "\n".join(lines) + "\n"
 
 
 def default_recipe(winner: dict[str, Any], args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -406,14 +190,20 @@ def main() -> None:
     ap.add_argument("--teacher-epochs", type=int, default=None, help="default 2 × --kd-epochs")
     ap.add_argument("--only", choices=("all", "variants", "mixed"), default="all",
                     help="variants: run only the KD-variant grid and merge it into the existing results")
-    ap.add_argument("--var-seeds", type=int, default=5)
-    ap.add_argument("--var-first-seed", type=int, default=0,
-                    help="> 0: run seeds from here and add them to the stored seeds of the same protocol")
+    ap.add_argument("--var-seeds", type=int, default=5, help="KD grid: seeds 0 .. N-1")
     ap.add_argument("--var-epochs", type=int, default=10)
     ap.add_argument("--var-qat-epochs", type=int, default=1)
     ap.add_argument("--var-soup", type=int, default=3)
+    ap.add_argument("--var-teacher", action="append", default=None,
+                    help="KD grid teacher arch (repeat; default the two searched 64K winners)")
+    ap.add_argument("--var-teacher-epochs", type=int, default=15)
+    ap.add_argument("--var-label-smoothing", type=float, default=0.0)
     ap.add_argument("--var-train-limit", type=int, default=None, help="default: the full 60,000")
     ap.add_argument("--var-test-limit", type=int, default=None, help="default: the full 10,000")
+    ap.add_argument("--var-max-tasks", type=int, default=None, help="KD grid: run at most this many student tasks")
+    ap.add_argument("--var-work", type=Path, default=Path("/tmp/automcu_kd_grid"),
+                    help="KD grid bundles and teacher checkpoints (teachers missing here are trained again)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="KD grid: pool processes")
     ap.add_argument("--mixed-seeds", type=int, default=5)
     ap.add_argument("--mixed-epochs", type=int, default=3)
     ap.add_argument("--mixed-train-limit", type=int, default=20000)
@@ -451,7 +241,7 @@ def main() -> None:
                                           "ptq", "qat", "flash_bytes", "arena_bytes", "fits", "messages",
                                           "latency_ms", "estimate", "seconds", "wall_seconds")},
         "kd_study": kd, "quick": args.quick,
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores (shared), torch 1 thread",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), torch 1 thread",
         "total_seconds": round(time.perf_counter() - t0, 1),
         "command": "python benchmarks/compress_quality.py" + (" --quick" if args.quick else ""),
     }
@@ -475,31 +265,41 @@ def _write_section(md_path: Path, heading: str, text: str) -> None:
     md_path.write_text(md[:start] + text.rstrip() + "\n" + ("\n" + tail if tail else ""))
 
 
+#: the teachers of the KD grid: the 64 KB / 256 KB searched winners of realdata_quality seeds 0 and 1 (93.62 % and
+#: 93.53 % float after its 15-epoch recipe), two different mcu-space networks
+GRID_TEACHERS = ("C16-N1-S1:|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+                 "C12-N2-S1:|nor_conv_1x1~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|skip_connect~2|")
+
+
 def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
-    """The KD-variant grid alone, merged into ``compress_quality.json`` (``kd_variants``) and its markdown after
-    every seed. ``--var-first-seed`` > 0 adds seeds to the stored ones of the same protocol (an error otherwise)."""
+    """The KD-variant grid (``kd_grid``: every cell a ``run_compress`` run on the process pool), merged into
+    ``compress_quality.json`` (``kd_variants``, ``kd_variants_study``) and its markdown after every task. Tasks
+    of the same protocol already stored are kept; a different protocol starts afresh."""
     import sys
+
+    import kd_grid
 
     path = args.out / f"{ARCH_NAME}.json"
     res = json.loads(path.read_text()) if path.exists() else {}
-    earlier = None
-    if args.var_first_seed > 0:
-        stored = res.get("kd_variants_study", {})
-        want = variants_protocol(winner["arch"], args)
-        if stored.get("protocol") != want:
-            raise SystemExit(f"--var-first-seed {args.var_first_seed}: the results hold no earlier run of this "
-                             f"protocol to add seeds to ({stored.get('protocol')} vs {want})")
-        earlier = {**stored, "kd_variants": res.get("kd_variants", [])}
+    params = {"student": winner["arch"], "C": args.C, "N": args.N,
+              "teachers": list(args.var_teacher or GRID_TEACHERS), "teacher_epochs": args.var_teacher_epochs,
+              "epochs": args.var_epochs, "qat_epochs": args.var_qat_epochs, "soup": args.var_soup,
+              "label_smoothing": args.var_label_smoothing, "train_limit": args.var_train_limit,
+              "test_limit": args.var_test_limit, "val_fraction": 0.1, "data": args.data}
+    stored = res.get("kd_variants_study")
+    if stored is not None:
+        stored = {**stored, "tasks": stored.get("tasks", {})}
+    same = stored is not None and stored.get("protocol") == kd_grid.protocol(params)
     cmd = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
-    commands = [*((earlier or {}).get("commands", [])), cmd]
+    commands = [*((stored or {}).get("commands", []) if same else []), cmd]
 
     def save(v: dict[str, Any]) -> None:
-        n = min(r["seeds"] for r in v["kd_variants"])
+        n = min((r["seeds"] for r in v["kd_variants"]), default=0)
         full = args.var_train_limit is None and args.var_test_limit is None and n >= 5
         reduced = ", ".join(p for p in (
             f"{args.var_train_limit:,} of 60,000 training images" if args.var_train_limit else "",
             f"{args.var_test_limit:,} of 10,000 test images" if args.var_test_limit else "",
-            f"{n} of 5 seeds" if n < 5 else "", f"{args.var_epochs} epochs") if p)
+            f"{n} of 5 seeds" if n < 5 else "") if p)
         v.update(full_protocol=full, reduced=None if full else reduced, command="; ".join(commands),
                  commands=commands)
         res["kd_variants"] = v["kd_variants"]
@@ -507,11 +307,12 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(res, indent=2, default=str) + "\n")
         _write_section(args.out / f"{ARCH_NAME}.md", "## KD variants (issue 17)",
-                       variants_markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
+                       kd_grid.markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
 
-    v = variants_study(winner["arch"], winner["hardware"], args, earlier, save)
+    seeds = list(range(args.var_seeds))
+    v = kd_grid.run_grid(params, seeds, stored, args.var_work, args.workers, args.var_max_tasks, save)
     save(v)
-    print(variants_markdown(v, v["full_protocol"], v["reduced"] or ""))
+    print(kd_grid.markdown(v, v["full_protocol"], v["reduced"] or ""))
 
 
 def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from intervals import t_interval  # benchmarks/intervals.py (this script's folder is on sys.path)
+
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "realdata_quality"
 BUDGETS = {"sram64k_flash256k": (64, 256), "sram16k_flash64k": (16, 64)}
@@ -48,13 +50,8 @@ def _hardware(sram_kb: float, flash_kb: float) -> Any:
 
 
 def ci95(vals: list[float]) -> list[float]:
-    from scipy import stats
-
-    if len(vals) < 2:
-        return [float("nan"), float("nan")]
-    m = statistics.fmean(vals)
-    half = float(stats.t.ppf(0.975, len(vals) - 1)) * statistics.stdev(vals) / len(vals) ** 0.5
-    return [m - half, m + half]
+    """[low, high] of the Student-t 95 % interval of the mean."""
+    return list(t_interval(vals)[1:])
 
 
 def fitting_archs(n: int, hardware: Any, seed: int) -> list[str]:

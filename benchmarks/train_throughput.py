@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from intervals import t_interval  # benchmarks/intervals.py (this script's folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
@@ -50,11 +52,7 @@ CASES = [
 
 
 def _ci95(vals: list[float]) -> list[float]:
-    from scipy import stats
-
-    m = statistics.fmean(vals)
-    half = float(stats.t.ppf(0.975, len(vals) - 1)) * statistics.stdev(vals) / len(vals) ** 0.5
-    return [m - half, m + half]
+    return list(t_interval(vals)[1:])
 
 
 def _network(arch: str, in_ch: int) -> Any:
