@@ -144,3 +144,66 @@ def test_bad_precision_is_refused_before_training(tmp_path) -> None:
                                    "--mixed-tolerance", "-1", "--out", str(tmp_path / "x")])
     assert res.exit_code != 0 and "mixed-tolerance" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_torch_layers_match_the_tflite_weight_layers(quantizer) -> None:
+    """Every weight op of the .tflite (dw-sep edges included) has its torch module, in execution order."""
+    from automcu.compress.mixed_qat import executed_weight_modules, match_layers
+
+    model, _, mq = quantizer
+    matched = match_layers(executed_weight_modules(model, SHAPE), mq.layers)
+    assert sorted(matched) == [layer.position for layer in mq.layers]
+    kinds = {layer.kind for layer in mq.layers}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= kinds
+    with pytest.raises(ValueError, match="conv/linear layers"):
+        match_layers(executed_weight_modules(model, SHAPE)[1:], mq.layers)
+
+
+def test_w4_finetune_leaves_the_chosen_layers_on_the_4bit_grid(quantizer) -> None:
+    from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, on_grid
+
+    model, _, mq = quantizer
+    modules = executed_weight_modules(model, SHAPE)
+    w4 = [modules[layer.position] for layer in mq.layers if "w4" in layer.modes]
+    rng = torch.Generator().manual_seed(0)
+
+    def train(m) -> None:  # type: ignore[no-untyped-def]
+        opt = torch.optim.SGD(m.parameters(), lr=0.01)
+        m.train()
+        for _ in range(3):
+            loss = m(torch.randn(8, *SHAPE, generator=rng)).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    tuned = finetune_w4(model, w4, train)
+    tuned_mods = executed_weight_modules(tuned, SHAPE)
+    for layer in mq.layers:
+        w = tuned_mods[layer.position].weight
+        assert on_grid(w, 4) == ("w4" in layer.modes), layer.label()  # 4-bit ones on the 4-bit grid only
+        assert on_grid(w, 4 if "w4" in layer.modes else 8), layer.label()  # the others on their int8 grid
+    assert not on_grid(modules[0].weight, 4)  # the original network is untouched
+
+
+def test_digits_mixed_qat_finetunes_the_4bit_layers(tmp_path) -> None:
+    """`--precision mixed --qat`: the 4-bit-aware fine-tune runs, and what it did (used or why not) is reported;
+    the deployed model is whichever choice was kept, measured in TFLM."""
+    from typer.testing import CliRunner
+
+    from automcu.cli.app import app
+
+    out = tmp_path / "mq"
+    res = CliRunner().invoke(app, ["compress", "--arch", MCU, "--dataset", "digits", "--board", "STM32F411",
+                                   "--epochs", "3", "--qat", "--qat-epochs", "1", "--precision", "mixed",
+                                   "--sensitivity-images", "200", "--out", str(out), "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    p, ft = report["precision"], report["precision"]["w4_finetune"]
+    assert report["deployed"] == "mixed+qat" and ft["layers_trained_4bit"] > 0 and ft["epochs"] == 1
+    assert ft["after"]["flash_bytes"] > 0 and ft["first_choice"]["flash_bytes"] >= p["chosen"]["flash_bytes"]
+    if ft["used"]:
+        assert p["chosen"]["flash_bytes"] == ft["after"]["flash_bytes"] < ft["first_choice"]["flash_bytes"]
+        assert p["chosen"]["sens_acc"] >= p["int8"]["sens_acc"] - p["tolerance_pp"]
+    else:
+        assert ft["why"] and p["chosen"]["flash_bytes"] == ft["first_choice"]["flash_bytes"]
+    assert report["flash_bytes"] == p["chosen"]["flash_bytes"] == (out / "model.tflite").stat().st_size

@@ -321,7 +321,7 @@ def _quantize(req: CompressRequest, prep: Prepared, trained: Trained, timer: Tim
         q.export, q.model, q.int8_acc = qat_export, qat_model, qat_acc
         timer.lap("qat")
     if req.precision == "mixed":
-        _mixed(req, prep, q, calib, graph)
+        _mixed(req, prep, q, calib, graph, trained.teachers)
         timer.lap("precision")
     return q
 
@@ -337,26 +337,81 @@ def sensitivity_set(req: CompressRequest, prep: Prepared) -> tuple[np.ndarray, n
     return prep.x_train[idx], prep.data.y_train[idx], "training images"
 
 
-def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray, graph: Any) -> None:
-    """Choose the per-layer precision of ``q.model`` (:mod:`automcu.compress.mixed`), measure it on the test set
-    in TFLM and make it the deployed network; the uniform int8 figures stay in ``q.precision``."""
-    import dataclasses
-
+def _sens_logits(model: Any, x_sens: np.ndarray) -> np.ndarray:
     import torch
+
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(x_sens, dtype=np.float32))).numpy()
+
+
+def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, nhwc: list[np.ndarray],
+               x_sens: np.ndarray, y_sens: np.ndarray, teachers: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """``--precision mixed --qat``: fine-tune with every 4-bit-capable layer at 4 bits, choose again
+    (:mod:`automcu.compress.mixed_qat`); (the choice to deploy, what the fine-tune did)."""
+    from automcu.compress.mixed import choose_mixed
+    from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, match_layers
+    from automcu.deploy.exporter import export_float_tflite
+    from automcu.deploy.mixed_export import weight_layers
+    from automcu.train.loop import train_model
+
+    t0 = time.perf_counter()
+    layers = weight_layers(q.export.float_tflite)
+    w4 = [layer.position for layer in layers if "w4" in layer.modes]
+    info: dict[str, Any] = {"used": False, "epochs": req.effective_qat_epochs, "layers_trained_4bit": len(w4)}
+    if not w4:
+        return first, {**info, "why": "no layer of this network can take 4-bit weights"}
+    try:
+        modules = match_layers(executed_weight_modules(q.model, prep.data.input_shape), layers)
+    except ValueError as exc:
+        return first, {**info, "why": f"torch layers not matched to the .tflite's: {exc}"}
+
+    def train(model: Any) -> None:
+        distiller = make_distiller(req, model, teachers, prep.data.input_shape)
+        cfg = _train_cfg(req, prep.data, req.seed + 11, epochs=req.effective_qat_epochs)
+        cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
+        train_model(model, prep.x_train, prep.data.y_train, cfg, distiller=distiller, label="QAT (4-bit layers)",
+                    progress=req.progress)
+
+    tuned = finetune_w4(q.model, [modules[p] for p in w4], train)
+    again = choose_mixed(export_float_tflite(tuned, prep.data.input_shape), nhwc, x_sens, y_sens,
+                         _sens_logits(tuned, x_sens), req.hardware, tolerance_pp=req.mixed_tolerance)
+    used = (again.chosen.sens_acc >= first.int8.sens_acc - req.mixed_tolerance
+            and again.chosen.flash_bytes < first.chosen.flash_bytes)
+    info.update(used=used, seconds=round(time.perf_counter() - t0, 2),
+                first_choice={"flash_bytes": first.chosen.flash_bytes, "sens_acc": first.chosen.sens_acc,
+                              "n_w4": sum(m == "w4" for m in first.chosen.modes.values())},
+                after={"flash_bytes": again.chosen.flash_bytes, "sens_acc": again.chosen.sens_acc,
+                       "n_w4": sum(m == "w4" for m in again.chosen.modes.values()),
+                       "int8_sens_acc": again.int8.sens_acc})
+    if not used:
+        info["why"] = ("no Flash saved over the first choice" if again.chosen.flash_bytes >= first.chosen.flash_bytes
+                       else "below the tolerance of the uniform int8 network on the sensitivity images")
+        return first, info
+    q.model = tuned
+    return again, info
+
+
+def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray, graph: Any,
+           teachers: list[Any] | None = None) -> None:
+    """Choose the per-layer precision of ``q.model`` (:mod:`automcu.compress.mixed`), measure it on the test set
+    in TFLM and make it the deployed network; the uniform int8 figures stay in ``q.precision``. With ``--qat``,
+    a 4-bit-aware fine-tune may replace the choice (:func:`_refine_w4`)."""
+    import dataclasses
 
     from automcu.compress.mixed import choose_mixed
     from automcu.deploy.exporter import io_quant, to_nhwc
     from automcu.deploy.tflm import smallest_arena
 
     x_sens, y_sens, source = sensitivity_set(req, prep)
-    with torch.no_grad():
-        float_logits = q.model(torch.from_numpy(np.ascontiguousarray(x_sens, dtype=np.float32))).numpy()
     nhwc = [s[None] for s in to_nhwc(calib)]
-    res = choose_mixed(q.export.float_tflite, nhwc, x_sens, y_sens, float_logits, req.hardware,
-                       tolerance_pp=req.mixed_tolerance)
+    first = res = choose_mixed(q.export.float_tflite, nhwc, x_sens, y_sens, _sens_logits(q.model, x_sens),
+                               req.hardware, tolerance_pp=req.mixed_tolerance)
+    refine = None
+    if req.qat:
+        res, refine = _refine_w4(req, prep, q, first, nhwc, x_sens, y_sens, teachers or [])
     with _progress(req) as bar:
         acc = tflm_accuracy(res.tflite, prep.x_test, prep.data.y_test, bar, label="TFLM accuracy (mixed)")
-    int8_arena = res.int8.arena_bytes if res.int8.arena_bytes is not None else smallest_arena(q.export.tflite)
+    int8_arena = first.int8.arena_bytes if first.int8.arena_bytes is not None else smallest_arena(q.export.tflite)
     est_int8 = est_mixed = None
     if graph is not None:
         from automcu.hardware.precision import estimate_with_precision
@@ -367,8 +422,9 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
     q.precision = {
         "mode": "mixed", "sensitivity_images": res.n_sensitivity, "sensitivity_source": source,
         "tolerance_pp": res.tolerance_pp, "seconds": res.seconds,
+        "w4_finetune": refine,
         "int8": {"acc": q.int8_acc, "flash_bytes": len(q.export.tflite), "arena_bytes": int8_arena,
-                 "sens_acc": res.int8.sens_acc,
+                 "sens_acc": first.int8.sens_acc,
                  "latency_ms": None if est_int8 is None else est_int8.latency_ms},
         "chosen": {"acc": acc, "flash_bytes": len(res.tflite), "arena_bytes": res.chosen.arena_bytes,
                    "sens_acc": res.chosen.sens_acc, "modes": {str(k): v for k, v in sorted(res.chosen.modes.items())},

@@ -11,23 +11,29 @@ their grid and removes the fake-quant, so the exported int8 weights are the ones
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-WEIGHT_QMAX = 127
-
 
 class PerChannelWeightFakeQuant(nn.Module):
-    """Symmetric per-output-channel int8 fake quantization (straight-through gradient)."""
+    """Symmetric per-output-channel fake quantization (straight-through gradient): int8 by default, or
+    ``bits`` wide (4: the values ``k · absmax / 7``, k in -7..7, the grid TFLite's symmetric 4-bit weights use)."""
+
+    def __init__(self, bits: int = 8) -> None:
+        super().__init__()
+        if not 2 <= bits <= 8:
+            raise ValueError(f"weight fake-quant takes 2 to 8 bits, got {bits}")
+        self.qmax = 2 ** (bits - 1) - 1
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         flat = w.detach().reshape(w.shape[0], -1).abs().amax(dim=1)
-        scale = torch.clamp(flat / WEIGHT_QMAX, min=1e-8).to(torch.float32)
+        scale = torch.clamp(flat / self.qmax, min=1e-8).to(torch.float32)
         zero = torch.zeros(w.shape[0], dtype=torch.int32)
-        return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -WEIGHT_QMAX, WEIGHT_QMAX)
+        return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -self.qmax, self.qmax)
 
 
 class ActivationFakeQuant(nn.Module):
@@ -75,13 +81,18 @@ class QATHandle:
     observers: nn.ModuleList = field(default_factory=nn.ModuleList)
 
 
-def prepare_qat(model: nn.Module, momentum: float = 0.05) -> QATHandle:
-    """Attach weight and activation fake-quant to ``model`` in place."""
+def prepare_qat(model: nn.Module, momentum: float = 0.05, weight_bits: Mapping[nn.Module, int] | None = None
+                ) -> QATHandle:
+    """Attach weight and activation fake-quant to ``model`` in place; ``weight_bits`` gives some of its conv /
+    linear modules another weight width than 8 (``--precision mixed``'s 4-bit layers)."""
     handle = QATHandle(model)
+    bits = dict(weight_bits or {})
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            parametrize.register_parametrization(m, "weight", PerChannelWeightFakeQuant())
+            parametrize.register_parametrization(m, "weight", PerChannelWeightFakeQuant(bits.pop(m, 8)))
             handle.weighted.append(m)
+    if bits:
+        raise ValueError(f"weight_bits names {len(bits)} module(s) that are not conv/linear layers of the model")
 
     def make_hook(fq: ActivationFakeQuant):  # type: ignore[no-untyped-def]
         def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
