@@ -209,6 +209,10 @@ def main() -> None:
     ap.add_argument("--mixed-train-limit", type=int, default=20000)
     ap.add_argument("--mixed-test-limit", type=int, default=2000)
     ap.add_argument("--mixed-tolerance", type=float, default=0.3)
+    ap.add_argument("--mixed-arch", default=None, help="the mixed study's network (default: the NB201 winner)")
+    ap.add_argument("--mixed-qat", action="store_true",
+                    help="QAT, then the 4-bit-aware fine-tune of --precision mixed --qat")
+    ap.add_argument("--mixed-qat-epochs", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (not for results)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -323,16 +327,19 @@ def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, A
 
     rows = []
     t0 = time.perf_counter()
+    arch = args.mixed_arch or winner["arch"]
     for seed in range(args.mixed_seeds):
-        req = CompressRequest(arch=winner["arch"], dataset="fashion-mnist", data_path=args.data,
+        req = CompressRequest(arch=arch, dataset="fashion-mnist", data_path=args.data,
                               out_dir=Path("/tmp") / f"automcu_{ARCH_NAME}_mixed_{seed}", hardware=winner["hardware"],
                               C=args.C, N=args.N, epochs=args.mixed_epochs, train_limit=args.mixed_train_limit,
                               test_limit=args.mixed_test_limit, seed=seed, threads=1, progress=not args.quiet,
-                              precision="mixed", mixed_tolerance=args.mixed_tolerance)
+                              precision="mixed", mixed_tolerance=args.mixed_tolerance, qat=args.mixed_qat,
+                              qat_epochs=args.mixed_qat_epochs if args.mixed_qat else None)
         r = run_compress(req)
         p = r["precision"]
         b, c = p["int8"], p["chosen"]
         rows.append({"seed": seed, "float_acc": r["float_acc"], "int8": b, "mixed": c,
+                     "w4_finetune": p.get("w4_finetune"),
                      "acc_delta_pp": c["acc"] - b["acc"],
                      "flash_saved_pct": 100.0 * (b["flash_bytes"] - c["flash_bytes"]) / b["flash_bytes"],
                      "arena_delta_bytes": c["arena_bytes"] - b["arena_bytes"], "fits": r["fits"],
@@ -347,7 +354,8 @@ def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         summary[key] = {"mean": m, "ci95": [lo, hi]}
     est_err = [100.0 * (r["estimate"]["flash_model_bytes"] - r["mixed"]["flash_bytes"]) / r["mixed"]["flash_bytes"]
                for r in rows if r["estimate"]]
-    return {"arch": winner["arch"], "C": args.C, "N": args.N, "epochs": args.mixed_epochs,
+    return {"arch": arch, "C": args.C, "N": args.N, "epochs": args.mixed_epochs, "qat": args.mixed_qat,
+            "qat_epochs": args.mixed_qat_epochs if args.mixed_qat else None,
             "train_images": args.mixed_train_limit, "test_images": args.mixed_test_limit,
             "tolerance_pp": args.mixed_tolerance, "seeds": args.mixed_seeds, "summary": summary,
             "estimate_flash_error_pct": est_err, "per_seed": rows, "seconds": round(time.perf_counter() - t0, 1)}
@@ -361,7 +369,8 @@ def mixed_markdown(m: dict[str, Any]) -> str:
         return f"{format(s[key]['mean'], fmt)} [{format(lo, fmt)}, {format(hi, fmt)}]"
 
     lines = ["## Mixed precision (issue 17): per-layer int8 / 4-bit weights / 16x8 vs uniform int8", "",
-             f"`automcu compress --precision mixed --mixed-tolerance {m['tolerance_pp']:g}` (the product's "
+             f"`automcu compress --precision mixed --mixed-tolerance {m['tolerance_pp']:g}"
+             + (f" --qat --qat-epochs {m['qat_epochs']}" if m.get("qat") else "") + "` (the product's "
              f"`run_compress`), student `{m['arch']}` C={m['C']} N={m['N']}, {m['epochs']} epochs on "
              f"{m['train_images']:,} training images, {m['seeds']} seeds; both models of a seed are the same "
              f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
@@ -372,6 +381,17 @@ def mixed_markdown(m: dict[str, Any]) -> str:
         lines.append(f"| {r['seed']} | {r['float_acc']:.2f} % | {b['acc']:.2f} % | {b['flash_bytes']:,} B | "
                      f"{b['arena_bytes']:,} B | {c['acc']:.2f} % | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B | "
                      f"{c['n_w4']} | {c['n_a16']} |")
+    tuned = [r for r in m["per_seed"] if r.get("w4_finetune")]
+    if tuned:
+        lines += ["", "4-bit-aware fine-tune (`--qat`): per seed, the first choice (on the QAT network) and the "
+                  "choice after the fine-tune, test accuracy in TFLite Micro where the fine-tune was kept:", ""]
+        for r in tuned:
+            ft = r["w4_finetune"]
+            first, after = ft.get("first_choice", {}), ft.get("after", {})
+            lines.append(f"- seed {r['seed']}: first {first.get('flash_bytes', 0):,} B"
+                         + (f" {first['acc']:.2f} %" if "acc" in first else "")
+                         + f" ({first.get('n_w4', 0)} w4); after {after.get('flash_bytes', 0):,} B "
+                         f"({after.get('n_w4', 0)} w4): " + ("kept" if ft["used"] else f"not kept, {ft.get('why')}"))
     lines += ["", f"- accuracy, mixed − int8 (mean [95 % CI]): {ci('acc_delta_pp', '+.2f')} pp",
               f"- Flash saved: {ci('flash_saved_pct', '.1f')} %",
               f"- arena, mixed − int8: {ci('arena_delta_bytes', '+.0f')} B",

@@ -411,6 +411,9 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
         res, refine = _refine_w4(req, prep, q, first, nhwc, x_sens, y_sens, teachers or [])
     with _progress(req) as bar:
         acc = tflm_accuracy(res.tflite, prep.x_test, prep.data.y_test, bar, label="TFLM accuracy (mixed)")
+        if refine is not None and refine["used"]:  # what the fine-tune bought, on the same test images
+            refine["first_choice"]["acc"] = tflm_accuracy(first.tflite, prep.x_test, prep.data.y_test, bar,
+                                                          label="TFLM accuracy (mixed, before the fine-tune)")
     int8_arena = first.int8.arena_bytes if first.int8.arena_bytes is not None else smallest_arena(q.export.tflite)
     est_int8 = est_mixed = None
     if graph is not None:
