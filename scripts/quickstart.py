@@ -40,14 +40,16 @@ def pip(*args: str) -> None:
 
 def system_packages() -> None:
     """Debian packages the full suite uses (Chromium for the dashboard test, PostgreSQL for storage tests,
-    the docker-compose client to validate docker-compose.yml; no Docker engine is needed)."""
+    the docker-compose client to validate docker-compose.yml, Fashion-MNIST's IDX files for the real-data
+    end-to-end test; no Docker engine is needed)."""
     wanted = {"chromium": "/usr/bin/chromium", "postgresql": "/usr/lib/postgresql",
-              "docker-compose": "/usr/bin/docker-compose"}
+              "docker-compose": "/usr/bin/docker-compose",
+              "dataset-fashion-mnist": "/usr/share/datasets/fashion-mnist"}
     missing = [pkg for pkg, path in wanted.items() if not Path(path).exists()]
     if not missing or not shutil.which("apt-get"):
         return
     if os.geteuid() != 0:
-        print(f"note: install {' '.join(missing)} with apt-get for the browser/PostgreSQL tests", file=sys.stderr)
+        print(f"note: install {' '.join(missing)} with apt-get for the browser/PostgreSQL/IDX tests", file=sys.stderr)
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     sh("apt-get", "update", "-qq", check=False, env=env)

@@ -1,12 +1,12 @@
 """The search spaces a job can search, by name: ``nb201`` (the NAS-Bench-201 lookup space, the default) and
 ``mcu`` (:mod:`search_spaces.mcu.space`, the NB201 cell plus a depthwise-separable op and the macro, for real
-data). One function reads an arch of either space into what a stored candidate keys on.
+data). One function reads an arch of either space into what a stored candidate keys on, one builds its torch network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 SpaceName = Literal["nb201", "mcu"]
 SPACES: tuple[str, ...] = ("nb201", "mcu")
@@ -61,3 +61,17 @@ def parse_in_space(name: str, value: str) -> SpaceArch:
 
 __all__ = ["DEFAULT_SPACE", "SPACES", "SpaceArch", "SpaceName", "UnknownSpace", "check_space", "parse_in_space",
            "space_size"]
+
+
+def build_network(arch: str, C: int, N: int, in_ch: int, classes: int) -> Any:
+    """The torch network of an arch of either space (default init: seed torch first): an NB201 cell at the macro
+    ``C``/``N``, or an mcu-space arch at its own macro (``C``/``N`` ignored). Needs torch."""
+    from search_spaces.mcu.space import is_mcu_arch
+
+    if is_mcu_arch(arch):
+        from search_spaces.mcu.torch_model import build_mcu_model
+
+        return build_mcu_model(arch, in_ch=in_ch, classes=classes)
+    from search_spaces.nb201.torch_model import build_model
+
+    return build_model(arch, C=C, N=N, in_ch=in_ch, classes=classes)

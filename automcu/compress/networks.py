@@ -27,13 +27,9 @@ def canonical_arch(arch: str | int) -> str:
 
 def build_network(arch: str, C: int, N: int, in_ch: int, classes: int) -> Any:
     """The torch network (default init: seed torch first). ``C``/``N`` are ignored for mcu archs."""
-    if is_mcu(arch):
-        from search_spaces.mcu.torch_model import build_mcu_model
+    from search_spaces.spaces import build_network as build
 
-        return build_mcu_model(arch, in_ch=in_ch, classes=classes)
-    from search_spaces.nb201.torch_model import build_model
-
-    return build_model(arch, C=C, N=N, in_ch=in_ch, classes=classes)
+    return build(arch, C, N, in_ch, classes)
 
 
 def describe(arch: str, C: int, N: int, in_ch: int, hw: int, classes: int) -> tuple[int | None, dict[str, Any]]:

@@ -30,7 +30,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, arch: str, macro: dict[s
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """(the network in eval mode, the checkpoint's metadata: arch, macro, extra)."""
-    from automcu.compress.networks import build_network
+    from search_spaces.spaces import build_network
 
     p = Path(path).expanduser()
     if not p.is_file():
