@@ -98,6 +98,22 @@ def _spearman_ci(rows: list[dict[str, Any]], k: int, boots: int = 2000) -> tuple
     return rho, [float(np.percentile(got, 2.5)), float(np.percentile(got, 97.5))]
 
 
+def proxy_fidelities(done: list[dict[str, Any]], rungs: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """(archs that learned, each rung's Spearman ρ against full training with its bootstrap 95 % interval, over
+    all finished archs and over those that learned) from the finished archs' rows."""
+    learned = [row for row in done if row["val_acc"][-1] >= LEARNED_ACC]
+    out = []
+    if len(done) >= 3:
+        for k, r in enumerate(rungs):
+            rho, ci = _spearman_ci(done, k)
+            f = {**r, "spearman_vs_top": rho, "spearman_ci95": ci,
+                 "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)}
+            if 3 <= len(learned) < len(done):  # without the archs that learn nothing (their ties are easy)
+                f["spearman_learned"], f["spearman_learned_ci95"] = _spearman_ci(learned, k)
+            out.append(f)
+    return len(learned), out
+
+
 def _proxy_protocol(args: argparse.Namespace, rungs: list[Any]) -> dict[str, Any]:
     """What makes two proxy runs' archs comparable: the arch draw, the fidelities, full training, the data."""
     return {"arch_seed": PROXY_ARCH_SEED, "fidelities": [r.as_dict() for r in rungs],
@@ -147,16 +163,7 @@ def proxy_study(args: argparse.Namespace, earlier: dict[str, Any] | None,
                                + float((earlier or {}).get("seconds", 0.0) if kept else 0.0)}
         if done:
             out["top_seconds_per_arch"] = statistics.fmean(row["seconds"][-1] for row in done)
-        learned = [row for row in done if row["val_acc"][-1] >= LEARNED_ACC]
-        out["archs_learned"] = len(learned)
-        if len(done) >= 3:
-            for k, r in enumerate(rungs):
-                rho, ci = _spearman_ci(done, k)
-                f = {**r.as_dict(), "spearman_vs_top": rho, "spearman_ci95": ci,
-                     "seconds_per_arch": statistics.fmean(row["seconds"][k] for row in done)}
-                if 3 <= len(learned) < len(done):  # without the archs that learn nothing (their ties are easy)
-                    f["spearman_learned"], f["spearman_learned_ci95"] = _spearman_ci(learned, k)
-                out["fidelities"].append(f)
+        out["archs_learned"], out["fidelities"] = proxy_fidelities(done, [r.as_dict() for r in rungs])
         return out
 
     def on_result(item: Item, result: Any) -> None:
