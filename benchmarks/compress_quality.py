@@ -291,8 +291,6 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
               "label_smoothing": args.var_label_smoothing, "train_limit": args.var_train_limit,
               "test_limit": args.var_test_limit, "val_fraction": 0.1, "data": args.data}
     stored = res.get("kd_variants_study")
-    if stored is not None:
-        stored = {**stored, "tasks": stored.get("tasks", {})}
     same = stored is not None and stored.get("protocol") == kd_grid.protocol(params)
     cmd = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
     commands = [*((stored or {}).get("commands", []) if same else []), cmd]

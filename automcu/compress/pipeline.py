@@ -167,6 +167,16 @@ def _train_student(req: CompressRequest, prep: Prepared, arch: str, macro: Any, 
     return model, fit(req, prep, model, label, distiller)
 
 
+def qat_fit(req: CompressRequest, prep: Prepared, model: Any, distiller: Any, seed: int, label: str) -> None:
+    """QAT's fine-tuning of a fake-quantized ``model`` in place: ``--qat-epochs`` at a tenth of the lr, no warm-up
+    (the distillation loss when ``distiller`` is given)."""
+    from automcu.train.loop import train_model
+
+    cfg = _train_cfg(req, prep.data, seed, epochs=req.effective_qat_epochs)
+    cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
+    train_model(model, prep.x_train, prep.data.y_train, cfg, distiller=distiller, label=label, progress=req.progress)
+
+
 def _qat(req: CompressRequest, prep: Prepared, float_model: Any,
          teachers: list[Any] | None = None) -> tuple[Any, float]:
     """QAT fine-tune of a copy at a tenth of the lr; returns (weights snapped to the int8 grid, fake-quant acc).
@@ -175,17 +185,13 @@ def _qat(req: CompressRequest, prep: Prepared, float_model: Any,
     BatchNorm keeps training (batch statistics): freezing it from the first QAT step made the
     fake-quantized network diverge within a few steps on Fashion-MNIST.
     """
-    from automcu.train.loop import train_model
     from automcu.train.metrics import evaluate
     from automcu.train.qat import finish_qat, prepare_qat
 
     model = copy.deepcopy(float_model)
     distiller = make_distiller(req, model, teachers or [], prep.data.input_shape)
     handle = prepare_qat(model)
-    cfg = _train_cfg(req, prep.data, req.seed + 7, epochs=req.effective_qat_epochs)
-    cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
-    train_model(model, prep.x_train, prep.data.y_train, cfg, distiller=distiller,
-                label="QAT (distilled)" if distiller is not None else "QAT", progress=req.progress)
+    qat_fit(req, prep, model, distiller, req.seed + 7, "QAT (distilled)" if distiller is not None else "QAT")
     fq_acc = evaluate(model, prep.x_test, prep.data.y_test)
     return finish_qat(handle).eval(), fq_acc
 
@@ -352,7 +358,6 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
     from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, match_layers
     from automcu.deploy.exporter import export_float_tflite
     from automcu.deploy.mixed_export import weight_layers
-    from automcu.train.loop import train_model
 
     t0 = time.perf_counter()
     layers = weight_layers(q.export.float_tflite)
@@ -367,10 +372,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
 
     def train(model: Any) -> None:
         distiller = make_distiller(req, model, teachers, prep.data.input_shape)
-        cfg = _train_cfg(req, prep.data, req.seed + 11, epochs=req.effective_qat_epochs)
-        cfg = type(cfg)(**{**cfg.to_dict(), "lr": req.lr * 0.1, "warmup_fraction": 0.0})
-        train_model(model, prep.x_train, prep.data.y_train, cfg, distiller=distiller, label="QAT (4-bit layers)",
-                    progress=req.progress)
+        qat_fit(req, prep, model, distiller, req.seed + 11, "QAT (4-bit layers)")
 
     tuned = finetune_w4(q.model, [modules[p] for p in w4], train)
     again = choose_mixed(export_float_tflite(tuned, prep.data.input_shape), nhwc, x_sens, y_sens,
