@@ -268,6 +268,7 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"int8_acc": statistics.fmean(acc), "int8_acc_ci95": ci95(acc),
             "arena_bytes": max(r["arena_bytes"] for r in rows), "flash_bytes": max(r["flash_bytes"] for r in rows),
             "fits": all(r["fits"] for r in rows), "wall_seconds": statistics.fmean(r["wall_seconds"] for r in rows),
+            "wall_seconds_max": max(r["wall_seconds"] for r in rows),
             "seeds": len(rows), "per_seed": rows}
 
 
@@ -290,21 +291,35 @@ def _budget_result(earlier: dict[str, Any] | None, runs: list[dict[str, dict[str
     for seed, (s_row, b_row) in enumerate(zip(searched, baseline, strict=True), start=args.first_seed):
         s_row["seed"] = b_row["seed"] = seed
     commands = [cmd]
-    if args.first_seed > 0:
+    replaced: list[dict[str, Any]] = []
+    if args.first_seed > 0 or args.replace_seeds:
+        replaced = list((earlier or {}).get("replaced_seeds", []))
         before = (earlier or {}).get("protocol", {})
         if {k: before.get(k) for k in proto} != proto:
             raise SystemExit(f"--first-seed {args.first_seed}: the results hold no earlier run of this protocol "
                              f"to add seeds to ({ {k: before.get(k) for k in proto} } vs {proto})")
         old_s, old_b = earlier["searched"]["per_seed"], earlier["baseline"]["per_seed"]  # type: ignore[index]
-        old_seeds = {r.get("seed", i) for i, r in enumerate(old_s)}
-        if old_seeds & {r["seed"] for r in searched}:
-            raise SystemExit(f"--first-seed {args.first_seed}: seeds {sorted(old_seeds)} are already in the results")
-        searched, baseline = old_s + searched, old_b + baseline
+        for i, r in enumerate(old_s):
+            r.setdefault("seed", i)
+            old_b[i].setdefault("seed", i)
+        new_seeds = {r["seed"] for r in searched}
+        overlap = sorted({r["seed"] for r in old_s} & new_seeds)
+        if overlap and not args.replace_seeds:
+            raise SystemExit(f"--first-seed {args.first_seed}: seeds {overlap} are already in the results "
+                             "(--replace-seeds runs them again in their place)")
+        replaced += [{"seed": s_old["seed"], "reason": args.replace_seeds, "searched": s_old, "baseline": b_old}
+                     for s_old, b_old in zip(old_s, old_b, strict=True) if s_old["seed"] in new_seeds]
+        keep = [i for i, r in enumerate(old_s) if r["seed"] not in new_seeds]
+        searched = sorted([old_s[i] for i in keep] + searched, key=lambda r: r["seed"])
+        baseline = sorted([old_b[i] for i in keep] + baseline, key=lambda r: r["seed"])
         commands = list(before.get("commands", [before.get("command")])) + commands
     n = len(searched)
-    return {"searched": _agg(searched), "baseline": _agg(baseline),
-            "protocol": {**proto, "full": not args.train_limit and not args.test_limit and n >= 3, "seeds": n,
-                         "command": "; ".join(c for c in commands if c), "commands": [c for c in commands if c]}}
+    out = {"searched": _agg(searched), "baseline": _agg(baseline),
+           "protocol": {**proto, "full": not args.train_limit and not args.test_limit and n >= 3, "seeds": n,
+                        "command": "; ".join(c for c in commands if c), "commands": [c for c in commands if c]}}
+    if replaced:  # kept, with why they were run again, so nothing measured disappears
+        out["replaced_seeds"] = replaced
+    return out
 
 
 def _reductions(res: dict[str, Any]) -> list[str]:
@@ -417,6 +432,16 @@ def markdown(res: dict[str, Any]) -> str:
             lo, hi = ci95(gains)
             lines += ["", f"Gain over the baseline, paired by seed: {statistics.fmean(gains):+.2f} pp "
                           f"[{lo:+.2f}, {hi:+.2f}] (95 % t interval, {len(gains)} seeds)."]
+        walls = [r["wall_seconds"] for r in s["per_seed"]]
+        lines += ["", f"Searched wall time (search + final training + compression): at most {max(walls) / 60:.1f} "
+                      f"min, {sum(w <= 3600 for w in walls)} of {len(walls)} seeds within 60 min."]
+        for r in res[key].get("replaced_seeds", []):
+            old_s, old_b = r["searched"], r["baseline"]
+            ex = old_s.get("execution") or {"search_workers": 1, "train_threads": 1}
+            lines += ["", f"Seed {r['seed']} was run again ({r['reason']}). The earlier run, kept in the JSON: "
+                          f"searched {old_s['int8_acc']:.2f} %, baseline {old_b['int8_acc']:.2f} %, searched wall "
+                          f"{old_s['wall_seconds']:.0f} s on {ex['search_workers']} search worker(s) and "
+                          f"{ex['train_threads']} torch thread(s)."]
         lines.append("")
     lines += [f"Machine: {res['machine']}. Total {res['total_seconds']:.0f} s.", "",
               f"Reproduce: `{res['command']}`"]
@@ -429,6 +454,9 @@ def main() -> None:
     ap.add_argument("--part", choices=("proxy", "e2e", "all"), default="all")
     ap.add_argument("--budgets", default=",".join(BUDGETS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--replace-seeds", default=None, metavar="REASON",
+                    help="e2e: run seeds already in the results again in their place (the old rows are kept under "
+                         "replaced_seeds with REASON)")
     ap.add_argument("--first-seed", type=int, default=0,
                     help="> 0: run seeds from here and add them to the results' earlier seeds of the same protocol")
     ap.add_argument("--proxy-archs", type=int, default=30)
