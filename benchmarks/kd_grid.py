@@ -47,8 +47,9 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 #: what the results list, in order (qad derived from kd_single and no_kd)
 VARIANTS = ("kd_single", "mt_mean", "mt_entropy", "label_mix", "feature_kd", "qad", "soup")
-#: the costliest first, so the pool's last tasks are short ones
-ORDER = ("mt_entropy", "mt_mean", "soup", "feature_kd", "kd_single", "label_mix", "no_kd")
+#: the order the grid runs its methods in, every seed of one method before the next: the reference and the
+#: deployed recipe first, so a grid spread over sessions has whole, paired cells (5 seeds) after each one
+ORDER = ("no_kd", "kd_single", "mt_entropy", "mt_mean", "label_mix", "feature_kd", "soup")
 
 
 def protocol(p: dict[str, Any]) -> dict[str, Any]:
@@ -165,15 +166,15 @@ def aggregate(p: dict[str, Any], rows: dict[str, dict[str, Any]], seconds: float
 
 
 def _tasks(p: dict[str, Any], rows: dict[str, dict[str, Any]], seeds: list[int], work: Path) -> list[dict[str, Any]]:
-    """Every task not stored yet: the teachers, then (seed, method) in cost order, seed by seed."""
+    """Every task not stored yet: the teachers, then (seed, method) method by method (``ORDER``), seed by seed."""
     out: list[dict[str, Any]] = []
     for k, arch in enumerate(p["teachers"]):
         ckpt = rows.get(f"teacher/{k}", {}).get("checkpoint")
         if ckpt is None or not Path(ckpt).is_file():  # stored but gone (another machine): trained again
             out.append({"key": f"teacher/{k}", "kind": "teacher", "index": k, "arch": arch,
                         "out": str(work / f"teacher{k}")})
-    for s in seeds:
-        for m in ORDER:
+    for m in ORDER:
+        for s in seeds:
             if f"{s}/{m}" not in rows:
                 out.append({"key": f"{s}/{m}", "kind": "student", "seed": s, "method": m,
                             "needs_teachers": "teacher" in METHODS[m], "out": str(work / f"s{s}_{m}")})

@@ -54,5 +54,7 @@ def test_a_resumed_grid_owes_only_what_is_missing(kd_grid: Any, tmp_path: Path) 
     keys = [t["key"] for t in todo]
     assert keys[0] == "teacher/1" and "teacher/0" not in keys  # a checkpoint gone from disk is trained again
     assert "0/no_kd" not in keys and "1/no_kd" in keys and len(keys) == 1 + 6 + 7
+    # method by method, every seed of one before the next: the paired reference and kd_single come first
+    assert keys[1:4] == ["1/no_kd", "0/kd_single", "1/kd_single"]
     assert kd_grid.protocol(PARAMS) == kd_grid.protocol({**PARAMS, "data": "/elsewhere"})  # where, not what
     assert kd_grid.protocol(PARAMS) != kd_grid.protocol({**PARAMS, "epochs": 5})
