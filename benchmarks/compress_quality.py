@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import time
 from pathlib import Path
@@ -292,7 +293,7 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
               "test_limit": args.var_test_limit, "val_fraction": 0.1, "data": args.data}
     stored = res.get("kd_variants_study")
     same = stored is not None and stored.get("protocol") == kd_grid.protocol(params)
-    cmd = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])
     commands = [*((stored or {}).get("commands", []) if same else []), cmd]
 
     def save(v: dict[str, Any]) -> None:
@@ -407,7 +408,7 @@ def run_mixed(winner: dict[str, Any], args: argparse.Namespace) -> None:
     import sys
 
     m = mixed_study(winner, args)
-    m["command"] = "python benchmarks/compress_quality.py " + " ".join(sys.argv[1:])
+    m["command"] = "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])
     path = args.out / f"{ARCH_NAME}.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     res["mixed_precision"] = m

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import shlex
 import signal
 import statistics
 import subprocess
@@ -405,7 +406,7 @@ def main() -> None:
     out.update({"rows": rows, "summary": summary, "floor": floors, "ratios": ratios(summary, budgets),
                 "marginal": marginal(summary)})
     out["machine"] += f", {os.getloadavg()[0]:.1f} at end"
-    write_report(out, "python benchmarks/planner_speed.py " + " ".join(sys.argv[1:]))
+    write_report(out, "python benchmarks/planner_speed.py " + shlex.join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -286,7 +287,7 @@ def _budget_result(earlier: dict[str, Any] | None, runs: list[dict[str, dict[str
     """One budget's aggregate. With ``--first-seed`` > 0 the seeds join an earlier run's of the same protocol
     (a long protocol split over several invocations); a different protocol or overlapping seeds is an error."""
     proto = _protocol(args)
-    cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/realdata_quality.py " + shlex.join(sys.argv[1:])
     searched, baseline = [r["searched"] for r in runs], [r["baseline"] for r in runs]
     for seed, (s_row, b_row) in enumerate(zip(searched, baseline, strict=True), start=args.first_seed):
         s_row["seed"] = b_row["seed"] = seed
@@ -512,7 +513,7 @@ def _write(res: dict[str, Any], args: argparse.Namespace, t0: float) -> None:
     res["machine"] = (f"{platform.machine()}, {os.cpu_count()} CPU cores; this run: search on {args.workers} "
                       f"process-pool worker(s) of 1 torch thread, final training on {args.threads} torch thread(s)")
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
-    cmd = "python benchmarks/realdata_quality.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/realdata_quality.py " + shlex.join(sys.argv[1:])
     if cmd not in str(res.get("command")):
         res["command"] = cmd if args.part == "all" else "; ".join(
             c for c in (res.get("command") if "--part" in str(res.get("command")) else None, cmd) if c)

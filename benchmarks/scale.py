@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import threading
@@ -188,7 +189,7 @@ def main() -> int:
     res: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version()},
-        "command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/scale.py " + shlex.join(sys.argv[1:]),
     }
     res["ray"] = ray_throughput(args.evals, args.epochs)
     res["postgres"] = postgres_jobs(args.jobs, args.budget)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -129,7 +130,7 @@ def main() -> int:
     res = {"benchmark": NAME, "data": source, "images": len(y), "repeats": args.repeats,
            "torch": torch.__version__, "threads": 1, "machine": f"{platform.machine()}, shared 2-core box",
            "cases": rows, "seconds": round(time.perf_counter() - t0, 1),
-           "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:])}
+           "command": "python benchmarks/train_throughput.py " + shlex.join(sys.argv[1:])}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{NAME}.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# Training throughput: NHWC (channels_last, the default) vs NCHW", "",
