@@ -91,7 +91,6 @@ def test_rest_reads_show_the_space_and_the_mcu_winner(searched: tuple[str, dict[
 def test_rest_job_body_takes_and_checks_the_space(alice_api: tuple[Any, dict[str, str]]) -> None:
     client, h = alice_api
     for body, words in (({"dataset": "cifar10", "space": "mcu"}, "lookup"),
-                        ({"dataset": "digits", "space": "mcu", "proposer": "local"}, "nb201 space only"),
                         ({"dataset": "digits", "space": "vgg"}, "nb201"),
                         ({"dataset": "digits", "space": "mcu",
                           "compress": {"teacher": "C8-N1-S1:|skip_connect~0|+|skip_connect~0|none~1|+|"
@@ -112,12 +111,11 @@ def test_rest_job_body_takes_and_checks_the_space(alice_api: tuple[Any, dict[str
 @pytest.mark.parametrize(("args", "words"), [
     (["--dataset", "cifar10"], "NAS-Bench-201 lookup"),
     (["--dataset", "ImageNet16-120"], "NAS-Bench-201 lookup"),
-    (["--dataset", "digits", "--proposer", "local"], "nb201 space only"),
-    (["--dataset", "digits", "--proposer", "predictor"], "nb201 space only"),
-    (["--dataset", "digits", "--proposer", "llm"], "nb201 space only"),
+    (["--dataset", "digits", "--proposer", "nb201-walker"], "nb201 space only"),
     (["--dataset", "digits", "--space", "darts"], "nb201"),
 ])
-def test_cli_refuses_what_the_mcu_space_cannot_search(tmp_path: Path, args: list[str], words: str) -> None:
+def test_cli_refuses_what_the_mcu_space_cannot_search(tmp_path: Path, args: list[str], words: str,
+                                                     nb201_only_proposer: str) -> None:
     db = tmp_path / "x.db"
     cmd = ["search", "--space", "mcu", *args, "--budget", "2", "--db", f"sqlite:///{db}"]
     res = runner.invoke(app, cmd)
@@ -125,22 +123,32 @@ def test_cli_refuses_what_the_mcu_space_cannot_search(tmp_path: Path, args: list
     assert not db.exists() or sqlite3.connect(db).execute("select count(*) from jobs").fetchone()[0] == 0
 
 
-def test_registry_gives_each_space_its_own_proposers() -> None:
+@pytest.fixture()
+def nb201_only_proposer() -> Any:
+    """A plug-in proposer registered for the nb201 space only (as an installed package's entry point can be)."""
+    registry.register("nb201-walker", "agents.proposers.random_search:RandomProposer", "nb201 only, for tests")
+    yield "nb201-walker"
+    registry.unregister("nb201-walker")
+
+
+def test_registry_gives_each_space_its_own_proposers(nb201_only_proposer: str) -> None:
     from agents.proposers.mcu import MCUEvolutionProposer, MCURandomProposer
+    from agents.proposers.mcu_local import MCULocalSearchProposer
+    from agents.proposers.mcu_predictor import MCUPredictorProposer
 
     settings = get_settings()
     assert isinstance(registry.make_proposer("evolution", settings, "mcu"), MCUEvolutionProposer)
     assert isinstance(registry.make_proposer("random", settings, "mcu"), MCURandomProposer)
+    assert isinstance(registry.make_proposer("local", settings, "mcu"), MCULocalSearchProposer)
+    assert isinstance(registry.make_proposer("predictor", settings, "mcu"), MCUPredictorProposer)
     assert isinstance(registry.make_proposer("auto", settings, "mcu"), MCUEvolutionProposer)
     assert registry.make_proposer("evolution", settings).name == "evolution"  # nb201 unchanged
-    for name in ("local", "predictor", "llm"):
-        assert not registry.supports(name, "mcu") and registry.supports(name, "nb201")
-        with pytest.raises(ValueError, match="does not search the mcu space"):
-            registry.make_proposer(name, settings, "mcu")
-    llm_on = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9"})
-    assert llm_on.llm_configured  # auto picks the LLM for nb201 only; it does not search mcu
-    assert registry.resolve_name("auto", llm_on) == "llm"
-    assert registry.resolve_name("auto", llm_on, "mcu") == registry.OFFLINE_DEFAULT
+    assert all(registry.supports(n, "mcu") for n in ("random", "evolution", "local", "predictor", "llm", "auto"))
+    assert not registry.supports(nb201_only_proposer, "mcu") and registry.supports(nb201_only_proposer, "nb201")
+    with pytest.raises(ValueError, match="does not search the mcu space"):
+        registry.make_proposer(nb201_only_proposer, settings, "mcu")
+    with pytest.raises(ValueError, match="nb201 space only"):
+        JobSpec(dataset="digits", space="mcu", proposer=nb201_only_proposer)
 
 
 def test_mcu_evolution_screens_by_the_estimate_where_random_does_not() -> None:
@@ -291,6 +299,8 @@ def test_mcu_proposers_never_propose_a_function_already_seen() -> None:
     would pay again for the same network. Neither proposer offers an arch whose function the job has seen, nor
     two of one function in a batch."""
     from agents.proposers.mcu import MCUEvolutionProposer, MCURandomProposer
+    from agents.proposers.mcu_local import MCULocalSearchProposer
+    from agents.proposers.mcu_predictor import MCUPredictorProposer
 
     # node 1 is dead (none from the input), so edges 1->2 and 1->3 are dead: their ops change nothing
     parent = MCUArch.from_string("C12-N1-S1:|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
@@ -299,7 +309,8 @@ def test_mcu_proposers_never_propose_a_function_already_seen() -> None:
                                     "nor_conv_1x1~1|avg_pool_3x3~2|")
     assert parent.canonical_key() == dead_twin.canonical_key()
     evaluated = [EvaluatedCandidate(arch=parent.to_string(), val_acc=90.0)]
-    for proposer in (MCUEvolutionProposer(population=4, sample=1), MCURandomProposer()):
+    for proposer in (MCUEvolutionProposer(population=4, sample=1), MCURandomProposer(),
+                     MCULocalSearchProposer(n_initial=1), MCUPredictorProposer(n_initial=2)):
         keys: list[str] = []
         for step in range(40):
             req = ProposalRequest(dataset="fashion-mnist", n=3, seed=0, step=step, evaluated=evaluated,

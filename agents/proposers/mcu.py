@@ -15,9 +15,16 @@ from __future__ import annotations
 import random
 
 from agents.feasibility import FeasibilityAgent, checked
-from agents.messages import EvaluatedCandidate, FeasibilityRequest, Proposal, ProposalBatch, ProposalRequest
+from agents.messages import (
+    EvaluatedCandidate,
+    FeasibilityReport,
+    FeasibilityRequest,
+    Proposal,
+    ProposalBatch,
+    ProposalRequest,
+)
 from agents.proposers.base import SeenArchs, rng_for
-from search_spaces.mcu.space import CELLS, CHANNELS, SPACE_SIZE, MCUArch
+from search_spaces.mcu.space import CELLS, CHANNELS, SPACE_SIZE, MCUArch, is_mcu_arch
 
 #: resources whose violation a smaller macro fixes
 MEMORY = frozenset({"sram", "flash", "latency"})
@@ -26,7 +33,7 @@ FILL_TRIES = 200
 CHILD_TRIES = 16
 
 
-class _Screen:
+class Screen:
     """The feasibility agent's estimate of the request's target (inactive without one)."""
 
     def __init__(self, request: ProposalRequest) -> None:
@@ -34,26 +41,34 @@ class _Screen:
         self.active = request.hardware is not None or request.max_latency_ms is not None
         self._agent = FeasibilityAgent()
 
-    def fits(self, arch: MCUArch) -> bool:
-        if not self.active:
-            return True
+    def report(self, arch: MCUArch) -> FeasibilityReport:
+        """The agent's (cached) report: the estimate (MACs, params, memory) and, with a target, the verdict."""
         r = self.request
         return checked(self._agent, FeasibilityRequest(arch=arch.to_string(), dataset=r.dataset, hardware=r.hardware,
-                                                       max_latency_ms=r.max_latency_ms)).feasible
+                                                       max_latency_ms=r.max_latency_ms))
+
+    def fits(self, arch: MCUArch) -> bool:
+        return not self.active or self.report(arch).feasible
 
 
-def _is_new(arch: MCUArch, seen: SeenArchs) -> bool:
+def is_new(arch: MCUArch, seen: SeenArchs) -> bool:
     """Neither the arch nor another computing the same function (an op changed on a dead edge, say) was seen:
     a trained search pays for every evaluation, and two archs of one function train to the same network."""
     return arch.to_string() not in seen and not seen.has_function(arch.canonical_key())
 
 
-def _sample_new(rng: random.Random, seen: SeenArchs) -> MCUArch | None:
+def sample_new(rng: random.Random, seen: SeenArchs) -> MCUArch | None:
+    """A uniform draw that is connected and new (None after 1,000 draws without one)."""
     for _ in range(1000):
         arch = MCUArch.sample(rng)
-        if arch.output_connected and _is_new(arch, seen):
+        if arch.output_connected and is_new(arch, seen):
             return arch
     return None
+
+
+def mcu_history(request: ProposalRequest) -> list[EvaluatedCandidate]:
+    """The request's evaluated candidates written in the mcu grammar (a job's history is all mcu)."""
+    return [e for e in request.evaluated if is_mcu_arch(e.arch)]
 
 
 class MCURandomProposer:
@@ -66,7 +81,7 @@ class MCURandomProposer:
         seen = SeenArchs(request)
         out: list[Proposal] = []
         while len(out) < request.n and len(seen) < SPACE_SIZE:
-            arch = _sample_new(rng, seen)
+            arch = sample_new(rng, seen)
             if arch is None:
                 break
             seen.add(arch.to_string(), arch.canonical_key())
@@ -101,11 +116,11 @@ class MCUEvolutionProposer:
             raise ValueError(f"need 1 <= sample <= population, got sample={sample}, population={population}")
         self.population, self.sample = population, sample
 
-    def _filler(self, rng: random.Random, seen: SeenArchs, screen: _Screen) -> tuple[MCUArch, str] | None:
+    def _filler(self, rng: random.Random, seen: SeenArchs, screen: Screen) -> tuple[MCUArch, str] | None:
         """A new random arch, the first of up to FILL_TRIES draws that fits the estimate."""
         arch = None
         for tries in range(1, (FILL_TRIES if screen.active else 1) + 1):
-            arch = _sample_new(rng, seen)
+            arch = sample_new(rng, seen)
             if arch is None:
                 return None
             if screen.fits(arch):
@@ -115,12 +130,12 @@ class MCUEvolutionProposer:
         return arch, f"random (population still filling); none of {FILL_TRIES} draws fit the estimate"
 
     def _child(self, p: MCUArch, rng: random.Random, over_limit: bool, seen: SeenArchs,
-               screen: _Screen) -> tuple[MCUArch, str] | None:
+               screen: Screen) -> tuple[MCUArch, str] | None:
         """A new mutation of ``p`` that fits the estimate: up to CHILD_TRIES mutations, then shrinking moves."""
         for _ in range(CHILD_TRIES if screen.active else 1):
             move = _shrink(p, rng) if over_limit and rng.random() < 0.5 else None
             child, why = move if move is not None else p.mutate(rng)
-            if child.output_connected and _is_new(child, seen) and screen.fits(child):
+            if child.output_connected and is_new(child, seen) and screen.fits(child):
                 return child, why + ("; fits the estimate" if screen.active else "")
         if not screen.active:
             return None
@@ -128,15 +143,15 @@ class MCUEvolutionProposer:
         while (move := _shrink(arch, rng)) is not None:  # every mutation overflowed: make the winner smaller
             arch, why = move
             whys.append(why)
-            if _is_new(arch, seen) and screen.fits(arch):
+            if is_new(arch, seen) and screen.fits(arch):
                 return arch, "; ".join(whys) + f" (no {CHILD_TRIES} mutations fit the estimate)"
         return None
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
         seen = SeenArchs(request)
-        screen = _Screen(request)
-        pop: list[EvaluatedCandidate] = [e for e in request.evaluated if e.arch[:1] == "C"][-self.population:]
+        screen = Screen(request)
+        pop: list[EvaluatedCandidate] = mcu_history(request)[-self.population:]
         over_limit = any(v.resource in MEMORY for r in request.rejected[-5:] for v in r.violations)
         out: list[Proposal] = []
         for _ in range(50 * request.n):
@@ -154,11 +169,11 @@ class MCUEvolutionProposer:
                     continue
                 arch, parent = made[0], best.arch
                 reason = f"mutation of the tournament winner ({best.val_acc:.2f} %): {made[1]}"
-            if not _is_new(arch, seen):
+            if not is_new(arch, seen):
                 continue
             seen.add(arch.to_string(), arch.canonical_key())
             out.append(Proposal(arch=arch.to_string(), reason=reason, parent=parent))
         return ProposalBatch(proposer=self.name, proposals=out)
 
 
-__all__ = ["MCUEvolutionProposer", "MCURandomProposer"]
+__all__ = ["MCUEvolutionProposer", "MCURandomProposer", "Screen", "is_new", "mcu_history", "sample_new"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -65,6 +66,38 @@ def _norm_cdf(z: np.ndarray) -> np.ndarray:
     from scipy.special import ndtr
 
     return np.asarray(ndtr(z))
+
+
+def fit_surrogate(request: ProposalRequest, data: Callable[[int], tuple[np.ndarray, np.ndarray]], n_initial: int,
+                  refit_every: int, kernels: dict[tuple[int, str, int], object]) -> object:
+    """A Gaussian process (RBF + white noise) on ``data(len(request.evaluated))``, the (features, val acc) of the
+    evaluated archs. Kernel hyper-parameters are tuned (marginal likelihood) on ``data(k)``, the first multiple of
+    ``refit_every`` evaluations, and kept until the next one: a function of the history alone, so a resumed job
+    proposes the same; ``kernels`` (a cache) only saves recomputing them."""
+    try:
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    except ImportError as exc:  # guards an install without scikit-learn
+        raise ProposerUnavailable(f"the predictor proposer needs scikit-learn ({exc})") from exc
+    import warnings
+
+    n = len(request.evaluated)
+    k = max(n_initial, n - n % refit_every)
+    key = (request.seed, request.dataset, hash(tuple((e.arch, e.val_acc) for e in request.evaluated[:k])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bounds reached by the noise term on clean data: harmless
+        kernel = kernels.get(key)
+        if kernel is None:
+            start = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(3.0, (0.3, 100.0)) + WhiteKernel(0.1, (1e-4, 10.0))
+            tuned = GaussianProcessRegressor(kernel=start, normalize_y=True, n_restarts_optimizer=0,
+                                             random_state=request.seed).fit(*data(k))
+            kernel = tuned.kernel_
+            if len(kernels) > 64:
+                kernels.clear()
+            kernels[key] = kernel
+        model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
+        model.fit(*data(n))
+    return model
 
 
 class PredictorProposer:
@@ -117,38 +150,12 @@ class PredictorProposer:
                       f"(the surrogate starts after {self.n_initial} evaluations)")
 
     def _fit(self, request: ProposalRequest) -> object:
-        try:
-            from sklearn.gaussian_process import GaussianProcessRegressor
-            from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-        except ImportError as exc:  # guards an install without scikit-learn
-            raise ProposerUnavailable(f"the predictor proposer needs scikit-learn ({exc})") from exc
-        import warnings
-
         def data(k: int) -> tuple[np.ndarray, np.ndarray]:
             evaluated = request.evaluated[:k][-self.max_train:]
             x = space_features(request.dataset)[[index_of_string(e.arch) for e in evaluated]]
             return x, np.array([e.val_acc for e in evaluated], dtype=np.float64)
 
-        # kernel hyper-parameters are tuned (marginal likelihood) on the first multiple of ``refit_every``
-        # evaluations and kept until the next one: a function of the history alone, so a resumed job proposes
-        # the same; the cache only saves recomputing it
-        n = len(request.evaluated)
-        k = max(self.n_initial, n - n % self.refit_every)
-        key = (request.seed, request.dataset, hash(tuple((e.arch, e.val_acc) for e in request.evaluated[:k])))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # bounds reached by the noise term on clean data: harmless
-            kernel = self._kernels.get(key)
-            if kernel is None:
-                start = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(3.0, (0.3, 100.0)) + WhiteKernel(0.1, (1e-4, 10.0))
-                tuned = GaussianProcessRegressor(kernel=start, normalize_y=True, n_restarts_optimizer=0,
-                                                 random_state=request.seed).fit(*data(k))
-                kernel = tuned.kernel_
-                if len(self._kernels) > 64:
-                    self._kernels.clear()
-                self._kernels[key] = kernel
-            model = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
-            model.fit(*data(n))
-        return model
+        return fit_surrogate(request, data, self.n_initial, self.refit_every, self._kernels)
 
     @staticmethod
     def _scores(model: object, request: ProposalRequest, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray,

@@ -146,7 +146,7 @@ def make_proposer(name: str, settings: Settings, space: str = BASE_SPACE) -> Pro
 
 
 register("llm", "agents.proposers.llm:LLMProposer", "an OpenAI-compatible chat model proposes cells",
-         needs_llm=True)
+         needs_llm=True, spaces={"mcu": "agents.proposers.llm:MCULLMProposer"})
 register("evolution", "agents.proposers.evolution:EvolutionProposer",
          "constraint-aware regularized evolution (screens children by the estimator)",
          spaces={"mcu": "agents.proposers.mcu:MCUEvolutionProposer"})
@@ -154,6 +154,8 @@ register("random", "agents.proposers.random_search:RandomProposer",
          "uniform random over the space (the feasibility agent rejects what does not fit)",
          spaces={"mcu": "agents.proposers.mcu:MCURandomProposer"})
 register("local", "agents.proposers.local_search:LocalSearchProposer",
-         "best-improvement local search over the one-edge neighbours inside the exact feasible set")
+         "best-improvement local search over the one-edge neighbours inside the exact feasible set",
+         spaces={"mcu": "agents.proposers.mcu_local:MCULocalSearchProposer"})
 register("predictor", "agents.proposers.predictor:PredictorProposer",
-         "Gaussian-process surrogate on the evaluated archs, expected improvement over the exact feasible set")
+         "Gaussian-process surrogate on the evaluated archs, expected improvement over the exact feasible set",
+         spaces={"mcu": "agents.proposers.mcu_predictor:MCUPredictorProposer"})
