@@ -1,9 +1,15 @@
-"""The LLM proposer: an OpenAI-compatible chat model proposes the next NAS-Bench-201 cells.
+"""The LLM proposer: an OpenAI-compatible chat model proposes the next archs of the job's space.
+
+:class:`LLMProposer` proposes NAS-Bench-201 cells; :class:`MCULLMProposer`, the same proposer for the
+``mcu`` space, proposes macro + cell strings (``C16-N2-S1:|...|``). The two differ only in their space
+hooks: the prompt parts (:class:`~agents.proposers.llm_prompt.SpacePrompt`) and how archs are read and
+checked (:class:`~agents.proposers.llm_parse.ArchReader`).
 
 One :meth:`LLMProposer.propose` call = one chat call, plus at most ONE repair round in the same
-conversation when the reply is not JSON, names an unknown op, is malformed, repeats an arch
-the job has already seen, or holds fewer valid proposals than asked. Entries still invalid
-after the repair round are dropped with a note. Transport failures (timeouts, connection
+conversation when the reply is not JSON, names an unknown op or (mcu) a macro choice outside the
+space, is malformed, repeats an arch the job has already seen (mcu: or its function), has a cell
+output disconnected from the input (mcu), or holds fewer valid proposals than asked. Entries still
+invalid after the repair round are dropped with a note. Transport failures (timeouts, connection
 errors, 5xx) are retried with backoff inside :class:`~agents.proposers.llm_client.ChatClient`;
 when the endpoint stays unusable, or no valid proposal remains, :class:`ProposerUnavailable`
 is raised and the planner falls back to evolution.
@@ -20,20 +26,26 @@ from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import ProposerUnavailable
 from agents.proposers.llm_client import ChatClient, LLMUnavailable, UsageTotals
 from agents.proposers.llm_parse import (
+    MCU_READER,
+    NB201_READER,
+    ArchReader,
+    KnownArchs,
     ReplyFormatError,
-    normalise,
     parse_reply,
     proposal_schema,
     validate_items,
 )
-from agents.proposers.llm_prompt import build_messages, repair_message
+from agents.proposers.llm_prompt import MCU_PROMPT, NB201_PROMPT, SpacePrompt, build_messages, repair_message
 from automcu.core.config import Settings
 
 
 class LLMProposer:
-    """Proposer backed by an OpenAI-compatible chat-completions endpoint."""
+    """Proposer of NAS-Bench-201 cells backed by an OpenAI-compatible chat-completions endpoint."""
 
     name = "llm"
+    #: the space hooks: the space-specific prompt parts, and how archs are read and checked
+    prompt: SpacePrompt = NB201_PROMPT
+    reader: ArchReader = NB201_READER
 
     def __init__(
         self,
@@ -58,13 +70,13 @@ class LLMProposer:
 
     def _call(self, messages: list[dict[str, str]], usage: UsageTotals) -> str:
         try:
-            reply = self._chat.chat(messages, schema_name="nb201_proposals", schema=proposal_schema())
+            reply = self._chat.chat(messages, schema_name=self.reader.schema_name, schema=proposal_schema())
         except LLMUnavailable as exc:
             raise ProposerUnavailable(exc.reason, usage=usage.as_dict()) from exc
         usage.add(reply)
         return reply.content
 
-    def _validate(self, text: str, seen: set[str], want: int) -> tuple[list[Proposal], list[str], list[str]]:
+    def _validate(self, text: str, seen: KnownArchs, want: int) -> tuple[list[Proposal], list[str], list[str]]:
         try:
             reply = parse_reply(text)
         except ReplyFormatError as exc:
@@ -74,8 +86,8 @@ class LLMProposer:
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         started = time.perf_counter()
         usage = UsageTotals()
-        seen = {s for s in (normalise(a) for a in request.seen) if s}
-        messages = build_messages(request)
+        seen = KnownArchs(self.reader, request.seen)
+        messages = build_messages(request, self.prompt)
         content = self._call(messages, usage)
         proposals, errors, notes = self._validate(content, seen, request.n)
 
@@ -88,7 +100,7 @@ class LLMProposer:
             messages = [
                 *messages,
                 {"role": "assistant", "content": content},
-                {"role": "user", "content": repair_message(errors, missing)},
+                {"role": "user", "content": repair_message(errors, missing, self.prompt)},
             ]
             repaired = 1
             content = self._call(messages, usage)
@@ -111,3 +123,11 @@ class LLMProposer:
         if len(proposals) < request.n:
             notes.append(f"returned {len(proposals)} of {request.n} requested proposals")
         return ProposalBatch(proposer=self.name, proposals=proposals, notes=notes, usage=usage_dict)
+
+
+class MCULLMProposer(LLMProposer):
+    """The LLM proposer for the ``mcu`` space: macro (C, N, stem stride) + cell strings, same flow."""
+
+    name = "mcu-llm"
+    prompt = MCU_PROMPT
+    reader = MCU_READER

@@ -1,20 +1,25 @@
 """Tolerant parsing and validation of LLM replies.
 
 Replies may be bare JSON, JSON inside a ```json fence, or JSON wrapped in prose. The JSON is
-validated with pydantic; each proposed arch must parse as a NAS-Bench-201 cell, must not be
-already seen in the job, and must not repeat within the reply.
+validated with pydantic; each proposed arch must parse in the job's search space (an
+:class:`ArchReader`: :data:`NB201_READER` or :data:`MCU_READER`), must be proposable there (an mcu
+cell's output must depend on its input), must not be already seen in the job (in the mcu space: nor
+compute the function of a seen arch), and must not repeat within the reply.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.messages import Proposal
-from search_spaces.nb201.space import Arch, ArchError
+from search_spaces.mcu.space import CELLS, CHANNELS, STEM_STRIDES, MCUArch, MCUArchError, parse_cell
+from search_spaces.nb201.space import Arch
 
 
 class ReplyFormatError(ValueError):
@@ -22,7 +27,7 @@ class ReplyFormatError(ValueError):
 
 
 class ProposalItem(BaseModel):
-    arch: str = Field(description="NAS-Bench-201 arch string")
+    arch: str = Field(description="arch string of the job's search space")
     reason: str = Field(description="why this arch should do well and fit the budget")
     parent: str | None = Field(default=None, description="arch string it was derived from, or null")
 
@@ -118,32 +123,135 @@ def parse_reply(text: str) -> ProposalReply:
 
 
 def normalise(arch: str) -> str | None:
-    """Canonical arch string, or None when it does not parse."""
+    """Canonical NAS-Bench-201 arch string, or None when it does not parse."""
+    return NB201_READER.normalise(arch)
+
+
+# ----- search spaces ---------------------------------------------------------------------------
+def _no_problems(arch: str) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class ArchReader:
+    """How the LLM proposer reads the archs of one search space.
+
+    ``parse``: the canonical string of a proposed arch, or ``ValueError`` saying what is wrong;
+    ``problems``: why a canonical arch may not be proposed (empty: it may);
+    ``function_key``: the function a canonical arch computes (two archs of one key train to the same
+    network, so the second counts as a repeat); None: only identical strings are repeats.
+    """
+
+    space: str
+    schema_name: str
+    parse: Callable[[str], str]
+    problems: Callable[[str], list[str]] = _no_problems
+    function_key: Callable[[str], str] | None = None
+
+    def normalise(self, arch: str) -> str | None:
+        """Canonical arch string, or None when it does not parse."""
+        try:
+            return self.parse(arch)
+        except ValueError:
+            return None
+
+
+def _parse_nb201(text: str) -> str:
+    return Arch.from_string(text).to_string()  # ArchError is a ValueError
+
+
+_MCU_MACRO_RE = re.compile(r"^\s*C(\d+)-N(\d+)-S(\d+)\s*:(.*)$", re.DOTALL)
+MCU_FORMAT = "C<channels>-N<cells per stage>-S<stem stride>:|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+
+
+def parse_mcu(text: str) -> str:
+    """Canonical mcu arch string of ``text``; ``MCUArchError`` naming every bad macro choice and the cell's error."""
+    m = _MCU_MACRO_RE.match(text)
+    if not m:
+        raise MCUArchError(f"not in the mcu format {MCU_FORMAT}")
+    C, N, S = (int(m.group(i)) for i in (1, 2, 3))
+    problems = [
+        f"{name} must be one of {', '.join(map(str, allowed))}"
+        for name, value, allowed in (("C", C, CHANNELS), ("N", N, CELLS), ("S (stem stride)", S, STEM_STRIDES))
+        if value not in allowed
+    ]
+    ops: tuple[int, ...] = ()
     try:
-        return Arch.from_string(arch).to_string()
-    except ArchError:
+        ops = parse_cell(m.group(4))
+    except MCUArchError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise MCUArchError("; ".join(problems))
+    return MCUArch(ops, C=C, N=N, stem_stride=S).to_string()
+
+
+def _mcu_problems(arch: str) -> list[str]:
+    return MCUArch.from_string(arch).issues()
+
+
+def _mcu_function(arch: str) -> str:
+    return MCUArch.from_string(arch).canonical_key()
+
+
+NB201_READER = ArchReader("nb201", "nb201_proposals", _parse_nb201)
+MCU_READER = ArchReader("mcu", "mcu_proposals", parse_mcu, _mcu_problems, _mcu_function)
+
+
+class KnownArchs:
+    """The archs a job has already proposed (canonical strings and, where the space has them, function keys),
+    plus the ones accepted during this step. Unparsable history entries are ignored."""
+
+    def __init__(self, reader: ArchReader, archs: Iterable[str] = ()) -> None:
+        self.reader = reader
+        self.strings: set[str] = set()
+        self.functions: dict[str, str] = {}  # function key -> the first arch seen with it
+        for arch in archs:
+            canonical = reader.normalise(arch)
+            if canonical:
+                self.add(canonical)
+
+    def add(self, arch: str) -> None:
+        self.strings.add(arch)
+        if self.reader.function_key is not None:
+            self.functions.setdefault(self.reader.function_key(arch), arch)
+
+    def repeat(self, arch: str) -> str | None:
+        """Why the canonical ``arch`` repeats a known one, or None when it is new."""
+        if arch in self.strings:
+            return "was already proposed or evaluated in this job"
+        if self.reader.function_key is not None:
+            twin = self.functions.get(self.reader.function_key(arch))
+            if twin is not None:
+                return (f"computes the same function as {twin}, already proposed or evaluated in this job "
+                        "(it differs only in ops that no input-to-output path uses, or by a symmetry)")
         return None
 
 
 def validate_items(
-    items: list[ProposalItem], seen: set[str], want: int
+    items: list[ProposalItem], seen: KnownArchs, want: int
 ) -> tuple[list[Proposal], list[str], list[str]]:
     """Split reply items into valid proposals (at most ``want``), errors to send back, and notes.
 
-    ``seen`` holds canonical strings of archs the job already has (and ones accepted earlier
-    in this step); it is updated with the accepted archs.
+    ``seen`` holds the archs the job already has (and ones accepted earlier in this step), read in
+    its space; it is updated with the accepted archs.
     """
+    reader = seen.reader
     valid: list[Proposal] = []
     errors: list[str] = []
     notes: list[str] = []
     for k, item in enumerate(items):
         try:
-            arch = Arch.from_string(item.arch).to_string()
-        except ArchError as exc:
+            arch = reader.parse(item.arch)
+        except ValueError as exc:
             errors.append(f"proposal {k + 1} ({item.arch!r}): {exc}")
             continue
-        if arch in seen:
-            errors.append(f"proposal {k + 1} ({arch}) was already proposed or evaluated in this job")
+        problems = reader.problems(arch)
+        if problems:
+            errors.append(f"proposal {k + 1} ({arch}): {'; '.join(problems)}")
+            continue
+        repeat = seen.repeat(arch)
+        if repeat:
+            errors.append(f"proposal {k + 1} ({arch}) {repeat}")
             continue
         reason = item.reason.strip()
         if not reason:
@@ -154,7 +262,7 @@ def validate_items(
             continue
         parent = None
         if item.parent:
-            parent = normalise(item.parent)
+            parent = reader.normalise(item.parent)
             if parent is None:
                 notes.append(f"proposal {arch}: ignored unparsable parent {item.parent!r}")
         seen.add(arch)

@@ -1,8 +1,15 @@
-"""Prompt construction for the LLM proposer: task, budget, grammar, history and feedback."""
+"""Prompt construction for the LLM proposer: task, budget, grammar, history and feedback.
+
+What differs between search spaces (the system prompt, the grammar section, the format reminder of
+the repair message) is one :class:`SpacePrompt`: :data:`NB201_PROMPT` or :data:`MCU_PROMPT`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agents.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate
+from search_spaces.mcu import space as mcu
 from search_spaces.nb201.space import GRAMMAR, OPS
 
 #: How much history goes into one prompt (the rest is summarised by count).
@@ -17,6 +24,60 @@ SYSTEM_PROMPT = (
     "most, nor_conv_1x1 less) add parameters, Flash, activations and latency; skip_connect, "
     "avg_pool_3x3 and none are nearly free. Learn from the evaluated candidates and from the "
     "violation reasons of infeasible ones. Reply with JSON only."
+)
+
+MCU_SYSTEM_PROMPT = (
+    "You are the proposer agent of AutoMCU, a feasibility-first neural architecture search for "
+    "microcontrollers. You propose networks of the mcu search space, a macro (width C, cells per stage N, "
+    "stem stride S) plus a NAS-Bench-201 cell, that should reach high validation accuracy when trained on "
+    "the dataset while fitting the board's int8 Flash, peak SRAM and latency limits. The macro decides SRAM "
+    "and Flash far more than the cell does: Flash (the weights) grows with C squared and with N; peak SRAM "
+    "(the live activations) grows with C and with the feature-map size, and stem stride 2 halves every "
+    "feature map's height and width (a quarter of the activations and of the MACs): the main SRAM lever. "
+    "In the cell, nor_conv_3x3 costs most; dw_sep_conv_3x3 (depthwise 3x3 + pointwise 1x1) is a 3x3 that MCU "
+    "toolchains run far cheaper; nor_conv_1x1 is cheaper still; skip_connect, avg_pool_3x3 and none are "
+    "nearly free, but the cell output must stay connected to its input. Every candidate is trained, so "
+    "every proposal costs: learn from the evaluated candidates and from the violation reasons of "
+    "infeasible ones. Reply with JSON only."
+)
+
+
+@dataclass(frozen=True)
+class SpacePrompt:
+    """The space-specific parts of the prompts: system prompt, grammar section, repair reminder."""
+
+    system: str
+    grammar: str  # the "## Search space" section
+    repair_hint: str  # the valid choices and the format, for the repair message
+
+
+NB201_PROMPT = SpacePrompt(
+    system=SYSTEM_PROMPT,
+    grammar=f"{GRAMMAR}\nValid op names: {', '.join(OPS)}.",
+    repair_hint=f"valid op names: {', '.join(OPS)}; the format |op~0|+|op~0|op~1|+|op~0|op~1|op~2|",
+)
+
+
+def _choices(values: tuple[int, ...]) -> str:
+    return ", ".join(map(str, values))
+
+
+MCU_PROMPT = SpacePrompt(
+    system=MCU_SYSTEM_PROMPT,
+    grammar=(
+        f"{mcu.GRAMMAR}\nValid op names: {', '.join(mcu.OPS)}.\n"
+        f"Valid macro choices: C (channels of the first stage; the stages have C, 2C, 4C) in {_choices(mcu.CHANNELS)}; "
+        f"N (cells per stage) in {_choices(mcu.CELLS)}; S (stem stride) in {_choices(mcu.STEM_STRIDES)}.\n"
+        "Width C, depth N and the stem stride decide SRAM and Flash far more than the cell; stem stride 2 halves "
+        "every feature map (the main SRAM lever). A cell whose output does not depend on its input (every path "
+        "from node 0 to node 3 has a none edge) is refused, and so is an arch that computes the same function as "
+        "an already proposed one (differing only in ops on edges that no input-to-output path uses)."
+    ),
+    repair_hint=(
+        f"the format C<channels>-N<cells per stage>-S<stem stride>:|op~0|+|op~0|op~1|+|op~0|op~1|op~2|; "
+        f"C in {_choices(mcu.CHANNELS)}; N in {_choices(mcu.CELLS)}; S in {_choices(mcu.STEM_STRIDES)}; "
+        f"valid op names: {', '.join(mcu.OPS)}; the cell output connected to its input"
+    ),
 )
 
 
@@ -60,13 +121,13 @@ def budget_text(request: ProposalRequest) -> str:
     return "\n".join(lines)
 
 
-def user_prompt(request: ProposalRequest) -> str:
+def user_prompt(request: ProposalRequest, space: SpacePrompt = NB201_PROMPT) -> str:
     sections = []
     if request.task:
         sections.append(f"## Task\n{request.task.strip()}")
     sections.append(f"## Dataset\n{request.dataset}")
     sections.append(f"## Hardware budget\n{budget_text(request)}")
-    sections.append(f"## Search space\n{GRAMMAR}\nValid op names: {', '.join(OPS)}.")
+    sections.append(f"## Search space\n{space.grammar}")
 
     best = sorted(request.evaluated, key=lambda c: -c.val_acc)[:TOP_K]
     if best:
@@ -98,15 +159,14 @@ def user_prompt(request: ProposalRequest) -> str:
     return "\n\n".join(sections)
 
 
-def build_messages(request: ProposalRequest) -> list[dict[str, str]]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user_prompt(request)}]
+def build_messages(request: ProposalRequest, space: SpacePrompt = NB201_PROMPT) -> list[dict[str, str]]:
+    return [{"role": "system", "content": space.system}, {"role": "user", "content": user_prompt(request, space)}]
 
 
-def repair_message(errors: list[str], missing: int) -> str:
+def repair_message(errors: list[str], missing: int, space: SpacePrompt = NB201_PROMPT) -> str:
     return (
         "Some proposals in your reply could not be used:\n"
         + "\n".join(f"- {e}" for e in errors)
         + f"\n\nReply again with JSON only, holding exactly {missing} new replacement proposal(s) "
-        f"(valid op names: {', '.join(OPS)}; the format |op~0|+|op~0|op~1|+|op~0|op~1|op~2|; "
-        "none of the already proposed archs)."
+        f"({space.repair_hint}; none of the already proposed archs)."
     )
