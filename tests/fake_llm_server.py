@@ -164,3 +164,8 @@ class FakeLLMServer:
                 )
 
         return Handler
+
+
+def proposals_reply(*items: tuple[str, str, str | None]) -> str:
+    """A proposer reply's JSON: one ``{"arch", "reason", "parent"}`` object per (arch, reason, parent)."""
+    return json.dumps({"proposals": [{"arch": a, "reason": r, "parent": p} for a, r, p in items]})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from fake_llm_server import FakeLLMServer
+from fake_llm_server import proposals_reply as reply
 
 from agents.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate, Violation
 from agents.proposers import registry
@@ -28,10 +28,6 @@ DEAD_TWIN = "C16-N1-S2:|none~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|
 DISCONNECTED = "C8-N1-S1:|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 BOARD = HardwareSpec(name="tiny-m4", core="cortex-m4f", clock_mhz=100, sram_kb=40, flash_kb=192)
-
-
-def reply(*items: tuple[str, str, str | None]) -> str:
-    return json.dumps({"proposals": [{"arch": a, "reason": r, "parent": p} for a, r, p in items]})
 
 
 def request(n: int = 2, **kw: object) -> ProposalRequest:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
+from fake_llm_server import proposals_reply as reply
 
 from agents.messages import EvaluatedCandidate, ProposalRequest, RejectedCandidate, Violation
 from agents.proposers.base import ProposerUnavailable
@@ -25,10 +25,6 @@ A3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|sk
 BIG = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 BOARD = HardwareSpec(name="tiny-m4", core="cortex-m4f", clock_mhz=80, sram_kb=128, flash_kb=512)
-
-
-def reply(*items: tuple[str, str, str | None]) -> str:
-    return json.dumps({"proposals": [{"arch": a, "reason": r, "parent": p} for a, r, p in items]})
 
 
 def request(n: int = 2, **kw: object) -> ProposalRequest:
