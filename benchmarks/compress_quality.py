@@ -21,12 +21,14 @@ benchmark fits a shared 2-core box; the numbers of images are written into the r
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
 import shlex
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +259,22 @@ def main() -> None:
     print(markdown(res))
 
 
+def _merge_results(out: Path, update: dict[str, Any], heading: str, section: str) -> None:
+    """Put ``update``'s keys into ``compress_quality.json`` and ``section`` in place of its markdown section,
+    read-modify-write under an exclusive lock: the KD grid and the mixed study may run at the same time and
+    each writes after every task, so neither may overwrite what the other stored."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{ARCH_NAME}.json"
+    with open(out / f".{ARCH_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = json.loads(path.read_text()) if path.exists() else {}
+        res.update(update)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(res, indent=2, default=str) + "\n")
+        tmp.replace(path)
+        _write_section(out / f"{ARCH_NAME}.md", heading, section)
+
+
 def _write_section(md_path: Path, heading: str, text: str) -> None:
     """Put ``text`` (which starts with ``heading``) in place of that section of the markdown file, up to the next
     ``## `` heading, keeping the other sections; appended when the file has no such section."""
@@ -305,11 +323,9 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
             f"{n} of 5 seeds" if n < 5 else "") if p)
         v.update(full_protocol=full, reduced=None if full else reduced, command="; ".join(commands),
                  commands=commands)
-        res["kd_variants"] = v["kd_variants"]
-        res["kd_variants_study"] = {k: val for k, val in v.items() if k != "kd_variants"}
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(res, indent=2, default=str) + "\n")
-        _write_section(args.out / f"{ARCH_NAME}.md", "## KD variants (issue 17)",
+        _merge_results(args.out, {"kd_variants": v["kd_variants"],
+                                  "kd_variants_study": {k: val for k, val in v.items() if k != "kd_variants"}},
+                       "## KD variants (issue 17)",
                        kd_grid.markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
 
     seeds = list(range(args.var_seeds))
@@ -318,46 +334,72 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
     print(kd_grid.markdown(v, v["full_protocol"], v["reduced"] or ""))
 
 
-def mixed_study(winner: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def _mixed_protocol(arch: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields that make two mixed-study runs' seeds comparable."""
+    return {"arch": arch, "C": args.C, "N": args.N, "epochs": args.mixed_epochs, "qat": args.mixed_qat,
+            "qat_epochs": args.mixed_qat_epochs if args.mixed_qat else None,
+            "train_images": args.mixed_train_limit, "test_images": args.mixed_test_limit,
+            "tolerance_pp": args.mixed_tolerance}
+
+
+def _mixed_row(seed: int, r: dict[str, Any]) -> dict[str, Any]:
+    p = r["precision"]
+    b, c = p["int8"], p["chosen"]
+    return {"seed": seed, "float_acc": r["float_acc"], "int8": b, "mixed": c, "w4_finetune": p.get("w4_finetune"),
+            "acc_delta_pp": c["acc"] - b["acc"],
+            "flash_saved_pct": 100.0 * (b["flash_bytes"] - c["flash_bytes"]) / b["flash_bytes"],
+            "arena_delta_bytes": c["arena_bytes"] - b["arena_bytes"], "fits": r["fits"],
+            "estimate": p["estimate"], "frontier": p["frontier"], "a16_tried": p["a16_tried"],
+            "precision_seconds": r["seconds"].get("precision"), "wall_seconds": r.get("wall_seconds"),
+            "layers": [{k: v for k, v in row.items() if k != "modes"} for row in p["layers"]]}
+
+
+def _mixed_aggregate(proto: dict[str, Any], rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    summary = {}
+    for key in ("acc_delta_pp", "flash_saved_pct", "arena_delta_bytes"):
+        vals = [float(r[key]) for r in rows]
+        m, lo, hi = ci95(vals) if len(vals) >= 2 else (vals[0], vals[0], vals[0])
+        summary[key] = {"mean": m, "ci95": [lo, hi]}
+    est_err = [100.0 * (r["estimate"]["flash_model_bytes"] - r["mixed"]["flash_bytes"]) / r["mixed"]["flash_bytes"]
+               for r in rows if r["estimate"]]
+    return {**proto, "protocol": proto, "seeds": len(rows), "summary": summary, "estimate_flash_error_pct": est_err,
+            "per_seed": sorted(rows, key=lambda r: r["seed"]), "seconds": round(seconds, 1)}
+
+
+def mixed_study(winner: dict[str, Any], args: argparse.Namespace,
+                save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """``--precision mixed`` through the product (``run_compress``), one trained network per seed: uniform int8
-    and the chosen mix, both measured in TFLite Micro on the same test images, Flash and arena measured."""
+    and the chosen mix, both measured in TFLite Micro on the same test images, Flash and arena measured.
+    Seeds already stored under the same protocol are kept (a killed study resumes by seed); ``save`` gets the
+    aggregate after every seed."""
     from automcu.compress.pipeline import run_compress
     from automcu.compress.request import CompressRequest
 
-    rows = []
-    t0 = time.perf_counter()
     arch = args.mixed_arch or winner["arch"]
-    for seed in range(args.mixed_seeds):
+    proto = _mixed_protocol(arch, args)
+    path = args.out / f"{ARCH_NAME}.json"
+    stored = (json.loads(path.read_text()) if path.exists() else {}).get("mixed_precision") or {}
+    same = stored.get("protocol") == proto
+    rows: list[dict[str, Any]] = [r for r in stored.get("per_seed", []) if r["seed"] < args.mixed_seeds] if same else []
+    prev = float(stored.get("seconds", 0.0)) if same else 0.0
+    done = {r["seed"] for r in rows}
+    print(f"mixed study: {len(done)} seed(s) stored, {args.mixed_seeds - len(done)} to run", flush=True)
+    t0 = time.perf_counter()
+    for seed in [s for s in range(args.mixed_seeds) if s not in done]:
         req = CompressRequest(arch=arch, dataset="fashion-mnist", data_path=args.data,
                               out_dir=Path("/tmp") / f"automcu_{ARCH_NAME}_mixed_{seed}", hardware=winner["hardware"],
                               C=args.C, N=args.N, epochs=args.mixed_epochs, train_limit=args.mixed_train_limit,
                               test_limit=args.mixed_test_limit, seed=seed, threads=1, progress=not args.quiet,
                               precision="mixed", mixed_tolerance=args.mixed_tolerance, qat=args.mixed_qat,
                               qat_epochs=args.mixed_qat_epochs if args.mixed_qat else None)
-        r = run_compress(req)
-        p = r["precision"]
-        b, c = p["int8"], p["chosen"]
-        rows.append({"seed": seed, "float_acc": r["float_acc"], "int8": b, "mixed": c,
-                     "w4_finetune": p.get("w4_finetune"),
-                     "acc_delta_pp": c["acc"] - b["acc"],
-                     "flash_saved_pct": 100.0 * (b["flash_bytes"] - c["flash_bytes"]) / b["flash_bytes"],
-                     "arena_delta_bytes": c["arena_bytes"] - b["arena_bytes"], "fits": r["fits"],
-                     "estimate": p["estimate"], "frontier": p["frontier"], "a16_tried": p["a16_tried"],
-                     "precision_seconds": r["seconds"].get("precision"),
-                     "layers": [{k: v for k, v in row.items() if k != "modes"} for row in p["layers"]]})
+        row = _mixed_row(seed, run_compress(req))
+        rows.append(row)
+        b, c = row["int8"], row["mixed"]
         print(f"mixed seed {seed}: int8 {b['acc']:.2f} % {b['flash_bytes']:,} B; mixed {c['acc']:.2f} % "
               f"{c['flash_bytes']:,} B ({c['n_w4']} w4, {c['n_a16']} a16)", flush=True)
-    summary = {}
-    for key in ("acc_delta_pp", "flash_saved_pct", "arena_delta_bytes"):
-        m, lo, hi = ci95([float(r[key]) for r in rows])
-        summary[key] = {"mean": m, "ci95": [lo, hi]}
-    est_err = [100.0 * (r["estimate"]["flash_model_bytes"] - r["mixed"]["flash_bytes"]) / r["mixed"]["flash_bytes"]
-               for r in rows if r["estimate"]]
-    return {"arch": arch, "C": args.C, "N": args.N, "epochs": args.mixed_epochs, "qat": args.mixed_qat,
-            "qat_epochs": args.mixed_qat_epochs if args.mixed_qat else None,
-            "train_images": args.mixed_train_limit, "test_images": args.mixed_test_limit,
-            "tolerance_pp": args.mixed_tolerance, "seeds": args.mixed_seeds, "summary": summary,
-            "estimate_flash_error_pct": est_err, "per_seed": rows, "seconds": round(time.perf_counter() - t0, 1)}
+        if save is not None:
+            save(_mixed_aggregate(proto, rows, prev + time.perf_counter() - t0))
+    return _mixed_aggregate(proto, rows, prev + time.perf_counter() - t0)
 
 
 def mixed_markdown(m: dict[str, Any]) -> str:
@@ -370,7 +412,8 @@ def mixed_markdown(m: dict[str, Any]) -> str:
     lines = ["## Mixed precision (issue 17): per-layer int8 / 4-bit weights / 16x8 vs uniform int8", "",
              f"`automcu compress --precision mixed --mixed-tolerance {m['tolerance_pp']:g}"
              + (f" --qat --qat-epochs {m['qat_epochs']}" if m.get("qat") else "") + "` (the product's "
-             f"`run_compress`), student `{m['arch']}` C={m['C']} N={m['N']}, {m['epochs']} epochs on "
+             f"`run_compress`), student `{m['arch']}`" + ("" if ":" in m["arch"] else f" C={m['C']} N={m['N']}")
+             + f", {m['epochs']} epochs on "
              f"{m['train_images']:,} training images, {m['seeds']} seeds; both models of a seed are the same "
              f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
              "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 |",
@@ -404,18 +447,25 @@ def mixed_markdown(m: dict[str, Any]) -> str:
 
 
 def run_mixed(winner: dict[str, Any], args: argparse.Namespace) -> None:
-    """The mixed-precision study alone, merged into ``compress_quality.json`` (``mixed_precision``) and its md."""
+    """The mixed-precision study alone, merged into ``compress_quality.json`` (``mixed_precision``) and its md
+    after every seed."""
     import sys
 
-    m = mixed_study(winner, args)
-    m["command"] = "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])
     path = args.out / f"{ARCH_NAME}.json"
-    res = json.loads(path.read_text()) if path.exists() else {}
-    res["mixed_precision"] = m
-    args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    _write_section(args.out / f"{ARCH_NAME}.md", "## Mixed precision (issue 17)",
-                   mixed_markdown(m) + f"\nReproduce: `{m['command']}`\n")
+    stored = (json.loads(path.read_text()) if path.exists() else {}).get("mixed_precision") or {}
+    same = stored.get("protocol") == _mixed_protocol(args.mixed_arch or winner["arch"], args)
+    commands = [*(stored.get("commands", []) if same else []),
+                "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])]
+
+    earlier = {"mixed_precision_earlier": stored} if stored and not same else {}
+
+    def save(m: dict[str, Any]) -> None:
+        m.update(command="; ".join(commands), commands=commands)
+        _merge_results(args.out, {"mixed_precision": m, **earlier}, "## Mixed precision (issue 17)",
+                       mixed_markdown(m) + f"\nReproduce: `{m['command']}`\n")
+
+    m = mixed_study(winner, args, save)
+    save(m)
     print(mixed_markdown(m))
 
 
