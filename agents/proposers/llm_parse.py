@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.messages import Proposal
-from search_spaces.mcu.space import CELLS, CHANNELS, STEM_STRIDES, MCUArch, MCUArchError, parse_cell
+from search_spaces.mcu.space import MCUArch
 from search_spaces.nb201.space import Arch
 
 
@@ -160,29 +160,9 @@ def _parse_nb201(text: str) -> str:
     return Arch.from_string(text).to_string()  # ArchError is a ValueError
 
 
-_MCU_MACRO_RE = re.compile(r"^\s*C(\d+)-N(\d+)-S(\d+)\s*:(.*)$", re.DOTALL)
-MCU_FORMAT = "C<channels>-N<cells per stage>-S<stem stride>:|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-
-
 def parse_mcu(text: str) -> str:
     """Canonical mcu arch string of ``text``; ``MCUArchError`` naming every bad macro choice and the cell's error."""
-    m = _MCU_MACRO_RE.match(text)
-    if not m:
-        raise MCUArchError(f"not in the mcu format {MCU_FORMAT}")
-    C, N, S = (int(m.group(i)) for i in (1, 2, 3))
-    problems = [
-        f"{name} must be one of {', '.join(map(str, allowed))}"
-        for name, value, allowed in (("C", C, CHANNELS), ("N", N, CELLS), ("S (stem stride)", S, STEM_STRIDES))
-        if value not in allowed
-    ]
-    ops: tuple[int, ...] = ()
-    try:
-        ops = parse_cell(m.group(4))
-    except MCUArchError as exc:
-        problems.append(str(exc))
-    if problems:
-        raise MCUArchError("; ".join(problems))
-    return MCUArch(ops, C=C, N=N, stem_stride=S).to_string()
+    return MCUArch.from_string(text).to_string()
 
 
 def _mcu_problems(arch: str) -> list[str]:

@@ -59,7 +59,16 @@ GRAMMAR = (
     "Example: C16-N2-S2:|dw_sep_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|none~1|dw_sep_conv_3x3~2|"
 )
 
-_MACRO_RE = re.compile(r"^C(\d+)-N(\d+)-S(\d+):(.*)$")
+_MACRO_RE = re.compile(r"^C(\d+)-N(\d+)-S(\d+)\s*:(.*)$", re.DOTALL)
+FORMAT = "C<channels>-N<cells per stage>-S<stem stride>:|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+
+
+def macro_problems(C: int, N: int, stem_stride: int) -> list[str]:
+    """One message per macro choice outside the space (empty when all three are in it)."""
+    return [f"{name} = {value} is not in the mcu space; {short} must be one of {', '.join(map(str, allowed))}"
+            for name, short, value, allowed in (("C", "C", C, CHANNELS), ("N", "N", N, CELLS),
+                                                ("stem stride", "S", stem_stride, STEM_STRIDES))
+            if value not in allowed]
 
 
 class MCUArchError(ValueError):
@@ -78,22 +87,27 @@ class MCUArch:
     def __post_init__(self) -> None:
         if len(self.ops) != N_EDGES or any(not (0 <= o < len(OPS)) for o in self.ops):
             raise MCUArchError(f"an mcu cell has {N_EDGES} ops in 0..{len(OPS) - 1}, got {self.ops!r}")
-        for name, value, allowed in (("C", self.C, CHANNELS), ("N", self.N, CELLS),
-                                     ("stem stride", self.stem_stride, STEM_STRIDES)):
-            if value not in allowed:
-                raise MCUArchError(f"{name} = {value} is not in the mcu space ({', '.join(map(str, allowed))})")
+        problems = macro_problems(self.C, self.N, self.stem_stride)
+        if problems:
+            raise MCUArchError("; ".join(problems))
 
     # ----- text --------------------------------------------------------------------------------
     @classmethod
     def from_string(cls, text: str) -> MCUArch:
+        """Parse ``text``; an ``MCUArchError`` names every problem at once (each bad macro choice and the cell's)."""
         m = _MACRO_RE.match(text.strip())
         if not m:
-            raise MCUArchError(
-                f"malformed mcu arch {text!r}; expected "
-                "C<channels>-N<cells>-S<stride>:|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-            )
-        C, N, S, cell = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
-        return cls(parse_cell(cell), C=C, N=N, stem_stride=S)
+            raise MCUArchError(f"malformed mcu arch {text!r}: not in the mcu format {FORMAT}")
+        C, N, S = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        problems = macro_problems(C, N, S)
+        ops: tuple[int, ...] = ()
+        try:
+            ops = parse_cell(m.group(4))
+        except MCUArchError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise MCUArchError("; ".join(problems))
+        return cls(ops, C=C, N=N, stem_stride=S)
 
     def cell_string(self) -> str:
         return format_cell(self.ops, OPS)
