@@ -86,7 +86,7 @@ class LLMProposer:
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         started = time.perf_counter()
         usage = UsageTotals()
-        seen = KnownArchs(self.reader, request.seen)
+        seen = KnownArchs.of_request(self.reader, request)
         messages = build_messages(request, self.prompt)
         content = self._call(messages, usage)
         proposals, errors, notes = self._validate(content, seen, request.n)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agents.messages import Proposal
+from agents.messages import Proposal, ProposalRequest
 from search_spaces.mcu.space import MCUArch
 from search_spaces.nb201.space import Arch
 
@@ -179,28 +179,54 @@ MCU_READER = ArchReader("mcu", "mcu_proposals", parse_mcu, _mcu_problems, _mcu_f
 
 class KnownArchs:
     """The archs a job has already proposed (canonical strings and, where the space has them, function keys),
-    plus the ones accepted during this step. Unparsable history entries are ignored."""
+    plus the ones accepted during this step. Unparsable history entries are ignored.
+
+    Built from a request (:meth:`of_request`) it reads the request's shared sets, which the planner keeps up to
+    date, so a step costs nothing per arch of history; the history is scanned only to name the twin of a
+    function repeat."""
 
     def __init__(self, reader: ArchReader, archs: Iterable[str] = ()) -> None:
         self.reader = reader
+        self._history: Sequence[str] = ()
+        self._shared: set[str] = set()
+        self._shared_keys: set[str] = set()
         self.strings: set[str] = set()
-        self.functions: dict[str, str] = {}  # function key -> the first arch seen with it
+        self.functions: dict[str, str] = {}  # function key -> the first arch seen with it (this step's, or given)
         for arch in archs:
             canonical = reader.normalise(arch)
             if canonical:
                 self.add(canonical)
+
+    @classmethod
+    def of_request(cls, reader: ArchReader, request: ProposalRequest) -> KnownArchs:
+        known = cls(reader)
+        known._history = request.seen
+        known._shared = request.seen_set()
+        if reader.function_key is not None:
+            known._shared_keys = request.seen_keys()
+        return known
 
     def add(self, arch: str) -> None:
         self.strings.add(arch)
         if self.reader.function_key is not None:
             self.functions.setdefault(self.reader.function_key(arch), arch)
 
+    def _twin_in_history(self, key: str) -> str:
+        for arch in self._history:
+            canonical = self.reader.normalise(arch)
+            if canonical and self.reader.function_key is not None and self.reader.function_key(canonical) == key:
+                return canonical
+        return "an arch"
+
     def repeat(self, arch: str) -> str | None:
         """Why the canonical ``arch`` repeats a known one, or None when it is new."""
-        if arch in self.strings:
+        if arch in self.strings or arch in self._shared:
             return "was already proposed or evaluated in this job"
         if self.reader.function_key is not None:
-            twin = self.functions.get(self.reader.function_key(arch))
+            key = self.reader.function_key(arch)
+            twin = self.functions.get(key)
+            if twin is None and key in self._shared_keys:
+                twin = self._twin_in_history(key)
             if twin is not None:
                 return (f"computes the same function as {twin}, already proposed or evaluated in this job "
                         "(it differs only in ops that no input-to-output path uses, or by a symmetry)")

@@ -41,14 +41,19 @@ from search_spaces.nb201.index import arch_of_index, index_of
 from search_spaces.nb201.space import SPACE_SIZE, Arch
 
 
-class LocalSearchProposer:
-    name = "local"
+class LocalSearchSettings:
+    """What both local searches (nb201 and mcu) are set up with: random starts before the walk begins, and
+    random samples per restart."""
 
     def __init__(self, n_initial: int = 2, n_restart_samples: int = 20) -> None:
         if n_initial < 1 or n_restart_samples < 1:
             raise ValueError("n_initial and n_restart_samples must be >= 1")
         self.n_initial = n_initial
         self.n_restart_samples = n_restart_samples
+
+
+class LocalSearchProposer(LocalSearchSettings):
+    name = "local"
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)

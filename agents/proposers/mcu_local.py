@@ -17,6 +17,7 @@ import random
 
 from agents.messages import Proposal, ProposalBatch, ProposalRequest
 from agents.proposers.base import SeenArchs, rng_for
+from agents.proposers.local_search import LocalSearchSettings
 from agents.proposers.mcu import Screen, is_new, mcu_history, sample_new
 from search_spaces.mcu.space import MCUArch
 
@@ -44,14 +45,8 @@ def fitting_draws(rng: random.Random, seen: SeenArchs, screen: Screen, n: int) -
     return list(out.values()), draws
 
 
-class MCULocalSearchProposer:
+class MCULocalSearchProposer(LocalSearchSettings):
     name = "mcu-local"
-
-    def __init__(self, n_initial: int = 2, n_restart_samples: int = 20) -> None:
-        if n_initial < 1 or n_restart_samples < 1:
-            raise ValueError("n_initial and n_restart_samples must be >= 1")
-        self.n_initial = n_initial
-        self.n_restart_samples = n_restart_samples
 
     def propose(self, request: ProposalRequest) -> ProposalBatch:
         rng = rng_for(request, self.name)
