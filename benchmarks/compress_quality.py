@@ -37,6 +37,9 @@ from intervals import t_interval  # benchmarks/intervals.py (this script's folde
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARCH_NAME = "compress_quality"
+#: results of the studies run on their own (``--only variants`` / ``--only mixed``) and their markdown sections
+SEPARATE_STUDIES = ("kd_variants", "kd_variants_study", "mixed_precision", "mixed_precision_earlier")
+SEPARATE_SECTIONS = ("## KD variants (issue 17)", "## Mixed precision (issue 17)")
 
 
 def pick_winner(max_latency_ms: float, C: int, N: int) -> dict[str, Any]:
@@ -254,8 +257,18 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "_quick" if args.quick else ""
-    (args.out / f"{ARCH_NAME}{suffix}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-    (args.out / f"{ARCH_NAME}{suffix}.md").write_text(markdown(res))
+    json_path, md_path = args.out / f"{ARCH_NAME}{suffix}.json", args.out / f"{ARCH_NAME}{suffix}.md"
+    # the KD grid's and the mixed study's results are their own runs' (hours): carried over, not dropped
+    old = json.loads(json_path.read_text()) if json_path.exists() else {}
+    res.update({k: old[k] for k in SEPARATE_STUDIES if k in old})
+    old_md = md_path.read_text() if md_path.exists() else ""
+    json_path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    md_path.write_text(markdown(res))
+    for heading in SEPARATE_SECTIONS:
+        start = old_md.find(heading)
+        if start >= 0:
+            end = old_md.find("\n## ", start + len(heading))
+            _write_section(md_path, heading, old_md[start:end + 1 if end >= 0 else None])
     print(markdown(res))
 
 
