@@ -3,22 +3,17 @@ every task, possibly at the same time; neither may drop what the other stored. N
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture()
-def cq(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(BENCH))  # as when run as a script: its folder is on sys.path
-    sys.modules.pop("compress_quality", None)
-    return importlib.import_module("compress_quality")
+def cq(benchmark_module: Callable[[str], Any]) -> Any:
+    return benchmark_module("compress_quality")
 
 
 def test_each_study_replaces_only_its_own_keys_and_section(cq: Any, tmp_path: Path) -> None:

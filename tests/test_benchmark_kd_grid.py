@@ -3,21 +3,16 @@ run still owes. No training here: the rows are written by hand."""
 
 from __future__ import annotations
 
-import importlib
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture()
-def kd_grid(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(BENCH))  # as when run as a script: its folder is on sys.path
-    sys.modules.pop("kd_grid", None)
-    return importlib.import_module("kd_grid")
+def kd_grid(benchmark_module: Callable[[str], Any]) -> Any:
+    return benchmark_module("kd_grid")
 
 
 PARAMS = {"student": "s", "C": 8, "N": 1, "teachers": ["t0", "t1"], "teacher_epochs": 15, "epochs": 10,

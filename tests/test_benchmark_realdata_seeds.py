@@ -5,21 +5,15 @@ training here: the rows are written by hand."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture()
-def rq(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(BENCH))
-    sys.modules.pop("realdata_quality", None)
-    return importlib.import_module("realdata_quality")
+def rq(benchmark_module: Callable[[str], Any]) -> Any:
+    return benchmark_module("realdata_quality")
 
 
 def _args(first_seed: int = 0, replace: str | None = None, **kw: Any) -> argparse.Namespace:
