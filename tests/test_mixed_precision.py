@@ -159,6 +159,45 @@ def test_torch_layers_match_the_tflite_weight_layers(quantizer) -> None:
         match_layers(executed_weight_modules(model, SHAPE)[1:], mq.layers)
 
 
+#: an arch whose cell edges 2<-0 / 1<-0 and 3<-1 / 3<-2 the converter runs in another order than torch does
+REORDERED = "C16-N1-S1:|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|"
+
+
+def test_layers_are_matched_by_their_weights_when_the_converter_reorders_edges() -> None:
+    """The 4-bit-aware fine-tune needs each .tflite layer's torch module; matched by the weights each layer
+    carries (BatchNorm folded, so per channel up to scale), not by position, and a wrong pairing is refused."""
+    from automcu.compress.mixed_qat import MIN_ALIGNMENT, alignment, executed_weight_modules, match_layers
+    from automcu.deploy.mixed_export import weight_arrays, weight_layers
+
+    torch.manual_seed(1)
+    model = build_mcu_model(REORDERED, 1, 10)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):  # BatchNorm statistics away from the identity, so folding rescales the weights
+        loss = model(torch.randn(16, *SHAPE)).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    float_tflite = export_float_tflite(model, SHAPE)
+    layers, weights = weight_layers(float_tflite), weight_arrays(float_tflite)
+    modules = executed_weight_modules(model, SHAPE)
+    matched = match_layers(modules, layers, weights)
+    assert sorted(matched) == [layer.position for layer in layers]
+    assert len({id(m) for m in matched.values()}) == len(modules)  # one module per layer
+    for layer, w in zip(layers, weights, strict=True):
+        assert alignment(matched[layer.position], layer, w) >= MIN_ALIGNMENT, layer.label()
+    # two layers of one kind and shape: each refuses the other's module
+    same = [(a, b) for a in layers for b in layers
+            if a.position < b.position and (a.kind, a.weight_shape) == (b.kind, b.weight_shape)]
+    assert same
+    a, b = same[0]
+    assert alignment(matched[b.position], a, weights[a.position]) < 0.9
+    with pytest.raises(ValueError, match="none of the network's"):
+        match_layers(modules, layers, [weights[k] if k != a.position else weights[b.position]
+                                       for k in range(len(layers))])
+
+
 def test_w4_finetune_leaves_the_chosen_layers_on_the_4bit_grid(quantizer) -> None:
     from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, on_grid
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -67,19 +68,75 @@ def _single_input_conv_as_depthwise(m: nn.Module, layer: WeightLayer) -> bool:
     return layer.weight_shape == (1, kh, kw, o)
 
 
-def match_layers(modules: Sequence[nn.Module], layers: Sequence[WeightLayer]) -> dict[int, nn.Module]:
-    """``.tflite`` weight-layer position → torch module; ValueError saying where the two stop lining up."""
+def _tflite_layout(m: nn.Module) -> np.ndarray:
+    """``m``'s weights in the converter's layout, one row per output channel."""
+    w = m.weight.detach().double()
+    if isinstance(m, nn.Linear):
+        return w.numpy()
+    return w.reshape(w.shape[0], -1).numpy()  # OIHW (depthwise O1HW) -> (O, I*kh*kw)
+
+
+def _rows(layer: WeightLayer, weights: np.ndarray) -> np.ndarray:
+    """The ``.tflite`` layer's weights, one row per output channel (depthwise: the last axis is the channel)."""
+    w = weights.astype(np.float64)
+    if layer.kind == "DEPTHWISE_CONV_2D":
+        return np.moveaxis(w.reshape(-1, w.shape[-1]), -1, 0)  # (1, kh, kw, O) -> (O, kh*kw)
+    if layer.kind == "CONV_2D":
+        return np.moveaxis(w, -1, 1).reshape(w.shape[0], -1)  # OHWI -> (O, I*kh*kw), torch's OIHW order
+    return w
+
+
+def alignment(m: nn.Module, layer: WeightLayer, weights: np.ndarray) -> float:
+    """The least |cosine| over output channels between ``m``'s weights and the layer's: 1 when the layer is ``m``
+    exported (folding BatchNorm scales each output channel, which keeps its direction), lower otherwise."""
+    a, b = _tflite_layout(m), _rows(layer, weights)
+    if a.shape != b.shape:
+        return 0.0
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    live = (na > 1e-12) & (nb > 1e-12)
+    if not live.any():
+        return 1.0 if not (na > 1e-12).any() and not (nb > 1e-12).any() else 0.0
+    if (na > 1e-12).sum() != (nb > 1e-12).sum():
+        return 0.0
+    cos = np.abs((a[live] * b[live]).sum(axis=1)) / (na[live] * nb[live])
+    return float(cos.min())
+
+
+#: least :func:`alignment` for a torch module to be taken as a ``.tflite`` layer
+MIN_ALIGNMENT = 0.999
+
+
+def _fits(m: nn.Module, layer: WeightLayer) -> bool:
+    return _single_input_conv_as_depthwise(m, layer) or (
+        _kind(m) == layer.kind and _tflite_shape(m) == layer.weight_shape)
+
+
+def match_layers(modules: Sequence[nn.Module], layers: Sequence[WeightLayer],
+                 weights: Sequence[np.ndarray] | None = None) -> dict[int, nn.Module]:
+    """``.tflite`` weight-layer position → torch module; ValueError saying where the two stop lining up.
+
+    Without ``weights`` the two are matched in execution order. With the layers' float weights
+    (:func:`automcu.deploy.mixed_export.weight_arrays`) each layer takes the module of its kind and shape whose
+    weights it carries: the converter may run independent edges of a cell in another order than torch does."""
     if len(modules) != len(layers):
         raise ValueError(f"the network runs {len(modules)} conv/linear layers, the .tflite has {len(layers)}")
     out: dict[int, nn.Module] = {}
-    for layer, m in zip(layers, modules, strict=True):
-        if _single_input_conv_as_depthwise(m, layer):
+    if weights is None:
+        for layer, m in zip(layers, modules, strict=True):
+            if not _fits(m, layer):
+                raise ValueError(f"layer {layer.label()} does not match the network's {_kind(m)}"
+                                 f"{list(_tflite_shape(m))}")
             out[layer.position] = m
-            continue
-        if _kind(m) != layer.kind or _tflite_shape(m) != layer.weight_shape:
-            raise ValueError(f"layer {layer.label()} does not match the network's {_kind(m)}"
-                             f"{list(_tflite_shape(m))}")
-        out[layer.position] = m
+        return out
+    free = list(modules)
+    for layer, w in zip(layers, weights, strict=True):
+        scored = [(alignment(m, layer, w), k) for k, m in enumerate(free) if _fits(m, layer)]
+        if not scored:
+            raise ValueError(f"layer {layer.label()} has no unmatched module of its kind and shape in the network")
+        best, k = max(scored)
+        if best < MIN_ALIGNMENT:
+            raise ValueError(f"layer {layer.label()}'s weights are none of the network's (best alignment {best:.3f})")
+        out[layer.position] = free.pop(k)
     return out
 
 

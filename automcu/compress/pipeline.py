@@ -357,7 +357,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
     from automcu.compress.mixed import choose_mixed
     from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, match_layers
     from automcu.deploy.exporter import export_float_tflite
-    from automcu.deploy.mixed_export import weight_layers
+    from automcu.deploy.mixed_export import weight_arrays, weight_layers
 
     t0 = time.perf_counter()
     layers = weight_layers(q.export.float_tflite)
@@ -366,7 +366,8 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
     if not w4:
         return first, {**info, "why": "no layer of this network can take 4-bit weights"}
     try:
-        modules = match_layers(executed_weight_modules(q.model, prep.data.input_shape), layers)
+        modules = match_layers(executed_weight_modules(q.model, prep.data.input_shape), layers,
+                               weight_arrays(q.export.float_tflite))
     except ValueError as exc:
         return first, {**info, "why": f"torch layers not matched to the .tflite's: {exc}"}
 

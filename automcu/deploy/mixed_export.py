@@ -88,6 +88,24 @@ def weight_layers(float_tflite: bytes) -> list[WeightLayer]:
     return out
 
 
+def weight_arrays(float_tflite: bytes) -> list[np.ndarray]:
+    """The float weights of each op :func:`weight_layers` lists, in the same order (the converter's layout)."""
+    require_extra("tflite_micro")
+    from tflite_micro import runtime
+
+    fb = runtime.schema_fb
+    model = fb.Model.GetRootAsModel(bytearray(float_tflite), 0)
+    sg = model.Subgraphs(0)
+    out: list[np.ndarray] = []
+    for layer in weight_layers(float_tflite):
+        tensor = sg.Tensors(int(sg.Operators(layer.op_index).InputsAsNumpy()[1]))
+        data = model.Buffers(tensor.Buffer()).DataAsNumpy()
+        if tensor.Type() != fb.TensorType.FLOAT32 or not isinstance(data, np.ndarray):
+            raise ExportError(f"layer {layer.label()}: its weights are not a constant float32 buffer")
+        out.append(data.view(np.float32).reshape(layer.weight_shape).copy())
+    return out
+
+
 def check_modes(layers: list[WeightLayer], modes: Mapping[int, str]) -> None:
     """ValueError naming the first layer asked for a mode its op kind cannot take in TFLite Micro."""
     for pos, mode in modes.items():
