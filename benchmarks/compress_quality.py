@@ -367,7 +367,8 @@ def _mixed_row(seed: int, r: dict[str, Any]) -> dict[str, Any]:
             "layers": [{k: v for k, v in row.items() if k != "modes"} for row in p["layers"]]}
 
 
-def _mixed_aggregate(proto: dict[str, Any], rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+def _mixed_aggregate(proto: dict[str, Any], rows: list[dict[str, Any]], seconds: float,
+                     seeds_target: int | None = None) -> dict[str, Any]:
     summary = {}
     for key in ("acc_delta_pp", "flash_saved_pct", "arena_delta_bytes"):
         vals = [float(r[key]) for r in rows]
@@ -375,7 +376,8 @@ def _mixed_aggregate(proto: dict[str, Any], rows: list[dict[str, Any]], seconds:
         summary[key] = {"mean": m, "ci95": [lo, hi]}
     est_err = [100.0 * (r["estimate"]["flash_model_bytes"] - r["mixed"]["flash_bytes"]) / r["mixed"]["flash_bytes"]
                for r in rows if r["estimate"]]
-    return {**proto, "protocol": proto, "seeds": len(rows), "summary": summary, "estimate_flash_error_pct": est_err,
+    return {**proto, "protocol": proto, "seeds": len(rows), "seeds_target": seeds_target or len(rows),
+            "summary": summary, "estimate_flash_error_pct": est_err,
             "per_seed": sorted(rows, key=lambda r: r["seed"]), "seconds": round(seconds, 1)}
 
 
@@ -411,8 +413,8 @@ def mixed_study(winner: dict[str, Any], args: argparse.Namespace,
         print(f"mixed seed {seed}: int8 {b['acc']:.2f} % {b['flash_bytes']:,} B; mixed {c['acc']:.2f} % "
               f"{c['flash_bytes']:,} B ({c['n_w4']} w4, {c['n_a16']} a16)", flush=True)
         if save is not None:
-            save(_mixed_aggregate(proto, rows, prev + time.perf_counter() - t0))
-    return _mixed_aggregate(proto, rows, prev + time.perf_counter() - t0)
+            save(_mixed_aggregate(proto, rows, prev + time.perf_counter() - t0, args.mixed_seeds))
+    return _mixed_aggregate(proto, rows, prev + time.perf_counter() - t0, args.mixed_seeds)
 
 
 def mixed_markdown(m: dict[str, Any]) -> str:
@@ -427,7 +429,10 @@ def mixed_markdown(m: dict[str, Any]) -> str:
              + (f" --qat --qat-epochs {m['qat_epochs']}" if m.get("qat") else "") + "` (the product's "
              f"`run_compress`), student `{m['arch']}`" + ("" if ":" in m["arch"] else f" C={m['C']} N={m['N']}")
              + f", {m['epochs']} epochs on "
-             f"{m['train_images']:,} training images, {m['seeds']} seeds; both models of a seed are the same "
+             f"{m['train_images']:,} training images, {m['seeds']} seed(s)"
+             + (f" (**partial: {m['seeds']} of {m['seeds_target']} seeds so far**; the same command resumes)"
+                if m.get("seeds_target", m["seeds"]) > m["seeds"] else "")
+             + "; both models of a seed are the same "
              f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
              "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
