@@ -246,3 +246,28 @@ def test_digits_mixed_qat_finetunes_the_4bit_layers(tmp_path) -> None:
     else:
         assert ft["why"] and p["chosen"]["flash_bytes"] == ft["first_choice"]["flash_bytes"]
     assert report["flash_bytes"] == p["chosen"]["flash_bytes"] == (out / "model.tflite").stat().st_size
+
+
+def test_the_chosen_mix_fits_the_board_with_its_own_arena(quantizer) -> None:
+    """4-bit layers raise the arena (TFLM unpacks their weights into an arena scratch buffer): on a board whose
+    SRAM holds uniform int8's arena but not the all-4-bit one's, the choice is a mix that fits, measured."""
+    from automcu.compress.mixed import _fits, choose_mixed
+    from automcu.hardware.catalog import resolve_hardware
+
+    model, calib, _ = quantizer
+    float_tflite = export_float_tflite(model, SHAPE)
+    nhwc = [s[None] for batch in calib for s in to_nhwc(batch)]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, *SHAPE)).astype(np.float32)
+    y = rng.integers(0, 10, 40)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    free = choose_mixed(float_tflite, nhwc, x, y, logits, None, tolerance_pp=100.0, max_a16=0)
+    a8, a4 = free.int8.arena_bytes, free.chosen.arena_bytes
+    assert "w4" in free.chosen.modes.values() and a4 is not None and a8 is not None and a4 > a8  # the unpack scratch
+    hw = resolve_hardware("STM32F411")
+    hw = resolve_hardware("STM32F411", sram_kb=hw.runtime_sram_kb + (a8 + a4) / 2 / 1024)
+    tight = choose_mixed(float_tflite, nhwc, x, y, logits, hw, tolerance_pp=100.0, max_a16=0)
+    assert tight.chosen.arena_bytes is not None and tight.chosen.arena_bytes <= (a8 + a4) / 2
+    assert _fits(hw, tight.chosen.flash_bytes, tight.chosen.arena_bytes)
+    assert not _fits(hw, free.chosen.flash_bytes, a4)  # the unconstrained choice would not have fitted

@@ -9,7 +9,9 @@ layer, among the modes TFLM runs (int8, 4-bit weights, 16x8), trading accuracy a
 2. **Flash frontier.** The ``w4`` layers are ordered by KL added per Flash byte saved; the first k of them
    are made 4-bit for every k, each model measured (Flash exactly, accuracy on the sensitivity set).
 3. **Choice.** The deployed point is the one with the least Flash whose sensitivity accuracy is within
-   ``tolerance_pp`` of the uniform int8 model's (and that fits the board, when one is given). Then the
+   ``tolerance_pp`` of the uniform int8 model's and that fits the board (when one is given) with its own
+   measured arena: TFLM unpacks 4-bit weights into an arena scratch buffer, so 4-bit layers can raise the
+   arena over uniform int8's. Then the
    layers whose ``a16`` mode lowered KL the most are tried on top of it, one at a time (at most
    ``max_a16``), each kept only if the sensitivity accuracy rises and the measured arena still fits.
 """
@@ -122,11 +124,18 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         modes = {**modes, r["position"]: "w4"}
         frontier.append(measure(modes, f"w4 x{k}")[1])
         say(f"frontier {k}/{len(w4)}")
-    ok = [p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp and _fits(hardware, p.flash_bytes,
-                                                                                       base.arena_bytes)]
-    chosen = min(ok, key=lambda p: (p.flash_bytes, -p.sens_acc)) if ok else base
+    # least Flash first; each candidate's arena measured (TFLM unpacks 4-bit weights into an arena scratch
+    # buffer, so a 4-bit layer can raise the arena over uniform int8's) until one fits the board
+    accurate = sorted((p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp),
+                      key=lambda p: (p.flash_bytes, -p.sens_acc))
+    chosen = base
+    for p in accurate:
+        if p.arena_bytes is None:
+            p.arena_bytes = smallest_arena(built[tuple(sorted(p.modes.items()))][0])
+        if _fits(hardware, p.flash_bytes, p.arena_bytes):
+            chosen = p
+            break
     chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
-    chosen.arena_bytes = chosen.arena_bytes or smallest_arena(chosen_bytes)
 
     tried: list[dict[str, Any]] = []
     a16 = [r for r in layers if "a16" in r and r["a16"]["kl_added"] < 0]
