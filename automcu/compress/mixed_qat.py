@@ -68,12 +68,10 @@ def _single_input_conv_as_depthwise(m: nn.Module, layer: WeightLayer) -> bool:
     return layer.weight_shape == (1, kh, kw, o)
 
 
-def _tflite_layout(m: nn.Module) -> np.ndarray:
-    """``m``'s weights in the converter's layout, one row per output channel."""
+def _channel_rows(m: nn.Module) -> np.ndarray:
+    """``m``'s weights, one row per output channel (OI linear; OIHW conv, O1HW depthwise -> (O, I*kh*kw))."""
     w = m.weight.detach().double()
-    if isinstance(m, nn.Linear):
-        return w.numpy()
-    return w.reshape(w.shape[0], -1).numpy()  # OIHW (depthwise O1HW) -> (O, I*kh*kw)
+    return w.reshape(w.shape[0], -1).numpy()
 
 
 def _rows(layer: WeightLayer, weights: np.ndarray) -> np.ndarray:
@@ -89,7 +87,7 @@ def _rows(layer: WeightLayer, weights: np.ndarray) -> np.ndarray:
 def alignment(m: nn.Module, layer: WeightLayer, weights: np.ndarray) -> float:
     """The least |cosine| over output channels between ``m``'s weights and the layer's: 1 when the layer is ``m``
     exported (folding BatchNorm scales each output channel, which keeps its direction), lower otherwise."""
-    a, b = _tflite_layout(m), _rows(layer, weights)
+    a, b = _channel_rows(m), _rows(layer, weights)
     if a.shape != b.shape:
         return 0.0
     na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
