@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -203,6 +204,9 @@ def run_grid(p: dict[str, Any], seeds: list[int], stored: dict[str, Any] | None,
         return t["kind"] == "teacher" or not t["needs_teachers"] or all(
             f"teacher/{k}" in rows for k in range(len(p["teachers"])))
 
+    # each task's TFLM accuracy runs split their images over this task's share of the CPUs (spawned workers
+    # inherit the environment; a value the caller set wins)
+    os.environ.setdefault("AUTOMCU_TFLM_WORKERS", str(max(1, (os.cpu_count() or 1) // workers)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         while pending or running:
             for t in [t for t in pending if ready(t)][:max(0, workers - len(running))]:

@@ -180,7 +180,9 @@ def test_layers_are_matched_by_their_weights_when_the_converter_reorders_edges()
         opt.step()
     model.eval()
     float_tflite = export_float_tflite(model, SHAPE)
-    layers, weights = weight_layers(float_tflite), weight_arrays(float_tflite)
+    layers = weight_layers(float_tflite)
+    weights = weight_arrays(float_tflite, layers)
+    assert [w.shape for w in weights] == [w.shape for w in weight_arrays(float_tflite)]  # the same list either way
     modules = executed_weight_modules(model, SHAPE)
     matched = match_layers(modules, layers, weights)
     assert sorted(matched) == [layer.position for layer in layers]

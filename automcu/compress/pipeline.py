@@ -367,7 +367,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
         return first, {**info, "why": "no layer of this network can take 4-bit weights"}
     try:
         modules = match_layers(executed_weight_modules(q.model, prep.data.input_shape), layers,
-                               weight_arrays(q.export.float_tflite))
+                               weight_arrays(q.export.float_tflite, layers))
     except ValueError as exc:
         return first, {**info, "why": f"torch layers not matched to the .tflite's: {exc}"}
 

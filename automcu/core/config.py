@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Lookups are instant; with a scale > 0 the evaluator sleeps train_seconds × scale, so a search
     # takes wall time like a real one would (demos, scheduler tests, load benchmarks). 0 = off.
     simulated_time_scale: float = 0.0
+    # processes a TFLite Micro accuracy run splits its images over (automcu.deploy.tflm_pool); default: the CPUs
+    tflm_workers: int | None = Field(default=None, ge=1)
 
     @property
     def database_url(self) -> str:

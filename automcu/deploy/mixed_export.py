@@ -88,8 +88,9 @@ def weight_layers(float_tflite: bytes) -> list[WeightLayer]:
     return out
 
 
-def weight_arrays(float_tflite: bytes) -> list[np.ndarray]:
-    """The float weights of each op :func:`weight_layers` lists, in the same order (the converter's layout)."""
+def weight_arrays(float_tflite: bytes, layers: list[WeightLayer] | None = None) -> list[np.ndarray]:
+    """The float weights of each op :func:`weight_layers` lists (pass its list when the caller holds it), in the
+    same order (the converter's layout)."""
     require_extra("tflite_micro")
     from tflite_micro import runtime
 
@@ -97,7 +98,7 @@ def weight_arrays(float_tflite: bytes) -> list[np.ndarray]:
     model = fb.Model.GetRootAsModel(bytearray(float_tflite), 0)
     sg = model.Subgraphs(0)
     out: list[np.ndarray] = []
-    for layer in weight_layers(float_tflite):
+    for layer in weight_layers(float_tflite) if layers is None else layers:
         tensor = sg.Tensors(int(sg.Operators(layer.op_index).InputsAsNumpy()[1]))
         data = model.Buffers(tensor.Buffer()).DataAsNumpy()
         if tensor.Type() != fb.TensorType.FLOAT32 or not isinstance(data, np.ndarray):

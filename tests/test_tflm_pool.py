@@ -1,0 +1,88 @@
+"""TFLite Micro outputs split over worker processes (:mod:`automcu.deploy.tflm_pool`): the same numbers as one
+in-process interpreter, progress as chunks finish, the worker count from the caller or ``AUTOMCU_TFLM_WORKERS``,
+and a model TFLM cannot load refused before any worker starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tflite_micro")
+pytest.importorskip("ai_edge_quantizer")
+
+from automcu.compress.tflm_eval import tflm_accuracy  # noqa: E402
+from automcu.deploy import tflm_pool  # noqa: E402
+from automcu.deploy.exporter import export_int8, random_calibration, to_nhwc  # noqa: E402
+from automcu.deploy.tflm import ModelError  # noqa: E402
+from search_spaces.mcu.torch_model import build_mcu_model  # noqa: E402
+
+MCU = "C8-N1-S1:|dw_sep_conv_3x3~0|+|nor_conv_1x1~0|dw_sep_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+SHAPE = (1, 16, 16)
+
+
+@pytest.fixture(scope="module")
+def int8_model() -> bytes:
+    torch.manual_seed(0)
+    model = build_mcu_model(MCU, 1, 10).eval()
+    return export_int8(model, SHAPE, calibration=random_calibration(SHAPE, 8, 0)).tflite
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_pool():  # type: ignore[no-untyped-def]
+    yield
+    tflm_pool.shutdown()
+
+
+@pytest.mark.parametrize(("n", "workers"), [(0, 4), (50, 4), (127, 2), (128, 2), (1000, 1), (1000, 3), (10_000, 16)])
+def test_chunks_cover_every_sample_once(n: int, workers: int) -> None:
+    chunks = tflm_pool.plan_chunks(n, workers)
+    assert [i for a, b in chunks for i in range(a, b)] == list(range(n))
+    if workers == 1 or n < 2 * tflm_pool.MIN_CHUNK:
+        assert len(chunks) <= 1
+    else:
+        assert 1 < len(chunks) <= workers * tflm_pool.CHUNKS_PER_WORKER
+        assert min(b - a for a, b in chunks) >= tflm_pool.MIN_CHUNK
+
+
+def test_workers_give_the_same_outputs_as_one_interpreter(int8_model: bytes) -> None:
+    x = np.random.default_rng(1).standard_normal((300, *SHAPE)).astype(np.float32)
+    nhwc = to_nhwc(x)
+    alone = tflm_pool.tflm_outputs(int8_model, nhwc, workers=1)
+    seen: list[int] = []
+    split = tflm_pool.tflm_outputs(int8_model, nhwc, workers=2, on_done=seen.append)
+    assert alone.shape == (300, 10)
+    np.testing.assert_array_equal(split, alone)
+    assert len(seen) == len(tflm_pool.plan_chunks(300, 2)) > 1  # one report per finished chunk
+    assert seen == sorted(seen) and seen[-1] == 300
+    y = np.argmax(alone, axis=1)
+    assert tflm_accuracy(int8_model, x, y, workers=2) == 100.0
+
+
+def test_in_process_run_reports_progress_as_it_goes(int8_model: bytes) -> None:
+    nhwc = to_nhwc(np.zeros((150, *SHAPE), np.float32))
+    seen: list[int] = []
+    tflm_pool.tflm_outputs(int8_model, nhwc, workers=1, on_done=seen.append)
+    assert seen == [64, 128, 150]
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automcu.core.config import get_settings
+
+    monkeypatch.setenv("AUTOMCU_TFLM_WORKERS", "3")
+    get_settings.cache_clear()
+    assert tflm_pool.default_workers() == 3
+    monkeypatch.setenv("AUTOMCU_TFLM_WORKERS", "0")
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="tflm_workers"):
+        tflm_pool.default_workers()
+
+
+def test_a_model_tflm_cannot_load_is_refused_before_workers_start() -> None:
+    tflm_pool.shutdown()
+    nhwc = to_nhwc(np.zeros((500, *SHAPE), np.float32))
+    with pytest.raises(ModelError, match="TFL3"):
+        tflm_pool.tflm_outputs(b"not a model at all", nhwc, workers=2)
+    assert tflm_pool._pool is None
+    with pytest.raises(ModelError, match="no samples"):
+        tflm_pool.tflm_outputs(b"not a model at all", nhwc[:0], workers=2)
