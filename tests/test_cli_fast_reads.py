@@ -191,7 +191,7 @@ def test_quick_settings_agree_with_settings(monkeypatch: pytest.MonkeyPatch, tmp
     cases: list[dict[str, str]] = [
         {}, {"AUTOMCU_DB_URL": "sqlite:////x/y.db"}, {"AUTOMCU_DB_URL": ""},
         {"automcu_lease_seconds": "12.5", "AUTOMCU_LLM_MODEL": "m"}, {"AUTOMCU_LEASE_SECONDS": "7"},
-        {"AUTOMCU_DATA_DIR": str(tmp_path / "d2"), "AUTOMCU_EXECUTOR": "whatever"},
+        {"AUTOMCU_DATA_DIR": str(tmp_path / "d2"), "AUTOMCU_EXECUTOR": "whatever"}, {"AUTOMCU_TFLM_WORKERS": "3"},
     ]
     for env in cases:
         for var in [v for v in os.environ if v.lower().startswith("automcu_")]:
@@ -206,7 +206,7 @@ def test_quick_settings_agree_with_settings(monkeypatch: pytest.MonkeyPatch, tmp
         assert (quick.data_dir, quick.database_url, quick.lease_seconds) == (
             settings.data_dir, settings.database_url, settings.lease_seconds), env
     for odd in ({"AUTOMCU_LEASE_SECONDS": "1e3"}, {"AUTOMCU_LEASE_SECONDS": "abc"},
-                {"AUTOMCU_LLM_MAX_RETRIES": "2.5"}, {"AUTOMCU_DATA_DIR": ""}):
+                {"AUTOMCU_LLM_MAX_RETRIES": "2.5"}, {"AUTOMCU_DATA_DIR": ""}, {"AUTOMCU_TFLM_WORKERS": "0"}):
         for k, v in odd.items():
             monkeypatch.setenv(k, v)
         assert quick_settings() is None, odd

@@ -47,7 +47,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    try:  # a zombie (killed, not yet reaped) is not running; the process may also go while /proc is read
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _run_all(executor: Any, spec: Any = None, **kw: Any) -> tuple[dict[str, float], dict[str, str], list[str]]:

@@ -20,12 +20,14 @@ from pathlib import Path
 PREFIX = "automcu_"
 _INT = re.compile(r"[0-9]+")
 _FLOAT = re.compile(r"[0-9]+(\.[0-9]+)?")
+_COUNT = re.compile(r"0*[1-9][0-9]*")
 
-#: every ``Settings`` field -> the kind of value taken as plain: "text" (any), "path" (non-empty), "int", "float"
+#: every ``Settings`` field -> the kind of value taken as plain: "text" (any), "path" (non-empty), "int", "count"
+#: (an int >= 1), "float"
 FIELDS: dict[str, str] = {
     "data_dir": "path", "db_url": "text", "llm_base_url": "text", "llm_model": "text", "llm_api_key": "text",
     "llm_timeout_s": "float", "llm_max_retries": "int", "llm_retry_base_delay_s": "float",
-    "llm_temperature": "float", "lease_seconds": "float", "simulated_time_scale": "float",
+    "llm_temperature": "float", "lease_seconds": "float", "simulated_time_scale": "float", "tflm_workers": "count",
 }
 DEFAULT_LEASE_SECONDS = 30.0  # Settings.lease_seconds
 
@@ -42,7 +44,7 @@ def _plain(kind: str, value: str) -> bool:
         return True
     if kind == "path":
         return value != ""
-    return (_INT if kind == "int" else _FLOAT).fullmatch(value) is not None
+    return {"int": _INT, "count": _COUNT}.get(kind, _FLOAT).fullmatch(value) is not None
 
 
 def quick_settings() -> QuickSettings | None:
