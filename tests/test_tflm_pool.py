@@ -11,20 +11,21 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tflite_micro")
 pytest.importorskip("ai_edge_quantizer")
 
+from automcu.compress.networks import build_network  # noqa: E402
 from automcu.compress.tflm_eval import tflm_accuracy  # noqa: E402
 from automcu.deploy import tflm_pool  # noqa: E402
 from automcu.deploy.exporter import export_int8, random_calibration, to_nhwc  # noqa: E402
 from automcu.deploy.tflm import ModelError  # noqa: E402
-from search_spaces.mcu.torch_model import build_mcu_model  # noqa: E402
 
-MCU = "C8-N1-S1:|dw_sep_conv_3x3~0|+|nor_conv_1x1~0|dw_sep_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 SHAPE = (1, 16, 16)
 
 
 @pytest.fixture(scope="module")
 def int8_model() -> bytes:
+    """A small NB201 cell network, int8 (the pool does not care which network family it runs)."""
     torch.manual_seed(0)
-    model = build_mcu_model(MCU, 1, 10).eval()
+    model = build_network("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|",
+                          4, 1, 1, 10).eval()
     return export_int8(model, SHAPE, calibration=random_calibration(SHAPE, 8, 0)).tflite
 
 
