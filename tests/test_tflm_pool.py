@@ -87,3 +87,72 @@ def test_a_model_tflm_cannot_load_is_refused_before_workers_start() -> None:
     assert tflm_pool._pool is None
     with pytest.raises(ModelError, match="no samples"):
         tflm_pool.tflm_outputs(b"not a model at all", nhwc[:0], workers=2)
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_workers_end_when_their_parent_is_killed(int8_model: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A process killed mid-run leaves no worker computing its chunks as an orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "model.tflite").write_bytes(int8_model)
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\nimport numpy as np\n"
+        "if __name__ == '__main__':\n"
+        "    from automcu.deploy.tflm_pool import tflm_outputs\n"
+        "    data = open(sys.argv[1], 'rb').read()\n"
+        "    tflm_outputs(data, np.zeros((100_000, 16, 16, 1), np.float32), workers=2)\n")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "model.tflite")])
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            # the spawn start-up adds a resource tracker child; the pool's workers are the other two
+            workers = [p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)]
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the pool's workers did not start"
+        time.sleep(1.0)  # the workers are running their first chunk
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10 * tflm_pool.PARENT_POLL_SECONDS + 5
+    while time.monotonic() < deadline and any(_running(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _running(p)], "orphaned workers still run"
+
+
+def _cmdline(pid: int) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def _running(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:1]
+    except (FileNotFoundError, ProcessLookupError):
+        return False

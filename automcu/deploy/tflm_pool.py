@@ -4,18 +4,22 @@ TFLM's reference kernels run one sample at a time on one core (tens of milliseco
 network), so measuring accuracy on a 10,000-image test set, or on the sensitivity images of every candidate of
 a ``--precision mixed`` choice, is CPU-bound. The samples are cut into contiguous chunks and each chunk runs in
 its own process, in the same interpreter with the same arena as in-process: the outputs are the same numbers
-whatever the worker count (``tests/test_tflm_pool.py``).
+whatever the worker count (``tests/test_tflm_pool.py``). Safe to call from several threads: each in-process
+call has its own interpreter, and a worker runs one chunk at a time.
 
 Workers: the caller's ``workers``, else ``AUTOMCU_TFLM_WORKERS``, else this machine's CPUs; a run too small to
-give each worker ``MIN_CHUNK`` samples uses fewer (one: in-process, no pool). The pool is started on first use
-(spawn: the workers import numpy and ``tflite_micro`` only, never torch) and reused by later calls in the same
-process; a worker keeps the last models it loaded, so a chunk of a model it holds does not reload it.
+give each worker ``MIN_CHUNK`` samples uses fewer (one: in-process, no pool). The pool is spawned on first use
+with that call's worker count and reused by later calls in the same process (a spawned worker imports the main
+module's top-level imports and ``tflite_micro``; this module imports no torch). A worker keeps the last models
+it loaded, so a chunk of a model it holds does not load it again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,10 +34,11 @@ from automcu.deploy.tflm import ModelError, TFLMModel
 MIN_CHUNK = 64  # fewest samples worth a chunk of their own (a worker's start costs ~0.5 s)
 CHUNKS_PER_WORKER = 4  # progress granularity, and slack when one chunk's process runs slower
 _MODELS_KEPT = 2
+PARENT_POLL_SECONDS = 0.5
 
 _pool: ProcessPoolExecutor | None = None
-_pool_size = 0
-_loaded: OrderedDict[str, TFLMModel] = OrderedDict()  # in a worker: the models it holds, by digest
+_pool_lock = threading.Lock()
+_loaded: OrderedDict[str, TFLMModel] = OrderedDict()  # in a worker (one task at a time): its models, by digest
 
 
 def default_workers() -> int:
@@ -53,36 +58,55 @@ def plan_chunks(n: int, workers: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in pairwise(bounds) if b > a]
 
 
-def _model(data: bytes, digest: str) -> TFLMModel:
+def _predict(model: TFLMModel, x_nhwc: np.ndarray) -> np.ndarray:
+    return np.stack([model.predict(sample[None]).reshape(-1) for sample in x_nhwc])
+
+
+def _worker_outputs(data: bytes, digest: str, x_nhwc: np.ndarray) -> np.ndarray:
+    """One chunk, in a worker: the dequantized output of every sample, on the worker's copy of the model."""
     model = _loaded.get(digest)
     if model is None:
         model = _loaded[digest] = TFLMModel(data)
         while len(_loaded) > _MODELS_KEPT:
             _loaded.popitem(last=False)
     _loaded.move_to_end(digest)
-    return model
+    return _predict(model, x_nhwc)
 
 
-def _outputs(data: bytes, digest: str, x_nhwc: np.ndarray) -> np.ndarray:
-    """One chunk: the dequantized output of every sample (runs in a worker, or in-process)."""
-    model = _model(data, digest)
-    return np.stack([model.predict(sample[None]).reshape(-1) for sample in x_nhwc])
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it is gone (killed mid-run, its chunks
+    would otherwise run to their end as orphans)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tflm-pool-parent-watch", daemon=True).start()
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
-    global _pool, _pool_size
-    if _pool is None or _pool_size != workers:
-        shutdown()
-        _pool, _pool_size = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")), workers
-    return _pool
+    """The process's pool, started with ``workers`` processes if none runs (a running one is kept whatever its
+    size: another thread may be using it)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
+        return _pool
+
+
+def _stop() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+    _pool = None
 
 
 def shutdown() -> None:
     """Stop this process's worker pool (a later call starts a new one)."""
-    global _pool, _pool_size
-    if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
-    _pool, _pool_size = None, 0
+    with _pool_lock:
+        _stop()
 
 
 def tflm_outputs(tflite: bytes, x_nhwc: np.ndarray, workers: int | None = None,
@@ -95,18 +119,19 @@ def tflm_outputs(tflite: bytes, x_nhwc: np.ndarray, workers: int | None = None,
     chunks = plan_chunks(len(x), n_workers)
     if not chunks:
         raise ModelError("no samples to run")
-    if len(chunks) == 1:  # in-process, progress every MIN_CHUNK samples
+    model = TFLMModel(tflite)  # a model TFLM cannot load is refused here, before any worker starts
+    if len(chunks) == 1:  # in-process (this call's own interpreter), progress every MIN_CHUNK samples
         parts = []
         for a in range(0, len(x), MIN_CHUNK):
-            parts.append(_outputs(tflite, digest, x[a:a + MIN_CHUNK]))
+            parts.append(_predict(model, x[a:a + MIN_CHUNK]))
             if on_done is not None:
                 on_done(a + len(parts[-1]))
         return np.concatenate(parts)
-    _model(tflite, digest)  # a model TFLM cannot load is refused here, before any worker starts
     pool = _executor(n_workers)
+    pending: dict[Future[np.ndarray], int] = {}
     try:
-        pending: dict[Future[np.ndarray], int] = {
-            pool.submit(_outputs, tflite, digest, x[a:b]): i for i, (a, b) in enumerate(chunks)}
+        for i, (a, b) in enumerate(chunks):
+            pending[pool.submit(_worker_outputs, tflite, digest, x[a:b])] = i
         done_parts: dict[int, np.ndarray] = {}
         finished = 0
         while pending:
