@@ -36,6 +36,8 @@ from typing import Any
 
 from intervals import t_interval
 
+from automcu.core.orphans import exit_with_parent
+
 #: options of each method's compress run; "T0"/"T1" stand for the teachers' checkpoints
 METHODS: dict[str, dict[str, Any]] = {
     "no_kd": {},
@@ -207,7 +209,9 @@ def run_grid(p: dict[str, Any], seeds: list[int], stored: dict[str, Any] | None,
     # each task's TFLM accuracy runs split their images over this task's share of the CPUs (spawned workers
     # inherit the environment; a value the caller set wins)
     os.environ.setdefault("AUTOMCU_TFLM_WORKERS", str(max(1, (os.cpu_count() or 1) // workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # a worker ends with this process (killed, it would otherwise train its task to the end as an orphan)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                             initargs=(os.getpid(), False)) as pool:
         while pending or running:
             for t in [t for t in pending if ready(t)][:max(0, workers - len(running))]:
                 pending.remove(t)

@@ -13,6 +13,7 @@ pytest.importorskip("ai_edge_quantizer")
 
 from automcu.compress.networks import build_network  # noqa: E402
 from automcu.compress.tflm_eval import tflm_accuracy  # noqa: E402
+from automcu.core.orphans import POLL_SECONDS  # noqa: E402
 from automcu.deploy import tflm_pool  # noqa: E402
 from automcu.deploy.exporter import export_int8, random_calibration, to_nhwc  # noqa: E402
 from automcu.deploy.tflm import ModelError  # noqa: E402
@@ -134,7 +135,7 @@ def test_workers_end_when_their_parent_is_killed(int8_model: bytes, tmp_path) ->
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    deadline = time.monotonic() + 10 * tflm_pool.PARENT_POLL_SECONDS + 5
+    deadline = time.monotonic() + 10 * POLL_SECONDS + 5
     while time.monotonic() < deadline and any(_running(p) for p in workers):
         time.sleep(0.2)
     assert not [p for p in workers if _running(p)], "orphaned workers still run"

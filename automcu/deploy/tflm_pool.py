@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,12 +28,12 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from automcu.core.orphans import exit_with_parent
 from automcu.deploy.tflm import ModelError, TFLMModel
 
 MIN_CHUNK = 64  # fewest samples worth a chunk of their own (a worker's start costs ~0.5 s)
 CHUNKS_PER_WORKER = 4  # progress granularity, and slack when one chunk's process runs slower
 _MODELS_KEPT = 2
-PARENT_POLL_SECONDS = 0.5
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -73,18 +72,6 @@ def _worker_outputs(data: bytes, digest: str, x_nhwc: np.ndarray) -> np.ndarray:
     return _predict(model, x_nhwc)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the process that started it is gone (killed mid-run, its chunks
-    would otherwise run to their end as orphans)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="tflm-pool-parent-watch", daemon=True).start()
-
-
 def _executor(workers: int) -> ProcessPoolExecutor:
     """The process's pool, started with ``workers`` processes if none runs (a running one is kept whatever its
     size: another thread may be using it)."""
@@ -92,7 +79,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                        initializer=exit_with_parent, initargs=(os.getpid(),))
         return _pool
 
 

@@ -11,31 +11,20 @@ from __future__ import annotations
 import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
-import signal
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Any
 
 from agents.messages import EvaluationRequest, EvaluationResult
+from automcu.core.orphans import exit_with_parent
 from automcu.executors.base import EvalFuture, EvaluationFailed, EvaluationLost, Executor
 from automcu.executors.evaluators import EvaluatorSpec, run_evaluation
-
-ORPHAN_CHECK_SECONDS = 0.5
-
-
-def _exit_when_orphaned(parent_pid: int) -> None:
-    while True:
-        time.sleep(ORPHAN_CHECK_SECONDS)
-        if os.getppid() != parent_pid:
-            os._exit(0)
 
 
 def _child_main(conn: Any, parent_pid: int) -> None:
     """A pool process: evaluate (spec, request) pairs from the pipe until it closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    exit_with_parent(parent_pid)  # Ctrl-C reaches the whole group; the parent decides
     while True:
         try:
             spec_json, request_json = conn.recv()
