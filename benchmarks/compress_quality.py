@@ -37,8 +37,13 @@ from intervals import t_interval  # benchmarks/intervals.py (this script's folde
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARCH_NAME = "compress_quality"
-#: results of the studies run on their own (``--only variants`` / ``--only mixed``) and their markdown sections
-SEPARATE_STUDIES = ("kd_variants", "kd_variants_study", "mixed_precision", "mixed_precision_earlier")
+#: results of the studies run on their own (``--only variants`` / ``--only mixed``, and the superseded runs kept
+#: beside them: every key starting so) and their markdown sections
+SEPARATE_STUDIES = ("kd_variants", "mixed_precision")
+#: the product's mixed-precision chooser the study measures; a new version starts the study afresh, the stored
+#: seeds kept under ``mixed_precision_chooser_v<old>``. v2: each candidate's own arena checked against the board;
+#: v3: a layer whose 4-bit unpack scratch does not fit the board alone is left out of the frontier
+MIXED_CHOOSER = 3
 SEPARATE_SECTIONS = ("## KD variants (issue 17)", "## Mixed precision (issue 17)")
 
 
@@ -260,7 +265,7 @@ def main() -> None:
     json_path, md_path = args.out / f"{ARCH_NAME}{suffix}.json", args.out / f"{ARCH_NAME}{suffix}.md"
     # the KD grid's and the mixed study's results are their own runs' (hours): carried over, not dropped
     old = json.loads(json_path.read_text()) if json_path.exists() else {}
-    res.update({k: old[k] for k in SEPARATE_STUDIES if k in old})
+    res.update({k: v for k, v in old.items() if k.startswith(SEPARATE_STUDIES)})
     old_md = md_path.read_text() if md_path.exists() else ""
     json_path.write_text(json.dumps(res, indent=2, default=str) + "\n")
     md_path.write_text(markdown(res))
@@ -352,7 +357,7 @@ def _mixed_protocol(arch: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"arch": arch, "C": args.C, "N": args.N, "epochs": args.mixed_epochs, "qat": args.mixed_qat,
             "qat_epochs": args.mixed_qat_epochs if args.mixed_qat else None,
             "train_images": args.mixed_train_limit, "test_images": args.mixed_test_limit,
-            "tolerance_pp": args.mixed_tolerance}
+            "tolerance_pp": args.mixed_tolerance, "chooser": MIXED_CHOOSER}
 
 
 def _mixed_row(seed: int, r: dict[str, Any]) -> dict[str, Any]:
@@ -363,6 +368,7 @@ def _mixed_row(seed: int, r: dict[str, Any]) -> dict[str, Any]:
             "flash_saved_pct": 100.0 * (b["flash_bytes"] - c["flash_bytes"]) / b["flash_bytes"],
             "arena_delta_bytes": c["arena_bytes"] - b["arena_bytes"], "fits": r["fits"],
             "estimate": p["estimate"], "frontier": p["frontier"], "a16_tried": p["a16_tried"],
+            "w4_left_out": p.get("w4_left_out", []),
             "precision_seconds": r["seconds"].get("precision"), "wall_seconds": r.get("wall_seconds"),
             "layers": [{k: v for k, v in row.items() if k != "modes"} for row in p["layers"]]}
 
@@ -434,13 +440,13 @@ def mixed_markdown(m: dict[str, Any]) -> str:
                 if m.get("seeds_target", m["seeds"]) > m["seeds"] else "")
              + "; both models of a seed are the same "
              f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
-             "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 "
+             "| 8-bit: 4-bit scratch too big |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["per_seed"]:
         b, c = r["int8"], r["mixed"]
         lines.append(f"| {r['seed']} | {r['float_acc']:.2f} % | {b['acc']:.2f} % | {b['flash_bytes']:,} B | "
                      f"{b['arena_bytes']:,} B | {c['acc']:.2f} % | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B | "
-                     f"{c['n_w4']} | {c['n_a16']} |")
+                     f"{c['n_w4']} | {c['n_a16']} | {len(r.get('w4_left_out', []))} |")
     tuned = [r for r in m["per_seed"] if r.get("w4_finetune")]
     if tuned:
         lines += ["", "4-bit-aware fine-tune (`--qat`): per seed, the first choice (on the QAT network) and the "
@@ -475,7 +481,9 @@ def run_mixed(winner: dict[str, Any], args: argparse.Namespace) -> None:
     commands = [*(stored.get("commands", []) if same else []),
                 "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])]
 
-    earlier = {"mixed_precision_earlier": stored} if stored and not same else {}
+    # a run under another protocol is kept beside the new one, named by the chooser version it measured
+    version = stored.get("protocol", {}).get("chooser", 2)
+    earlier = {f"mixed_precision_chooser_v{version}": stored} if stored and not same else {}
 
     def save(m: dict[str, Any]) -> None:
         m.update(command="; ".join(commands), commands=commands)

@@ -273,3 +273,9 @@ def test_the_chosen_mix_fits_the_board_with_its_own_arena(quantizer) -> None:
     assert tight.chosen.arena_bytes is not None and tight.chosen.arena_bytes <= (a8 + a4) / 2
     assert _fits(hw, tight.chosen.flash_bytes, tight.chosen.arena_bytes)
     assert not _fits(hw, free.chosen.flash_bytes, a4)  # the unconstrained choice would not have fitted
+    # a layer whose 4-bit scratch does not fit even alone is left out of the frontier; the others still save Flash
+    rows = {r["position"]: r["w4"] for r in tight.layers if "w4" in r}
+    assert tight.w4_left_out and not free.w4_left_out
+    assert all(not _fits(hw, 0, rows[p]["arena_bytes"]) for p in tight.w4_left_out)
+    assert all(p not in tight.w4_left_out for pt in tight.frontier for p, m in pt.modes.items() if m == "w4")
+    assert "w4" in tight.chosen.modes.values() and tight.chosen.flash_bytes < tight.int8.flash_bytes

@@ -6,8 +6,11 @@ layer, among the modes TFLM runs (int8, 4-bit weights, 16x8), trading accuracy a
    mean KL divergence of its softmax from the float network's is recorded, with its top-1 accuracy.
    KL is used for ranking because, on a few hundred images, single-layer accuracy deltas are mostly
    noise.
-2. **Flash frontier.** The ``w4`` layers are ordered by KL added per Flash byte saved; the first k of them
-   are made 4-bit for every k, each model measured (Flash exactly, accuracy on the sensitivity set).
+2. **Flash frontier.** TFLM unpacks a 4-bit layer's weights into an arena scratch buffer while the layer runs,
+   so on a board a large layer's 4-bit form may not fit the SRAM even alone: each single-layer ``w4`` model's
+   arena is measured and a layer whose own does not fit is left out of the frontier (``scratch_fits``).
+   The other ``w4`` layers are ordered by KL added per Flash byte saved; the first k of them are made
+   4-bit for every k, each model measured (Flash exactly, accuracy on the sensitivity set).
 3. **Choice.** The deployed point is the one with the least Flash whose sensitivity accuracy is within
    ``tolerance_pp`` of the uniform int8 model's and that fits the board (when one is given) with its own
    measured arena: TFLM unpacks 4-bit weights into an arena scratch buffer, so 4-bit layers can raise the
@@ -53,6 +56,7 @@ class MixedChoice:
     frontier: list[MixedPoint]
     layers: list[dict[str, Any]]
     a16_tried: list[dict[str, Any]] = field(default_factory=list)
+    w4_left_out: list[int] = field(default_factory=list)  # positions whose 4-bit scratch does not fit alone
     n_sensitivity: int = 0
     tolerance_pp: float = 0.0
     seconds: float = 0.0
@@ -110,13 +114,17 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         for mode in layer.modes:
             if mode == "int8":
                 continue
-            _, pt = measure({layer.position: mode}, f"{layer.position}:{mode}")
+            data, pt = measure({layer.position: mode}, f"{layer.position}:{mode}")
             row[mode] = {"kl_added": pt.kl - base.kl, "acc_delta_pp": pt.sens_acc - base.sens_acc,
                          "flash_saved": base.flash_bytes - pt.flash_bytes}
+            if mode == "w4" and hardware is not None:
+                pt.arena_bytes = smallest_arena(data)
+                row[mode].update(arena_bytes=pt.arena_bytes, scratch_fits=_fits(hardware, 0, pt.arena_bytes))
         layers.append(row)
         say(f"sensitivity {layer.position + 1}/{len(mq.layers)}")
 
-    w4 = [r for r in layers if "w4" in r and r["w4"]["flash_saved"] > 0]
+    left_out = [r["position"] for r in layers if "w4" in r and not r["w4"].get("scratch_fits", True)]
+    w4 = [r for r in layers if "w4" in r and r["w4"]["flash_saved"] > 0 and r["position"] not in left_out]
     w4.sort(key=lambda r: max(r["w4"]["kl_added"], 0.0) / r["w4"]["flash_saved"])
     frontier = [base]
     modes: dict[int, str] = {}
@@ -150,5 +158,5 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         if kept:
             chosen, chosen_bytes = pt, data
             frontier.append(pt)
-    return MixedChoice(chosen_bytes, chosen, base, frontier, layers, tried, len(x_sens), tolerance_pp,
+    return MixedChoice(chosen_bytes, chosen, base, frontier, layers, tried, left_out, len(x_sens), tolerance_pp,
                        round(time.perf_counter() - t0, 2))

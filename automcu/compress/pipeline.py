@@ -361,10 +361,13 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
 
     t0 = time.perf_counter()
     layers = weight_layers(q.export.float_tflite)
-    w4 = [layer.position for layer in layers if "w4" in layer.modes]
-    info: dict[str, Any] = {"used": False, "epochs": req.effective_qat_epochs, "layers_trained_4bit": len(w4)}
+    w4 = [layer.position for layer in layers if "w4" in layer.modes and layer.position not in first.w4_left_out]
+    info: dict[str, Any] = {"used": False, "epochs": req.effective_qat_epochs, "layers_trained_4bit": len(w4),
+                            "layers_left_8bit": len(first.w4_left_out)}
     if not w4:
-        return first, {**info, "why": "no layer of this network can take 4-bit weights"}
+        why = ("no layer's 4-bit weights fit the board's SRAM (their unpack scratch)" if first.w4_left_out
+               else "no layer of this network can take 4-bit weights")
+        return first, {**info, "why": why}
     try:
         modules = match_layers(executed_weight_modules(q.model, prep.data.input_shape), layers,
                                weight_arrays(q.export.float_tflite, layers))
@@ -441,6 +444,7 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
             "flash_model_bytes": est_mixed.flash["model_total"], "arena_bytes": est_mixed.arena_bytes,
             "latency_ms": est_mixed.latency_ms, "left_out": est_mixed.left_out[-1:]},
         "frontier": [p.to_dict() for p in res.frontier], "layers": res.layers, "a16_tried": res.a16_tried,
+        "w4_left_out": res.w4_left_out,
     }
     q.export = dataclasses.replace(q.export, tflite=res.tflite, input=inp, output=out)
     q.int8_acc, q.deployed = acc, "mixed" + ("+qat" if req.qat else "")
