@@ -253,7 +253,7 @@ def test_digits_mixed_qat_finetunes_the_4bit_layers(tmp_path) -> None:
 def test_the_chosen_mix_fits_the_board_with_its_own_arena(quantizer) -> None:
     """4-bit layers raise the arena (TFLM unpacks their weights into an arena scratch buffer): on a board whose
     SRAM holds uniform int8's arena but not the all-4-bit one's, the choice is a mix that fits, measured."""
-    from automcu.compress.mixed import _fits, choose_mixed
+    from automcu.compress.mixed import board_fit, choose_mixed
     from automcu.hardware.catalog import resolve_hardware
 
     model, calib, _ = quantizer
@@ -271,11 +271,11 @@ def test_the_chosen_mix_fits_the_board_with_its_own_arena(quantizer) -> None:
     hw = resolve_hardware("STM32F411", sram_kb=hw.runtime_sram_kb + (a8 + a4) / 2 / 1024)
     tight = choose_mixed(float_tflite, nhwc, x, y, logits, hw, tolerance_pp=100.0, max_a16=0)
     assert tight.chosen.arena_bytes is not None and tight.chosen.arena_bytes <= (a8 + a4) / 2
-    assert _fits(hw, tight.chosen.flash_bytes, tight.chosen.arena_bytes)
-    assert not _fits(hw, free.chosen.flash_bytes, a4)  # the unconstrained choice would not have fitted
+    assert all(board_fit(hw, tight.tflite, tight.chosen.arena_bytes))
+    assert not all(board_fit(hw, free.tflite, a4))  # the unconstrained choice would not have fitted
     # a layer whose 4-bit scratch does not fit even alone is left out of the frontier; the others still save Flash
     rows = {r["position"]: r["w4"] for r in tight.layers if "w4" in r}
     assert tight.w4_left_out and not free.w4_left_out
-    assert all(not _fits(hw, 0, rows[p]["arena_bytes"]) for p in tight.w4_left_out)
+    assert all(rows[p]["scratch_fits"] is False and rows[p]["arena_bytes"] > a8 for p in tight.w4_left_out)
     assert all(p not in tight.w4_left_out for pt in tight.frontier for p, m in pt.modes.items() if m == "w4")
     assert "w4" in tight.chosen.modes.values() and tight.chosen.flash_bytes < tight.int8.flash_bytes

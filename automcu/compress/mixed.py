@@ -72,12 +72,18 @@ def _kl(p_ref: np.ndarray, logits: np.ndarray) -> float:
     return float(np.mean(np.sum(p_ref * (np.log(np.clip(p_ref, 1e-12, 1.0)) - np.log(q)), axis=1)))
 
 
-def _fits(hardware: HardwareSpec | None, flash: int, arena: int | None) -> bool:
+def board_fit(hardware: HardwareSpec | None, data: bytes, arena: int) -> tuple[bool, bool]:
+    """(SRAM fits, Flash fits) of a model's bytes with its measured arena on ``hardware``, counted as the
+    bundle's final check counts them (:func:`automcu.deploy.verify.verify_tflite`): the runtime's RAM and code,
+    and the scratch the board's optimized kernels add to the arena. Both True without a board."""
     if hardware is None:
-        return True
-    from automcu.deploy.verify import regions
+        return True, True
+    from automcu.deploy.tflm import model_ops
+    from automcu.deploy.verify import kernel_scratch_planned, regions
 
-    return all(r.fits for r in regions(arena if arena is not None else 0, flash, hardware))
+    scratch = kernel_scratch_planned(data, [o.model_dump() for o in model_ops(data)], hardware)
+    sram, flash = regions(arena, len(data), hardware, scratch)
+    return sram.fits, flash.fits
 
 
 def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens: np.ndarray, y_sens: np.ndarray,
@@ -119,7 +125,7 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
                          "flash_saved": base.flash_bytes - pt.flash_bytes}
             if mode == "w4" and hardware is not None:
                 pt.arena_bytes = smallest_arena(data)
-                row[mode].update(arena_bytes=pt.arena_bytes, scratch_fits=_fits(hardware, 0, pt.arena_bytes))
+                row[mode].update(arena_bytes=pt.arena_bytes, scratch_fits=board_fit(hardware, data, pt.arena_bytes)[0])
         layers.append(row)
         say(f"sensitivity {layer.position + 1}/{len(mq.layers)}")
 
@@ -138,9 +144,10 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
                       key=lambda p: (p.flash_bytes, -p.sens_acc))
     chosen = base
     for p in accurate:
+        data = built[tuple(sorted(p.modes.items()))][0]
         if p.arena_bytes is None:
-            p.arena_bytes = smallest_arena(built[tuple(sorted(p.modes.items()))][0])
-        if _fits(hardware, p.flash_bytes, p.arena_bytes):
+            p.arena_bytes = smallest_arena(data)
+        if all(board_fit(hardware, data, p.arena_bytes)):
             chosen = p
             break
     chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
@@ -152,7 +159,7 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         cand_modes = {**chosen.modes, r["position"]: "a16"}
         data, pt = measure(cand_modes, chosen.label + f" + a16@{r['position']}")
         pt.arena_bytes = smallest_arena(data)
-        kept = pt.sens_acc > chosen.sens_acc and _fits(hardware, pt.flash_bytes, pt.arena_bytes)
+        kept = pt.sens_acc > chosen.sens_acc and all(board_fit(hardware, data, pt.arena_bytes))
         tried.append({"position": r["position"], "sens_acc": pt.sens_acc, "arena_bytes": pt.arena_bytes,
                       "flash_bytes": pt.flash_bytes, "kept": kept})
         if kept:

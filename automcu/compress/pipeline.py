@@ -404,7 +404,7 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
     a 4-bit-aware fine-tune may replace the choice (:func:`_refine_w4`)."""
     import dataclasses
 
-    from automcu.compress.mixed import choose_mixed
+    from automcu.compress.mixed import board_fit, choose_mixed
     from automcu.deploy.exporter import io_quant, to_nhwc
     from automcu.deploy.tflm import smallest_arena
 
@@ -434,11 +434,14 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
         "w4_finetune": refine,
         "int8": {"acc": q.int8_acc, "flash_bytes": len(q.export.tflite), "arena_bytes": int8_arena,
                  "sens_acc": first.int8.sens_acc,
+                 "fits": None if req.hardware is None else all(board_fit(req.hardware, q.export.tflite, int8_arena)),
                  "latency_ms": None if est_int8 is None else est_int8.latency_ms},
         "chosen": {"acc": acc, "flash_bytes": len(res.tflite), "arena_bytes": res.chosen.arena_bytes,
                    "sens_acc": res.chosen.sens_acc, "modes": {str(k): v for k, v in sorted(res.chosen.modes.items())},
                    "n_w4": sum(m == "w4" for m in res.chosen.modes.values()),
                    "n_a16": sum(m == "a16" for m in res.chosen.modes.values()),
+                   "fits": None if req.hardware is None or res.chosen.arena_bytes is None
+                   else all(board_fit(req.hardware, res.tflite, res.chosen.arena_bytes)),
                    "latency_ms": None if est_mixed is None else est_mixed.latency_ms},
         "estimate": None if est_mixed is None else {
             "flash_model_bytes": est_mixed.flash["model_total"], "arena_bytes": est_mixed.arena_bytes,
