@@ -423,6 +423,10 @@ def mixed_study(winner: dict[str, Any], args: argparse.Namespace,
     return _mixed_aggregate(proto, rows, prev + time.perf_counter() - t0, args.mixed_seeds)
 
 
+def _yes_no(fits: bool | None) -> str:
+    return "-" if fits is None else "yes" if fits else "**no**"
+
+
 def mixed_markdown(m: dict[str, Any]) -> str:
     s = m["summary"]
 
@@ -440,13 +444,15 @@ def mixed_markdown(m: dict[str, Any]) -> str:
                 if m.get("seeds_target", m["seeds"]) > m["seeds"] else "")
              + "; both models of a seed are the same "
              f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
-             "| seed | float | int8 acc | int8 Flash | int8 arena | mixed acc | mixed Flash | mixed arena | w4 | a16 "
-             "| 8-bit: 4-bit scratch too big |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| seed | float | int8 acc | int8 Flash | int8 arena | int8 fits | mixed acc | mixed Flash | mixed arena "
+             "| mixed fits | w4 | a16 | 8-bit: 4-bit scratch too big |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["per_seed"]:
         b, c = r["int8"], r["mixed"]
         lines.append(f"| {r['seed']} | {r['float_acc']:.2f} % | {b['acc']:.2f} % | {b['flash_bytes']:,} B | "
-                     f"{b['arena_bytes']:,} B | {c['acc']:.2f} % | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B | "
-                     f"{c['n_w4']} | {c['n_a16']} | {len(r.get('w4_left_out', []))} |")
+                     f"{b['arena_bytes']:,} B | {_yes_no(b.get('fits'))} | {c['acc']:.2f} % | {c['flash_bytes']:,} B | "
+                     f"{c['arena_bytes']:,} B | {_yes_no(c.get('fits'))} | {c['n_w4']} | {c['n_a16']} | "
+                     f"{len(r.get('w4_left_out', []))} |")
     tuned = [r for r in m["per_seed"] if r.get("w4_finetune")]
     if tuned:
         lines += ["", "4-bit-aware fine-tune (`--qat`): per seed, the first choice (on the QAT network) and the "
@@ -464,7 +470,9 @@ def mixed_markdown(m: dict[str, Any]) -> str:
               "- estimator vs measured Flash of the deployed mix: "
               + ", ".join(f"{e:+.2f} %" for e in m["estimate_flash_error_pct"]),
               "", "Frontier of seed 0 (sensitivity images, not the test set): " + "; ".join(
-                  f"{pt['label']} {pt['flash_bytes']:,} B {pt['sens_acc']:.2f} %"
+                  f"{pt['label']} {pt['flash_bytes']:,} B"
+                  + (f" / arena {pt['arena_bytes']:,} B" if pt.get("arena_bytes") is not None else "")
+                  + f" {pt['sens_acc']:.2f} %"
                   for pt in m["per_seed"][0]["frontier"])
               + ".", "", f"Mixed study total: {m['seconds']:.0f} s."]
     return "\n".join(lines) + "\n"

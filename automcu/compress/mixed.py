@@ -136,16 +136,19 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
     modes: dict[int, str] = {}
     for k, r in enumerate(w4, 1):
         modes = {**modes, r["position"]: "w4"}
-        frontier.append(measure(modes, f"w4 x{k}")[1])
+        data, pt = measure(modes, f"w4 x{k}")
+        # each point's own arena (TFLM unpacks 4-bit weights into an arena scratch buffer, so a 4-bit layer can
+        # raise the arena over uniform int8's): the frontier is accuracy / Flash / arena
+        pt.arena_bytes = smallest_arena(data)
+        frontier.append(pt)
         say(f"frontier {k}/{len(w4)}")
-    # least Flash first; each candidate's arena measured (TFLM unpacks 4-bit weights into an arena scratch
-    # buffer, so a 4-bit layer can raise the arena over uniform int8's) until one fits the board
+    # least Flash first, until one fits the board
     accurate = sorted((p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp),
                       key=lambda p: (p.flash_bytes, -p.sens_acc))
     chosen = base
     for p in accurate:
         data = built[tuple(sorted(p.modes.items()))][0]
-        if p.arena_bytes is None:
+        if p.arena_bytes is None:  # a frontier point is measured above; kept for any other candidate
             p.arena_bytes = smallest_arena(data)
         if all(board_fit(hardware, data, p.arena_bytes)):
             chosen = p
