@@ -474,7 +474,8 @@ def mixed_markdown(m: dict[str, Any]) -> str:
                   + (f" / arena {pt['arena_bytes']:,} B" if pt.get("arena_bytes") is not None else "")
                   + f" {pt['sens_acc']:.2f} %"
                   for pt in m["per_seed"][0]["frontier"])
-              + ".", "", f"Mixed study total: {m['seconds']:.0f} s."]
+              + ".", "", f"Mixed study total: {m['seconds']:.0f} s. Superseded runs (other networks, earlier "
+              "versions of the chooser) are kept in the JSON under the other `mixed_precision_*` keys."]
     return "\n".join(lines) + "\n"
 
 
