@@ -104,8 +104,10 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def test_workers_end_when_their_parent_is_killed(int8_model: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A process killed mid-run leaves no worker computing its chunks as an orphan."""
+@pytest.mark.parametrize("how", ["SIGKILL to the parent", "Ctrl-C to the process group"])
+def test_workers_end_with_the_run(int8_model: bytes, tmp_path, how: str) -> None:  # type: ignore[no-untyped-def]
+    """A run killed mid-way leaves no worker computing its chunks as an orphan; Ctrl-C (sent to the terminal's
+    whole process group; the workers ignore it) stops the workers with the run, not when their chunks end."""
     import os
     import signal
     import subprocess
@@ -117,10 +119,12 @@ def test_workers_end_when_their_parent_is_killed(int8_model: bytes, tmp_path) ->
     script.write_text(
         "import sys\nimport numpy as np\n"
         "if __name__ == '__main__':\n"
-        "    from automcu.deploy.tflm_pool import tflm_outputs\n"
+        "    from automcu.deploy import tflm_pool\n"
+        "    tflm_pool.CHUNKS_PER_WORKER = 1  # one chunk of 50,000 images per worker: tens of seconds\n"
         "    data = open(sys.argv[1], 'rb').read()\n"
-        "    tflm_outputs(data, np.zeros((100_000, 16, 16, 1), np.float32), workers=2)\n")
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "model.tflite")])
+        "    tflm_pool.tflm_outputs(data, np.zeros((100_000, 16, 16, 1), np.float32), workers=2)\n")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "model.tflite")], start_new_session=True,
+                            stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         workers: list[int] = []
@@ -131,14 +135,18 @@ def test_workers_end_when_their_parent_is_killed(int8_model: bytes, tmp_path) ->
                 break
             time.sleep(0.2)
         assert len(workers) == 2, "the pool's workers did not start"
-        time.sleep(1.0)  # the workers are running their first chunk
+        time.sleep(1.0)  # the workers are running their chunks
+        if how.startswith("Ctrl-C"):
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=15) != 0  # not when the chunks would have ended
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     deadline = time.monotonic() + 10 * POLL_SECONDS + 5
     while time.monotonic() < deadline and any(_running(p) for p in workers):
         time.sleep(0.2)
-    assert not [p for p in workers if _running(p)], "orphaned workers still run"
+    assert not [p for p in workers if _running(p)], "workers still run after their run ended"
 
 
 def _cmdline(pid: int) -> str:

@@ -83,9 +83,13 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
-def _stop() -> None:
+def _stop(kill: bool = False) -> None:
     global _pool
     if _pool is not None:
+        if kill:  # a chunk runs for seconds: end the workers now rather than when their chunks are done
+            procs = getattr(_pool, "_processes", None) or {}
+            for proc in list(procs.values()):
+                proc.terminate()
         _pool.shutdown(wait=True, cancel_futures=True)
     _pool = None
 
@@ -132,6 +136,10 @@ def tflm_outputs(tflite: bytes, x_nhwc: np.ndarray, workers: int | None = None,
     except BrokenProcessPool as exc:
         shutdown()
         raise ModelError(f"a TFLM worker process died: {exc}") from exc
+    except KeyboardInterrupt:  # Ctrl-C: the workers ignore it (exit_with_parent); stop them with the run
+        with _pool_lock:
+            _stop(kill=True)
+        raise
     except BaseException:
         for fut in pending:
             fut.cancel()
