@@ -146,11 +146,9 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
     accurate = sorted((p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp),
                       key=lambda p: (p.flash_bytes, -p.sens_acc))
     chosen = base
-    for p in accurate:
-        data = built[tuple(sorted(p.modes.items()))][0]
-        if p.arena_bytes is None:  # a frontier point is measured above; kept for any other candidate
-            p.arena_bytes = smallest_arena(data)
-        if all(board_fit(hardware, data, p.arena_bytes)):
+    for p in accurate:  # every frontier point's arena is measured (base included)
+        if p.arena_bytes is not None and all(board_fit(hardware, built[tuple(sorted(p.modes.items()))][0],
+                                                       p.arena_bytes)):
             chosen = p
             break
     chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
