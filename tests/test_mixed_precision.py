@@ -125,9 +125,12 @@ def test_digits_mixed_compress_end_to_end(tmp_path) -> None:
     assert p["frontier"][0]["label"] == "int8" and p["frontier"][0]["modes"] == {}
     assert len(p["layers"]) >= 5 and all(row["modes"][0] == "int8" for row in p["layers"])
     assert p["estimate"]["flash_model_bytes"] > 0 and p["chosen"]["latency_ms"] is not None
-    assert report["fits"] is True
+    assert report["fits"] is True and p["chosen"]["fits"] is True and p["chosen"]["reason"]
+    lo_hi = p["chosen"]["vs_int8_pp"]  # the paired gap to int8 on the sensitivity images, with its interval
+    assert len(lo_hi) == 3 and lo_hi[1] <= lo_hi[0] <= lo_hi[2]
+    assert p["chosen"]["within_tolerance"] is (lo_hi[2] >= -p["tolerance_pp"])
     md = (out / "report.md").read_text()
-    assert "## Mixed precision" in md and "uniform int8" in md
+    assert "## Mixed precision" in md and "uniform int8" in md and "paired" in md
 
 
 def test_bad_precision_is_refused_before_training(tmp_path) -> None:
@@ -244,7 +247,8 @@ def test_digits_mixed_qat_finetunes_the_4bit_layers(tmp_path) -> None:
     assert ft["after"]["flash_bytes"] > 0 and ft["first_choice"]["flash_bytes"] >= p["chosen"]["flash_bytes"]
     if ft["used"]:
         assert p["chosen"]["flash_bytes"] == ft["after"]["flash_bytes"] < ft["first_choice"]["flash_bytes"]
-        assert p["chosen"]["sens_acc"] >= p["int8"]["sens_acc"] - p["tolerance_pp"]
+        assert ft["after"]["vs_first_int8_pp"][2] >= -p["tolerance_pp"]  # within the tolerance of the first int8
+        assert p["chosen"]["vs_int8_pp"][2] >= -p["tolerance_pp"]  # and of its own
     else:
         assert ft["why"] and p["chosen"]["flash_bytes"] == ft["first_choice"]["flash_bytes"]
     assert report["flash_bytes"] == p["chosen"]["flash_bytes"] == (out / "model.tflite").stat().st_size

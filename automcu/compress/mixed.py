@@ -11,11 +11,16 @@ layer, among the modes TFLM runs (int8, 4-bit weights, 16x8), trading accuracy a
    arena is measured and a layer whose own does not fit is left out of the frontier (``scratch_fits``).
    The other ``w4`` layers are ordered by KL added per Flash byte saved; the first k of them are made
    4-bit for every k, each model measured (Flash exactly, accuracy on the sensitivity set).
-3. **Choice.** The deployed point is the one with the least Flash whose sensitivity accuracy is within
-   ``tolerance_pp`` of the uniform int8 model's and that fits the board (when one is given) with its own
-   measured arena: TFLM unpacks 4-bit weights into an arena scratch buffer, so 4-bit layers can raise the
-   arena over uniform int8's. Then the
-   layers whose ``a16`` mode lowered KL the most are tried on top of it, one at a time (at most
+3. **Choice.** The deployed point is the one with the least Flash that is within ``tolerance_pp`` of the
+   uniform int8 model and fits the board (when one is given) with its own measured arena: TFLM unpacks 4-bit
+   weights into an arena scratch buffer, so 4-bit layers can raise the arena over uniform int8's.
+   "Within the tolerance" is decided on the same images, paired: a point is refused only when the 95 %
+   interval of its per-image accuracy difference from int8 lies wholly below ``-tolerance_pp``
+   (:func:`paired_gap`). On a few hundred images one model's accuracy moves by about a point from sample
+   noise alone, so comparing two point estimates against a 0.3 pp margin refused mixes that were as accurate
+   as int8 on the test set. When no point within the tolerance fits but uniform int8 does not fit either, the
+   most accurate point that fits is deployed and ``reason`` says so; when nothing fits, int8 is kept. Then
+   the layers whose ``a16`` mode lowered KL the most are tried on top of it, one at a time (at most
    ``max_a16``), each kept only if the sensitivity accuracy rises and the measured arena still fits.
 """
 
@@ -40,12 +45,15 @@ class MixedPoint:
     kl: float
     arena_bytes: int | None = None
     label: str = ""
+    correct: np.ndarray | None = field(default=None, repr=False)  # per sensitivity image: top-1 right
+    vs_int8: tuple[float, float, float] | None = None  # paired_gap against uniform int8 (pp)
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "modes": {str(k): v for k, v in sorted(self.modes.items())},
                 "n_w4": sum(m == "w4" for m in self.modes.values()),
                 "n_a16": sum(m == "a16" for m in self.modes.values()), "flash_bytes": self.flash_bytes,
-                "arena_bytes": self.arena_bytes, "sens_acc": self.sens_acc, "kl": self.kl}
+                "arena_bytes": self.arena_bytes, "sens_acc": self.sens_acc, "kl": self.kl,
+                "vs_int8_pp": None if self.vs_int8 is None else [round(v, 3) for v in self.vs_int8]}
 
 
 @dataclass
@@ -60,6 +68,29 @@ class MixedChoice:
     n_sensitivity: int = 0
     tolerance_pp: float = 0.0
     seconds: float = 0.0
+    fits: bool = True  # the chosen point fits the board with its own arena (True without a board)
+    within: bool = True  # the chosen point is within the tolerance of uniform int8 (paired)
+    reason: str = ""  # why this point: which rule of step 3 chose it
+
+
+def paired_gap(correct: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
+    """Accuracy of ``correct`` minus ``reference`` on the same images, in pp, with its 95 % interval
+    (normal, on the per-image differences in {-1, 0, 1}): (mean, low, high)."""
+    a, b = np.asarray(correct, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError("paired_gap needs two equal-length per-image vectors")
+    d = a - b
+    mean = float(d.mean())
+    half = 1.96 * float(d.std(ddof=1)) / float(np.sqrt(len(d))) if len(d) > 1 else 0.0
+    return 100.0 * mean, 100.0 * (mean - half), 100.0 * (mean + half)
+
+
+def within_tolerance(point: MixedPoint, reference: MixedPoint, tolerance_pp: float) -> bool:
+    """False only when the paired 95 % interval of ``point`` minus ``reference`` lies wholly below
+    ``-tolerance_pp``: the sensitivity images show it losing more than the user allows."""
+    if point.correct is None or reference.correct is None:
+        raise ValueError("within_tolerance needs both points' per-image results")
+    return bool(paired_gap(point.correct, reference.correct)[2] >= -tolerance_pp)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -107,8 +138,9 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         if key not in built:
             data = mq.build(modes)
             logits = tflm_logits(data, x_sens)
-            acc = float(100.0 * np.mean(np.argmax(logits, axis=1) == y_sens))
-            built[key] = (data, MixedPoint(dict(modes), len(data), acc, _kl(p_ref, logits), label=label))
+            correct = np.argmax(logits, axis=1) == y_sens
+            built[key] = (data, MixedPoint(dict(modes), len(data), float(100.0 * np.mean(correct)),
+                                           _kl(p_ref, logits), label=label, correct=correct))
         return built[key]
 
     base_bytes, base = measure({}, "int8")
@@ -142,15 +174,11 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         pt.arena_bytes = smallest_arena(data)
         frontier.append(pt)
         say(f"frontier {k}/{len(w4)}")
-    # least Flash first, until one fits the board
-    accurate = sorted((p for p in frontier if p.sens_acc >= base.sens_acc - tolerance_pp),
-                      key=lambda p: (p.flash_bytes, -p.sens_acc))
-    chosen = base
-    for p in accurate:  # every frontier point's arena is measured (base included)
-        if p.arena_bytes is not None and all(board_fit(hardware, built[tuple(sorted(p.modes.items()))][0],
-                                                       p.arena_bytes)):
-            chosen = p
-            break
+    for p in frontier:
+        p.vs_int8 = paired_gap(p.correct, base.correct)
+    fitting = [p for p in frontier if p.arena_bytes is not None
+               and all(board_fit(hardware, built[tuple(sorted(p.modes.items()))][0], p.arena_bytes))]
+    chosen, fits, reason = pick_point(base, fitting, tolerance_pp, hardware is not None)
     chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
 
     tried: list[dict[str, Any]] = []
@@ -160,11 +188,58 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
         cand_modes = {**chosen.modes, r["position"]: "a16"}
         data, pt = measure(cand_modes, chosen.label + f" + a16@{r['position']}")
         pt.arena_bytes = smallest_arena(data)
+        pt.vs_int8 = paired_gap(pt.correct, base.correct)
         kept = pt.sens_acc > chosen.sens_acc and all(board_fit(hardware, data, pt.arena_bytes))
         tried.append({"position": r["position"], "sens_acc": pt.sens_acc, "arena_bytes": pt.arena_bytes,
                       "flash_bytes": pt.flash_bytes, "kept": kept})
         if kept:
             chosen, chosen_bytes = pt, data
             frontier.append(pt)
+    within = within_tolerance(chosen, base, tolerance_pp)
     return MixedChoice(chosen_bytes, chosen, base, frontier, layers, tried, left_out, len(x_sens), tolerance_pp,
-                       round(time.perf_counter() - t0, 2))
+                       round(time.perf_counter() - t0, 2), fits, within, reason)
+
+
+def pick_point(base: MixedPoint, fitting: list[MixedPoint], tolerance_pp: float,
+               board: bool = True) -> tuple[MixedPoint, bool, str]:
+    """Step 3's rule: (the point to deploy, whether it fits, why). ``fitting``: the frontier points that fit the
+    board with their own arena (all of them without a board)."""
+    accurate = sorted((p for p in fitting if within_tolerance(p, base, tolerance_pp)),
+                      key=lambda p: (p.flash_bytes, -p.sens_acc))
+    if accurate:  # least Flash first
+        if accurate[0] is base:
+            return base, True, ("uniform int8: no lower-precision point within the tolerance "
+                                + ("fits the board" if board else "saves Flash"))
+        return accurate[0], True, "the least Flash within the tolerance that fits"
+    if fitting:  # int8 itself does not fit (it would be in `accurate`): the most accurate point that does
+        return (max(fitting, key=lambda p: (p.sens_acc, -p.flash_bytes)), True,
+                "uniform int8 does not fit the board and no point within the tolerance does: the most accurate "
+                "point that fits is deployed, below the tolerance")
+    return base, False, "no point of the frontier fits the board: uniform int8 kept, not deployable there"
+
+
+def refine_replaces(first: MixedChoice, again: MixedChoice, tolerance_pp: float) -> tuple[bool, str]:
+    """Whether the choice made on the 4-bit-fine-tuned network (``again``) replaces the first one, and why.
+
+    The fine-tuned choice counts as within the tolerance only when it is, paired on the same images, within it
+    of both its own network's uniform int8 and the *original* network's, so the fine-tune never trades more
+    accuracy than the user allowed. Choices are ranked by: fits the board, then within the tolerance, then
+    least Flash (within the tolerance) or most accurate (below it)."""
+    again_ok = again.within and within_tolerance(again.chosen, first.int8, tolerance_pp)
+
+    def rank(c: MixedChoice, ok: bool) -> tuple[bool, bool, float]:
+        return c.fits, ok, -c.chosen.flash_bytes if ok else c.chosen.sens_acc
+
+    used = rank(again, again_ok) > rank(first, first.within)
+    if used:
+        why = ("it fits the board and the first choice does not" if again.fits and not first.fits
+               else "it is within the tolerance and the first choice is not" if again_ok and not first.within
+               else "it saves Flash within the tolerance" if again_ok
+               else "both are below the tolerance and it is more accurate on the sensitivity images")
+    else:
+        why = ("it does not fit the board" if first.fits and not again.fits
+               else "it is below the tolerance of the uniform int8 network on the sensitivity images"
+               if first.within and not again_ok
+               else "no Flash saved over the first choice" if again_ok
+               else "not more accurate than the first choice on the sensitivity images")
+    return used, why

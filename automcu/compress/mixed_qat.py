@@ -4,9 +4,10 @@ per-layer choice (:mod:`automcu.compress.mixed`) meets weights already on the 4-
 Post-training 4-bit weights cost accuracy layer by layer, and the choice stops where the sum of those costs leaves
 the tolerance. Here every layer that may take 4-bit weights (``CONV_2D``) is trained a few epochs with 4-bit
 per-channel fake quantization (the rest int8, activations int8, as QAT does), its weights snapped to that grid;
-then the choice runs again on the fine-tuned network. Its choice replaces the first one only when it saves Flash
-and its accuracy on the sensitivity images stays within the tolerance of the *original* uniform int8 network's,
-so the fine-tune never trades more accuracy than the user allowed.
+then the choice runs again on the fine-tuned network. Its choice replaces the first one only when it fits where
+the first did not or saves Flash, and its accuracy on the sensitivity images stays within the tolerance of the
+*original* uniform int8 network's as well as its own (paired: :func:`automcu.compress.mixed.refine_replaces`), so
+the fine-tune never trades more accuracy than the user allowed.
 
 The torch modules are matched to the ``.tflite``'s weight layers by execution order, op kind and weight shape
 (BatchNorm is folded on export, so each conv is one weight op); a network where they do not line up is left as

@@ -354,7 +354,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
                x_sens: np.ndarray, y_sens: np.ndarray, teachers: list[Any]) -> tuple[Any, dict[str, Any]]:
     """``--precision mixed --qat``: fine-tune with every 4-bit-capable layer at 4 bits, choose again
     (:mod:`automcu.compress.mixed_qat`); (the choice to deploy, what the fine-tune did)."""
-    from automcu.compress.mixed import choose_mixed
+    from automcu.compress.mixed import choose_mixed, paired_gap, refine_replaces
     from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, match_layers
     from automcu.deploy.exporter import export_float_tflite
     from automcu.deploy.mixed_export import weight_arrays, weight_layers
@@ -381,17 +381,16 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
     tuned = finetune_w4(q.model, [modules[p] for p in w4], train)
     again = choose_mixed(export_float_tflite(tuned, prep.data.input_shape), nhwc, x_sens, y_sens,
                          _sens_logits(tuned, x_sens), req.hardware, tolerance_pp=req.mixed_tolerance)
-    used = (again.chosen.sens_acc >= first.int8.sens_acc - req.mixed_tolerance
-            and again.chosen.flash_bytes < first.chosen.flash_bytes)
-    info.update(used=used, seconds=round(time.perf_counter() - t0, 2),
+    used, why = refine_replaces(first, again, req.mixed_tolerance)
+    info.update(used=used, why=why, seconds=round(time.perf_counter() - t0, 2),
                 first_choice={"flash_bytes": first.chosen.flash_bytes, "sens_acc": first.chosen.sens_acc,
-                              "n_w4": sum(m == "w4" for m in first.chosen.modes.values())},
+                              "n_w4": sum(m == "w4" for m in first.chosen.modes.values()), "fits": first.fits},
                 after={"flash_bytes": again.chosen.flash_bytes, "sens_acc": again.chosen.sens_acc,
-                       "n_w4": sum(m == "w4" for m in again.chosen.modes.values()),
-                       "int8_sens_acc": again.int8.sens_acc})
+                       "n_w4": sum(m == "w4" for m in again.chosen.modes.values()), "fits": again.fits,
+                       "int8_sens_acc": again.int8.sens_acc, "reason": again.reason,
+                       "vs_first_int8_pp": [round(v, 3) for v in paired_gap(again.chosen.correct,
+                                                                            first.int8.correct)]})
     if not used:
-        info["why"] = ("no Flash saved over the first choice" if again.chosen.flash_bytes >= first.chosen.flash_bytes
-                       else "below the tolerance of the uniform int8 network on the sensitivity images")
         return first, info
     q.model = tuned
     return again, info
@@ -431,6 +430,8 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
     q.precision = {
         "mode": "mixed", "sensitivity_images": res.n_sensitivity, "sensitivity_source": source,
         "tolerance_pp": res.tolerance_pp, "seconds": res.seconds,
+        "tolerance_rule": "a point is within the tolerance unless the paired 95 % interval of its accuracy minus "
+                          "uniform int8's on the sensitivity images lies wholly below -tolerance_pp",
         "w4_finetune": refine,
         "int8": {"acc": q.int8_acc, "flash_bytes": len(q.export.tflite), "arena_bytes": int8_arena,
                  "sens_acc": first.int8.sens_acc,
@@ -440,6 +441,8 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
                    "sens_acc": res.chosen.sens_acc, "modes": {str(k): v for k, v in sorted(res.chosen.modes.items())},
                    "n_w4": sum(m == "w4" for m in res.chosen.modes.values()),
                    "n_a16": sum(m == "a16" for m in res.chosen.modes.values()),
+                   "vs_int8_pp": None if res.chosen.vs_int8 is None else [round(v, 3) for v in res.chosen.vs_int8],
+                   "within_tolerance": res.within, "reason": res.reason,
                    "fits": None if req.hardware is None or res.chosen.arena_bytes is None
                    else all(board_fit(req.hardware, res.tflite, res.chosen.arena_bytes)),
                    "latency_ms": None if est_mixed is None else est_mixed.latency_ms},

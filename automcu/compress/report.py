@@ -69,8 +69,11 @@ def _precision_lines(p: dict[str, Any]) -> list[str]:
     c, b = p["chosen"], p["int8"]
     out = ["", "## Mixed precision", "",
            f"Per-layer sensitivity measured in TFLite Micro on {p['sensitivity_images']} {p['sensitivity_source']}; "
-           f"deployed: the least Flash within {p['tolerance_pp']:g} pp of uniform int8 there "
-           f"({c['n_w4']} layer(s) with 4-bit weights, {c['n_a16']} in 16x8).", "",
+           f"tolerance {p['tolerance_pp']:g} pp, paired on those images. Deployed: "
+           f"{c.get('reason') or 'the least Flash within the tolerance'} "
+           f"({c['n_w4']} layer(s) with 4-bit weights, {c['n_a16']} in 16x8"
+           + (", {:+.2f} pp [{:+.2f}, {:+.2f}] against uniform int8 there".format(*c["vs_int8_pp"])
+              if c.get("vs_int8_pp") else "") + ").", "",
            "| model | test accuracy (TFLM) | Flash (model) | arena |", "|---|---|---|---|",
            f"| uniform int8 | {_pct(b['acc'])} | {b['flash_bytes']:,} B | {b['arena_bytes']:,} B |",
            f"| mixed (deployed) | {_pct(c['acc'])} | {c['flash_bytes']:,} B | {c['arena_bytes']:,} B |", "",
