@@ -428,6 +428,10 @@ def _yes_no(fits: bool | None) -> str:
     return "-" if fits is None else "yes" if fits else "**no**"
 
 
+def _gap(g: list[float] | None) -> str:
+    return "-" if not g else "{:+.2f} [{:+.2f}, {:+.2f}] pp".format(*g)
+
+
 def mixed_markdown(m: dict[str, Any]) -> str:
     s = m["summary"]
 
@@ -444,16 +448,19 @@ def mixed_markdown(m: dict[str, Any]) -> str:
              + (f" (**partial: {m['seeds']} of {m['seeds_target']} seeds so far**; the same command resumes)"
                 if m.get("seeds_target", m["seeds"]) > m["seeds"] else "")
              + "; both models of a seed are the same "
-             f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images.", "",
+             f"trained network, measured in TFLite Micro on the same {m['test_images']:,} test images. "
+             + (f"Chooser v{m['chooser']}" + (": a point is within the tolerance unless the paired 95 % interval of "
+                "its gap to int8 on the sensitivity images lies wholly below it" if m["chooser"] >= 4 else "")
+                + "." if m.get("chooser") else ""), "",
              "| seed | float | int8 acc | int8 Flash | int8 arena | int8 fits | mixed acc | mixed Flash | mixed arena "
-             "| mixed fits | w4 | a16 | 8-bit: 4-bit scratch too big |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| mixed fits | w4 | a16 | 8-bit: 4-bit scratch too big | mixed − int8, sensitivity images, paired |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["per_seed"]:
         b, c = r["int8"], r["mixed"]
         lines.append(f"| {r['seed']} | {r['float_acc']:.2f} % | {b['acc']:.2f} % | {b['flash_bytes']:,} B | "
                      f"{b['arena_bytes']:,} B | {_yes_no(b.get('fits'))} | {c['acc']:.2f} % | {c['flash_bytes']:,} B | "
                      f"{c['arena_bytes']:,} B | {_yes_no(c.get('fits'))} | {c['n_w4']} | {c['n_a16']} | "
-                     f"{len(r.get('w4_left_out', []))} |")
+                     f"{len(r.get('w4_left_out', []))} | {_gap(c.get('vs_int8_pp'))} |")
     tuned = [r for r in m["per_seed"] if r.get("w4_finetune")]
     if tuned:
         lines += ["", "4-bit-aware fine-tune (`--qat`): per seed, the first choice (on the QAT network) and the "
@@ -464,7 +471,8 @@ def mixed_markdown(m: dict[str, Any]) -> str:
             lines.append(f"- seed {r['seed']}: first {first.get('flash_bytes', 0):,} B"
                          + (f" {first['acc']:.2f} %" if "acc" in first else "")
                          + f" ({first.get('n_w4', 0)} w4); after {after.get('flash_bytes', 0):,} B "
-                         f"({after.get('n_w4', 0)} w4): " + ("kept" if ft["used"] else f"not kept, {ft.get('why')}"))
+                         f"({after.get('n_w4', 0)} w4): " + ("kept" if ft["used"] else "not kept")
+                         + (f", {ft['why']}" if ft.get("why") else ""))
     lines += ["", f"- accuracy, mixed − int8 (mean [95 % CI]): {ci('acc_delta_pp', '+.2f')} pp",
               f"- Flash saved: {ci('flash_saved_pct', '.1f')} %",
               f"- arena, mixed − int8: {ci('arena_delta_bytes', '+.0f')} B",
