@@ -95,4 +95,9 @@ def test_the_finetuned_choice_replaces_the_first_by_the_same_rule() -> None:
     assert refine_replaces(first_fits, _choice(mix, tuned_int8), 0.3)[0]
     more = _point(_correct(462), 160_000, "w4 x4")
     used, why = refine_replaces(first_fits, _choice(more, tuned_int8), 0.3)
-    assert not used and why == "no Flash saved over the first choice"
+    assert not used and why.startswith("neither less Flash")
+    # at the same Flash, the more accurate one (pick_point's order); not the less accurate one
+    same_flash = _point(_correct(464), 150_000, "w4 x5")
+    used, why = refine_replaces(first_fits, _choice(same_flash, tuned_int8), 0.3)
+    assert used and why.startswith("the same Flash")
+    assert not refine_replaces(first_fits, _choice(_point(_correct(462), 150_000, "w4 x5"), tuned_int8), 0.3)[0]

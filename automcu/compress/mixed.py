@@ -20,8 +20,10 @@ layer, among the modes TFLM runs (int8, 4-bit weights, 16x8), trading accuracy a
    noise alone, so comparing two point estimates against a 0.3 pp margin refused mixes that were as accurate
    as int8 on the test set. When no point within the tolerance fits but uniform int8 does not fit either, the
    most accurate point that fits is deployed and ``reason`` says so; when nothing fits, int8 is kept. Then
-   the layers whose ``a16`` mode lowered KL the most are tried on top of it, one at a time (at most
-   ``max_a16``), each kept only if the sensitivity accuracy rises and the measured arena still fits.
+   the int8 layers of that point whose ``a16`` mode lowered KL the most are tried on top of it, one at a time
+   (at most ``max_a16``), each kept only if both the sensitivity accuracy and the KL improve and the measured
+   arena still fits. A 4-bit layer of the choice is not turned 16x8: that would put its weights back to 8 bits
+   and undo the Flash the choice saved.
 """
 
 from __future__ import annotations
@@ -182,14 +184,15 @@ def choose_mixed(float_tflite: bytes, calibration_nhwc: list[np.ndarray], x_sens
     chosen_bytes = built[tuple(sorted(chosen.modes.items()))][0]
 
     tried: list[dict[str, Any]] = []
-    a16 = [r for r in layers if "a16" in r and r["a16"]["kl_added"] < 0]
+    a16 = [r for r in layers if "a16" in r and r["a16"]["kl_added"] < 0 and r["position"] not in chosen.modes]
     a16.sort(key=lambda r: r["a16"]["kl_added"])
     for r in a16[:max_a16]:
         cand_modes = {**chosen.modes, r["position"]: "a16"}
         data, pt = measure(cand_modes, chosen.label + f" + a16@{r['position']}")
         pt.arena_bytes = smallest_arena(data)
         pt.vs_int8 = paired_gap(pt.correct, base.correct)
-        kept = pt.sens_acc > chosen.sens_acc and all(board_fit(hardware, data, pt.arena_bytes))
+        kept = (pt.sens_acc > chosen.sens_acc and pt.kl < chosen.kl
+                and all(board_fit(hardware, data, pt.arena_bytes)))
         tried.append({"position": r["position"], "sens_acc": pt.sens_acc, "arena_bytes": pt.arena_bytes,
                       "flash_bytes": pt.flash_bytes, "kept": kept})
         if kept:
@@ -224,22 +227,25 @@ def refine_replaces(first: MixedChoice, again: MixedChoice, tolerance_pp: float)
     The fine-tuned choice counts as within the tolerance only when it is, paired on the same images, within it
     of both its own network's uniform int8 and the *original* network's, so the fine-tune never trades more
     accuracy than the user allowed. Choices are ranked by: fits the board, then within the tolerance, then
-    least Flash (within the tolerance) or most accurate (below it)."""
+    least Flash and, at the same Flash, more accurate on the sensitivity images (as :func:`pick_point` orders
+    them) within the tolerance, or most accurate below it."""
     again_ok = again.within and within_tolerance(again.chosen, first.int8, tolerance_pp)
 
-    def rank(c: MixedChoice, ok: bool) -> tuple[bool, bool, float]:
-        return c.fits, ok, -c.chosen.flash_bytes if ok else c.chosen.sens_acc
+    def rank(c: MixedChoice, ok: bool) -> tuple[bool, bool, float, float]:
+        return c.fits, ok, -c.chosen.flash_bytes if ok else c.chosen.sens_acc, c.chosen.sens_acc
 
     used = rank(again, again_ok) > rank(first, first.within)
+    saves = again.chosen.flash_bytes < first.chosen.flash_bytes
     if used:
         why = ("it fits the board and the first choice does not" if again.fits and not first.fits
                else "it is within the tolerance and the first choice is not" if again_ok and not first.within
-               else "it saves Flash within the tolerance" if again_ok
+               else "it saves Flash within the tolerance" if again_ok and saves
+               else "the same Flash, more accurate on the sensitivity images, within the tolerance" if again_ok
                else "both are below the tolerance and it is more accurate on the sensitivity images")
     else:
         why = ("it does not fit the board" if first.fits and not again.fits
                else "it is below the tolerance of the uniform int8 network on the sensitivity images"
                if first.within and not again_ok
-               else "no Flash saved over the first choice" if again_ok
+               else "neither less Flash nor, at the same Flash, more accurate than the first choice" if again_ok
                else "not more accurate than the first choice on the sensitivity images")
     return used, why
