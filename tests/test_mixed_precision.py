@@ -246,7 +246,9 @@ def test_digits_mixed_qat_finetunes_the_4bit_layers(tmp_path) -> None:
     assert report["deployed"] == "mixed+qat" and ft["layers_trained_4bit"] > 0 and ft["epochs"] == 1
     assert ft["after"]["flash_bytes"] > 0 and ft["first_choice"]["flash_bytes"] >= p["chosen"]["flash_bytes"]
     if ft["used"]:
-        assert p["chosen"]["flash_bytes"] == ft["after"]["flash_bytes"] < ft["first_choice"]["flash_bytes"]
+        assert p["chosen"]["flash_bytes"] == ft["after"]["flash_bytes"] <= ft["first_choice"]["flash_bytes"]
+        assert (ft["after"]["flash_bytes"] < ft["first_choice"]["flash_bytes"]  # less Flash, or as much and
+                or ft["after"]["sens_acc"] > ft["first_choice"]["sens_acc"])  # more accurate (refine_replaces)
         assert ft["after"]["vs_first_int8_pp"][2] >= -p["tolerance_pp"]  # within the tolerance of the first int8
         assert p["chosen"]["vs_int8_pp"][2] >= -p["tolerance_pp"]  # and of its own
     else:
