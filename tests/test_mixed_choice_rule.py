@@ -101,3 +101,21 @@ def test_the_finetuned_choice_replaces_the_first_by_the_same_rule() -> None:
     used, why = refine_replaces(first_fits, _choice(same_flash, tuned_int8), 0.3)
     assert used and why.startswith("the same Flash")
     assert not refine_replaces(first_fits, _choice(_point(_correct(462), 150_000, "w4 x5"), tuned_int8), 0.3)[0]
+
+
+def test_the_report_says_when_the_images_cannot_resolve_the_tolerance() -> None:
+    """A deployed point whose paired interval is wider than the tolerance: the report gives the half-width, the
+    loss that cannot be told from noise, and about how many images would resolve it (width ~ 1/sqrt(n))."""
+    from automcu.compress.pipeline import sensitivity_resolution
+
+    ref = _correct(460)
+    cand = _correct(460, {**{i: False for i in range(10)}, **{460 + i: True for i in range(6)}})
+    gap = paired_gap(cand, ref)
+    res = sensitivity_resolution(gap, N, 0.3)
+    half = (gap[2] - gap[1]) / 2
+    assert res is not None and res["half_width_pp"] == pytest.approx(half, abs=1e-3)
+    assert res["undetectable_loss_pp"] == pytest.approx(0.3 + half, abs=1e-3)
+    assert res["images_for_tolerance"] == int(np.ceil(N * (half / 0.3) ** 2)) > N
+    assert sensitivity_resolution(gap, N, half + 0.01) is None  # resolved
+    assert sensitivity_resolution(None, N, 0.3) is None  # int8 itself deployed
+    assert sensitivity_resolution(gap, N, 0.0)["images_for_tolerance"] is None

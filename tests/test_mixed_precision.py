@@ -131,6 +131,9 @@ def test_digits_mixed_compress_end_to_end(tmp_path) -> None:
     assert p["chosen"]["within_tolerance"] is (lo_hi[2] >= -p["tolerance_pp"])
     md = (out / "report.md").read_text()
     assert "## Mixed precision" in md and "uniform int8" in md and "paired" in md
+    resolution = p["chosen"]["resolution"]  # 200 images cannot resolve 0.3 pp unless the two models agree
+    assert (resolution is None) is (lo_hi[2] - lo_hi[1] <= 2 * p["tolerance_pp"])
+    assert ("cannot be told from noise" in md) is (resolution is not None)
 
 
 def test_bad_precision_is_refused_before_training(tmp_path) -> None:

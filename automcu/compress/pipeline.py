@@ -343,6 +343,20 @@ def sensitivity_set(req: CompressRequest, prep: Prepared) -> tuple[np.ndarray, n
     return prep.x_train[idx], prep.data.y_train[idx], "training images"
 
 
+def sensitivity_resolution(gap: tuple[float, float, float] | None, n: int,
+                           tolerance_pp: float) -> dict[str, Any] | None:
+    """When the paired interval of the deployed point's gap to int8 is wider than the tolerance (the images cannot
+    tell a loss of ``tolerance_pp`` from noise): its half-width and about how many sensitivity images would bring
+    it down to the tolerance (the width shrinks as 1/sqrt(n)). None when the tolerance is resolved."""
+    if gap is None:
+        return None
+    half = (gap[2] - gap[1]) / 2.0
+    if half <= tolerance_pp:
+        return None
+    return {"half_width_pp": round(half, 3), "undetectable_loss_pp": round(tolerance_pp + half, 3),
+            "images_for_tolerance": None if tolerance_pp <= 0 else int(np.ceil(n * (half / tolerance_pp) ** 2))}
+
+
 def _sens_logits(model: Any, x_sens: np.ndarray) -> np.ndarray:
     import torch
 
@@ -443,6 +457,7 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
                    "n_a16": sum(m == "a16" for m in res.chosen.modes.values()),
                    "vs_int8_pp": None if res.chosen.vs_int8 is None else [round(v, 3) for v in res.chosen.vs_int8],
                    "within_tolerance": res.within, "reason": res.reason,
+                   "resolution": sensitivity_resolution(res.chosen.vs_int8, res.n_sensitivity, res.tolerance_pp),
                    "fits": None if req.hardware is None or res.chosen.arena_bytes is None
                    else all(board_fit(req.hardware, res.tflite, res.chosen.arena_bytes)),
                    "latency_ms": None if est_mixed is None else est_mixed.latency_ms},

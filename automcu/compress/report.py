@@ -80,6 +80,14 @@ def _precision_lines(p: dict[str, Any]) -> list[str]:
            "Frontier (sensitivity images): " + "; ".join(
                f"{pt['label']}: {pt['flash_bytes']:,} B, {pt['sens_acc']:.2f} %" for pt in p.get("frontier", []))
            + "."]
+    res = c.get("resolution")
+    if res:
+        more = res["images_for_tolerance"]
+        out.append(f"On {p['sensitivity_images']} images the paired interval is ±{res['half_width_pp']:.2f} pp, "
+                   f"wider than the {p['tolerance_pp']:g} pp tolerance: a loss of up to about "
+                   f"{res['undetectable_loss_pp']:.2f} pp cannot be told from noise there"
+                   + (f"; about {more:,} images (`--sensitivity-images`) would resolve the tolerance" if more else "")
+                   + ". The test accuracy above is the measured one.")
     est = p.get("estimate")
     if est:
         out.append(f"Estimator for the deployed precision: model {est['flash_model_bytes']:,} B, arena "
