@@ -214,6 +214,13 @@ def main() -> None:
     ap.add_argument("--var-label-smoothing", type=float, default=0.0)
     ap.add_argument("--var-train-limit", type=int, default=None, help="default: the full 60,000")
     ap.add_argument("--var-test-limit", type=int, default=None, help="default: the full 10,000")
+    ap.add_argument("--var-cell", default="main",
+                    help="KD grid cell: 'main' is kd_variants; another name is a second student stored beside it "
+                         "(kd_variants_NAME), distilled from the same teachers")
+    ap.add_argument("--var-student-C", type=int, default=None,
+                    help="KD grid student width (default --C); the arch stays the 64K winner")
+    ap.add_argument("--var-methods", default=None,
+                    help="KD grid: comma-separated methods to run (default all; no_kd is always needed)")
     ap.add_argument("--var-max-tasks", type=int, default=None, help="KD grid: run at most this many student tasks")
     ap.add_argument("--var-work", type=Path, default=Path("/tmp/automcu_kd_grid"),
                     help="KD grid bundles and teacher checkpoints (teachers missing here are trained again)")
@@ -325,13 +332,21 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
 
     path = args.out / f"{ARCH_NAME}.json"
     res = json.loads(path.read_text()) if path.exists() else {}
-    params = {"student": winner["arch"], "C": args.C, "N": args.N,
+    main = args.var_cell == "main"
+    key = "kd_variants" if main else f"kd_variants_{args.var_cell}"
+    heading = kd_grid.HEADING if main else f"## KD variants, cell {args.var_cell} (issue 17)"
+    methods = tuple(m.strip() for m in args.var_methods.split(",")) if args.var_methods else kd_grid.ORDER
+    params = {"student": winner["arch"], "C": args.var_student_C or args.C, "N": args.N,
               "teachers": list(args.var_teacher or GRID_TEACHERS), "teacher_epochs": args.var_teacher_epochs,
               "epochs": args.var_epochs, "qat_epochs": args.var_qat_epochs, "soup": args.var_soup,
               "label_smoothing": args.var_label_smoothing, "train_limit": args.var_train_limit,
               "test_limit": args.var_test_limit, "val_fraction": 0.1, "data": args.data}
-    stored = res.get("kd_variants_study")
+    stored = res.get(f"{key}_study")
     same = stored is not None and stored.get("protocol") == kd_grid.protocol(params)
+    if not same:  # a new cell: the teachers another cell trained the same way are reused, not trained again
+        others = [v for k, v in res.items() if k.startswith("kd_variants") and k.endswith("_study")]
+        teachers = kd_grid.shared_teachers(params, others)
+        stored = {"protocol": kd_grid.protocol(params), "tasks": teachers} if teachers else None
     cmd = "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])
     commands = [*((stored or {}).get("commands", []) if same else []), cmd]
 
@@ -344,15 +359,15 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
             f"{n} of 5 seeds" if n < 5 else "") if p)
         v.update(full_protocol=full, reduced=None if full else reduced, command="; ".join(commands),
                  commands=commands)
-        _merge_results(args.out, {"kd_variants": v["kd_variants"],
-                                  "kd_variants_study": {k: val for k, val in v.items() if k != "kd_variants"}},
-                       "## KD variants (issue 17)",
-                       kd_grid.markdown(v, full, reduced) + f"\nReproduce: `{v['command']}`\n")
+        v.update(cell=args.var_cell, methods=list(methods))
+        _merge_results(args.out, {key: v["kd_variants"],
+                                  f"{key}_study": {k: val for k, val in v.items() if k != "kd_variants"}},
+                       heading, kd_grid.markdown(v, full, reduced, heading) + f"\nReproduce: `{v['command']}`\n")
 
     seeds = list(range(args.var_seeds))
-    v = kd_grid.run_grid(params, seeds, stored, args.var_work, args.workers, args.var_max_tasks, save)
+    v = kd_grid.run_grid(params, seeds, stored, args.var_work, args.workers, args.var_max_tasks, save, methods)
     save(v)
-    print(kd_grid.markdown(v, v["full_protocol"], v["reduced"] or ""))
+    print(kd_grid.markdown(v, v["full_protocol"], v["reduced"] or "", heading))
 
 
 def _mixed_protocol(arch: str, args: argparse.Namespace) -> dict[str, Any]:

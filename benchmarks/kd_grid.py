@@ -61,6 +61,24 @@ def protocol(p: dict[str, Any]) -> dict[str, Any]:
                               "label_smoothing", "train_limit", "test_limit", "val_fraction")}
 
 
+def teacher_protocol(p: dict[str, Any]) -> dict[str, Any]:
+    """The fields that make two grids' teachers the same training runs (whatever their students are)."""
+    return {k: p[k] for k in ("teachers", "teacher_epochs", "label_smoothing", "train_limit", "test_limit",
+                              "val_fraction")}
+
+
+def shared_teachers(p: dict[str, Any], studies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The teacher rows another stored grid (``studies``) trained the same way as ``p``'s, whose checkpoints are
+    still on disk: a second cell (another student) distils from the very same teachers instead of new ones."""
+    for st in studies:
+        proto = st.get("protocol") or {}
+        if all(k in proto for k in teacher_protocol(p)) and teacher_protocol(proto) == teacher_protocol(p):
+            rows = {f"teacher/{k}": st.get("tasks", {}).get(f"teacher/{k}") for k in range(len(p["teachers"]))}
+            if all(r and Path(r.get("checkpoint", "")).is_file() for r in rows.values()):
+                return {k: dict(r) for k, r in rows.items() if r}
+    return {}
+
+
 def _key(p: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(protocol(p), sort_keys=True).encode()).hexdigest()[:12]
 
@@ -168,15 +186,17 @@ def aggregate(p: dict[str, Any], rows: dict[str, dict[str, Any]], seconds: float
     }
 
 
-def _tasks(p: dict[str, Any], rows: dict[str, dict[str, Any]], seeds: list[int], work: Path) -> list[dict[str, Any]]:
-    """Every task not stored yet: the teachers, then (seed, method) method by method (``ORDER``), seed by seed."""
+def _tasks(p: dict[str, Any], rows: dict[str, dict[str, Any]], seeds: list[int], work: Path,
+           methods: tuple[str, ...] = ORDER) -> list[dict[str, Any]]:
+    """Every task not stored yet: the teachers, then (seed, method) method by method (``ORDER``, only those in
+    ``methods``), seed by seed."""
     out: list[dict[str, Any]] = []
     for k, arch in enumerate(p["teachers"]):
         ckpt = rows.get(f"teacher/{k}", {}).get("checkpoint")
         if ckpt is None or not Path(ckpt).is_file():  # stored but gone (another machine): trained again
             out.append({"key": f"teacher/{k}", "kind": "teacher", "index": k, "arch": arch,
                         "out": str(work / f"teacher{k}")})
-    for m in ORDER:
+    for m in (m for m in ORDER if m in methods):
         for s in seeds:
             if f"{s}/{m}" not in rows:
                 out.append({"key": f"{s}/{m}", "kind": "student", "seed": s, "method": m,
@@ -185,14 +205,19 @@ def _tasks(p: dict[str, Any], rows: dict[str, dict[str, Any]], seeds: list[int],
 
 
 def run_grid(p: dict[str, Any], seeds: list[int], stored: dict[str, Any] | None, work_root: Path, workers: int,
-             max_tasks: int | None, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Run the tasks of ``seeds`` not in ``stored`` (same protocol) on ``workers`` processes; ``save`` gets the
-    aggregate after every task. Returns the final aggregate."""
+             max_tasks: int | None, save: Callable[[dict[str, Any]], None],
+             methods: tuple[str, ...] = ORDER) -> dict[str, Any]:
+    """Run the tasks of ``seeds`` and ``methods`` not in ``stored`` (same protocol) on ``workers`` processes;
+    ``save`` gets the aggregate after every task. Returns the final aggregate."""
+    unknown = sorted(set(methods) - set(ORDER))
+    if unknown or "no_kd" not in methods:
+        raise ValueError(f"kd grid methods: {', '.join(unknown) or 'no_kd missing'} (every gain is paired with "
+                         f"no_kd; known: {', '.join(ORDER)})")
     same = stored is not None and stored.get("protocol") == protocol(p)
     rows: dict[str, dict[str, Any]] = dict(stored.get("tasks", {})) if same and stored else {}
     prev_seconds = float(stored.get("seconds", 0.0)) if same and stored else 0.0
     work = work_root / _key(p)
-    todo = _tasks(p, rows, seeds, work)
+    todo = _tasks(p, rows, seeds, work, methods)
     teachers_todo = [t for t in todo if t["kind"] == "teacher"]
     for t in teachers_todo:
         rows.pop(t["key"], None)
@@ -231,9 +256,12 @@ def run_grid(p: dict[str, Any], seeds: list[int], stored: dict[str, Any] | None,
     return aggregate(p, rows, prev_seconds + time.perf_counter() - t0)
 
 
-def markdown(v: dict[str, Any], full: bool, reduced: str) -> str:
+HEADING = "## KD variants (issue 17)"
+
+
+def markdown(v: dict[str, Any], full: bool, reduced: str, heading: str = HEADING) -> str:
     st = v["student"]
-    lines = ["## KD variants (issue 17): gain over the same student without KD, same epochs", "",
+    lines = [f"{heading}: gain over the same student without KD, same epochs", "",
              ("Full protocol." if full else f"**Reduced run, not the full protocol**: {reduced}."), "",
              f"Every cell is a run of the product's compress pipeline (`run_compress`, what `automcu compress` "
              f"runs) that differs from the no-KD run of the same seed only in its compression options. Student "

@@ -53,3 +53,27 @@ def test_a_resumed_grid_owes_only_what_is_missing(kd_grid: Any, tmp_path: Path) 
     assert keys[1:4] == ["1/no_kd", "0/kd_single", "1/kd_single"]
     assert kd_grid.protocol(PARAMS) == kd_grid.protocol({**PARAMS, "data": "/elsewhere"})  # where, not what
     assert kd_grid.protocol(PARAMS) != kd_grid.protocol({**PARAMS, "epochs": 5})
+
+
+def test_a_cell_runs_only_its_methods(kd_grid: Any, tmp_path: Path) -> None:
+    todo = kd_grid._tasks(PARAMS, {}, [0, 1], tmp_path, ("label_mix", "no_kd"))
+    assert [t["key"] for t in todo] == ["teacher/0", "teacher/1", "0/no_kd", "1/no_kd", "0/label_mix",
+                                        "1/label_mix"]  # ORDER's order, whatever order the caller gave
+    for bad in (("kd_single",), ("no_kd", "distill_harder")):  # no reference to pair with / a method not known
+        with pytest.raises(ValueError, match="kd grid methods"):
+            kd_grid.run_grid(PARAMS, [0], None, tmp_path, 1, None, lambda _v: None, bad)
+
+
+def test_a_second_cell_reuses_teachers_trained_the_same_way(kd_grid: Any, tmp_path: Path) -> None:
+    ckpts = [tmp_path / f"t{k}.pt" for k in range(2)]
+    for c in ckpts:
+        c.write_bytes(b"x")
+    main = {"protocol": kd_grid.protocol(PARAMS),
+            "tasks": {f"teacher/{k}": {"checkpoint": str(c), "float_acc": 93.0} for k, c in enumerate(ckpts)}}
+    small = {**PARAMS, "C": 4}  # another student, the same teachers' recipe
+    got = kd_grid.shared_teachers(small, [main])
+    assert set(got) == {"teacher/0", "teacher/1"} and got["teacher/0"]["checkpoint"] == str(ckpts[0])
+    assert not kd_grid._tasks(small, got, [], tmp_path)  # nothing to train again
+    assert kd_grid.shared_teachers({**small, "teacher_epochs": 5}, [main]) == {}  # trained otherwise: not the same
+    ckpts[1].unlink()
+    assert kd_grid.shared_teachers(small, [main]) == {}  # a checkpoint gone from disk: trained again
