@@ -55,7 +55,7 @@ class MixedPoint:
                 "n_w4": sum(m == "w4" for m in self.modes.values()),
                 "n_a16": sum(m == "a16" for m in self.modes.values()), "flash_bytes": self.flash_bytes,
                 "arena_bytes": self.arena_bytes, "sens_acc": self.sens_acc, "kl": self.kl,
-                "vs_int8_pp": None if self.vs_int8 is None else [round(v, 3) for v in self.vs_int8]}
+                "vs_int8_pp": rounded_gap(self.vs_int8)}
 
 
 @dataclass
@@ -87,9 +87,15 @@ def paired_gap(correct: np.ndarray, reference: np.ndarray) -> tuple[float, float
     return 100.0 * mean, 100.0 * (mean - half), 100.0 * (mean + half)
 
 
+def rounded_gap(gap: tuple[float, float, float] | None) -> list[float] | None:
+    """A :func:`paired_gap` as the reports write it: ``[mean, low, high]`` in pp, 3 decimals."""
+    return None if gap is None else [round(v, 3) for v in gap]
+
+
 def within_tolerance(point: MixedPoint, reference: MixedPoint, tolerance_pp: float) -> bool:
     """False only when the paired 95 % interval of ``point`` minus ``reference`` lies wholly below
-    ``-tolerance_pp``: the sensitivity images show it losing more than the user allows."""
+    ``-tolerance_pp``: the sensitivity images show it losing more than the user allows. Measured afresh, not
+    read from ``point.vs_int8``: the reference may be another network's int8 (the fine-tune's check)."""
     if point.correct is None or reference.correct is None:
         raise ValueError("within_tolerance needs both points' per-image results")
     return bool(paired_gap(point.correct, reference.correct)[2] >= -tolerance_pp)

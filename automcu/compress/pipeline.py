@@ -368,7 +368,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
                x_sens: np.ndarray, y_sens: np.ndarray, teachers: list[Any]) -> tuple[Any, dict[str, Any]]:
     """``--precision mixed --qat``: fine-tune with every 4-bit-capable layer at 4 bits, choose again
     (:mod:`automcu.compress.mixed_qat`); (the choice to deploy, what the fine-tune did)."""
-    from automcu.compress.mixed import choose_mixed, paired_gap, refine_replaces
+    from automcu.compress.mixed import choose_mixed, paired_gap, refine_replaces, rounded_gap
     from automcu.compress.mixed_qat import executed_weight_modules, finetune_w4, match_layers
     from automcu.deploy.exporter import export_float_tflite
     from automcu.deploy.mixed_export import weight_arrays, weight_layers
@@ -402,8 +402,7 @@ def _refine_w4(req: CompressRequest, prep: Prepared, q: Quantized, first: Any, n
                 after={"flash_bytes": again.chosen.flash_bytes, "sens_acc": again.chosen.sens_acc,
                        "n_w4": sum(m == "w4" for m in again.chosen.modes.values()), "fits": again.fits,
                        "int8_sens_acc": again.int8.sens_acc, "reason": again.reason,
-                       "vs_first_int8_pp": [round(v, 3) for v in paired_gap(again.chosen.correct,
-                                                                            first.int8.correct)]})
+                       "vs_first_int8_pp": rounded_gap(paired_gap(again.chosen.correct, first.int8.correct))})
     if not used:
         return first, info
     q.model = tuned
@@ -417,7 +416,7 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
     a 4-bit-aware fine-tune may replace the choice (:func:`_refine_w4`)."""
     import dataclasses
 
-    from automcu.compress.mixed import board_fit, choose_mixed
+    from automcu.compress.mixed import board_fit, choose_mixed, rounded_gap
     from automcu.deploy.exporter import io_quant, to_nhwc
     from automcu.deploy.tflm import smallest_arena
 
@@ -455,7 +454,7 @@ def _mixed(req: CompressRequest, prep: Prepared, q: Quantized, calib: np.ndarray
                    "sens_acc": res.chosen.sens_acc, "modes": {str(k): v for k, v in sorted(res.chosen.modes.items())},
                    "n_w4": sum(m == "w4" for m in res.chosen.modes.values()),
                    "n_a16": sum(m == "a16" for m in res.chosen.modes.values()),
-                   "vs_int8_pp": None if res.chosen.vs_int8 is None else [round(v, 3) for v in res.chosen.vs_int8],
+                   "vs_int8_pp": rounded_gap(res.chosen.vs_int8),
                    "within_tolerance": res.within, "reason": res.reason,
                    "resolution": sensitivity_resolution(res.chosen.vs_int8, res.n_sensitivity, res.tolerance_pp),
                    "fits": None if req.hardware is None or res.chosen.arena_bytes is None
