@@ -248,6 +248,35 @@ def test_report_compares_model_with_model() -> None:
     assert split["sram_arena_bytes"] + split["sram_kernel_scratch_bytes"] + split["sram_runtime_bytes"] == 30000
 
 
+def test_a_student_that_lost_accuracy_to_kd_is_told_so() -> None:
+    from automcu.compress.report import kd_loss_note, report_markdown
+
+    assert kd_loss_note(None) is None and kd_loss_note(0.0) is None and kd_loss_note(0.4) is None
+    note = kd_loss_note(-1.25)
+    assert note and "1.25 pp higher" in note and "--teacher" in note
+    kd = {"teacher": {"arch": "t", "kind": "checkpoint", "test_acc": 93.5}, "student_kd_acc": 85.0,
+          "student_no_kd_acc": 86.25, "kd_gain": -1.25, "temperature": 4.0, "alpha": 0.7, "beta": 0.0}
+    r = {"dataset": "digits", "board": "STM32F411", "arch": "a", "index": 1, "macro": {}, "samples": {"train": 1,
+         "test": 1}, "deployed": "ptq", "flash_bytes": 9000, "arena_bytes": 9000, "float_acc": 85.0,
+         "ptq": {"int8_acc": 84.8, "drop_pp": 0.2}, "qat": None, "int8_acc_source": "tflite_micro", "kd": kd,
+         "estimate": {}, "latency_ms": 3.0, "messages": [], "fits": True, "artifacts": {}, "seconds": {}}
+    md = report_markdown(r)
+    assert "KD lowered accuracy here" in md and note in md
+    assert "KD lowered" not in report_markdown({**r, "kd": {**kd, "kd_gain": 0.3, "student_no_kd_acc": 84.7}})
+
+
+def test_the_compress_command_warns_when_kd_cost_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    from automcu.cli.compress_cmd import _print_human
+
+    s = {"dataset": "fashion-mnist", "float_acc": 85.0, "int8_acc": 84.8, "deployed": "qat", "ptq_int8_acc": 84.5,
+         "qat_int8_acc": 84.8, "kd_gain": -1.25, "fits": True, "board": "STM32F411", "latency_ms": 6.0,
+         "artifacts": {"dir": "b", "report": "b/report.md"}}
+    _print_human(s)
+    _print_human({**s, "kd_gain": 0.5})
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.count("warning:") == 1 and "1.25 pp higher" in text and "gain: +0.50 pp" in text
+
+
 def test_batch_table_keeps_ids_whole_at_80_columns_and_names_latency_limits(tmp_path: Path, db_url: str) -> None:
     f = tmp_path / "b.yaml"
     f.write_text("- {dataset: cifar10, board: STM32F746, budget: 3}\n"

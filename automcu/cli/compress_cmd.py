@@ -53,6 +53,11 @@ def _print_human(s: dict[str, Any]) -> None:
               + (f", PTQ {s['ptq_int8_acc']:.2f} %" if s["qat_int8_acc"] is not None else ""))
     if s["kd_gain"] is not None:
         out.print(f"knowledge distillation gain: {s['kd_gain']:+.2f} pp")
+        from automcu.compress.report import kd_loss_note
+
+        note = kd_loss_note(s["kd_gain"])
+        if note:
+            out.print(f"[yellow]warning:[/] {note}")
     from automcu.cli.render import memory_text
 
     for region, part in (("flash", "flash_model_bytes"), ("sram", "sram_arena_bytes")):

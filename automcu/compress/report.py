@@ -13,6 +13,18 @@ def _pp(v: float | None) -> str:
     return "—" if v is None else f"{v:+.2f} pp"
 
 
+def kd_loss_note(kd_gain: float | None) -> str | None:
+    """What to tell the user when the student did worse with its teacher than without (same epochs and seed).
+
+    Measured in ``benchmarks/results/compress_quality.md``: distilling a 93.5 % teacher helps a C=8 or C=4
+    student by a few tenths of a point, but costs a C=2 student accuracy (the capacity gap)."""
+    if kd_gain is None or kd_gain >= 0:
+        return None
+    return (f"the same student trained without the teacher scored {-kd_gain:.2f} pp higher: a student this small "
+            "may not be able to follow this teacher (the capacity gap). The deployed model is still the distilled "
+            "one; rerun without --teacher, or with a teacher closer to the student's size")
+
+
 def _vs_estimate(what: str, measured: int, estimated: int | None, est_label: str) -> str:
     """Measured against the estimator's figure for the same thing (model vs model, arena vs arena)."""
     if estimated is None:
@@ -43,6 +55,9 @@ def report_markdown(r: dict[str, Any]) -> str:
                   f"- student with KD: {_pct(kd['student_kd_acc'])}; without KD (same epochs, seed): "
                   f"{_pct(kd.get('student_no_kd_acc'))}; gain {_pp(kd.get('kd_gain'))}",
                   f"- loss: (1-α)·CE + α·T²·KL, T={kd['temperature']}, α={kd['alpha']}, cosine feature β={kd['beta']}"]
+        note = kd_loss_note(kd.get("kd_gain"))
+        if note:
+            lines.append(f"- **KD lowered accuracy here**: {note}.")
     prec = r.get("precision")
     if prec and prec.get("chosen"):
         lines += _precision_lines(prec)
