@@ -348,7 +348,8 @@ def run_variants(winner: dict[str, Any], args: argparse.Namespace) -> None:
         teachers = kd_grid.shared_teachers(params, others)
         stored = {"protocol": kd_grid.protocol(params), "tasks": teachers} if teachers else None
     cmd = "python benchmarks/compress_quality.py " + shlex.join(sys.argv[1:])
-    commands = [*((stored or {}).get("commands", []) if same else []), cmd]
+    earlier = (stored or {}).get("commands", []) if same else []
+    commands = earlier if cmd in earlier else [*earlier, cmd]  # a rerun that only re-renders adds no line
 
     def save(v: dict[str, Any]) -> None:
         n = min((r["seeds"] for r in v["kd_variants"]), default=0)

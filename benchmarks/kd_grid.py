@@ -261,6 +261,10 @@ HEADING = "## KD variants (issue 17)"
 
 def markdown(v: dict[str, Any], full: bool, reduced: str, heading: str = HEADING) -> str:
     st = v["student"]
+    methods = v.get("methods") or ORDER  # only what the cell ran is described
+    mix = "; label_mix: the `auto` schedule 0.5 → 0.1" if "label_mix" in methods else ""
+    soup = (f"; soup: {v['soup_n']} fine-tuned runs, greedy on the 10 % of training images the soup run holds out"
+            if "soup" in methods else "")
     lines = [f"{heading}: gain over the same student without KD, same epochs", "",
              ("Full protocol." if full else f"**Reduced run, not the full protocol**: {reduced}."), "",
              f"Every cell is a run of the product's compress pipeline (`run_compress`, what `automcu compress` "
@@ -270,8 +274,7 @@ def markdown(v: dict[str, Any], full: bool, reduced: str, heading: str = HEADING
              f"{v['test_images'] or 0:,} test images; int8 accuracy measured in TFLite Micro on every test image.",
              "", "Teachers (trained once by the same pipeline, handed over as the bundle's `model.pt`): "
              + "; ".join(f"`{t['arch']}` {t['epochs']} epochs, float {t['float_acc']:.2f} %" for t in v["teachers"])
-             + ". T=4, α=0.7 (hard-label weight 0.3; label_mix: the `auto` schedule 0.5 → 0.1); soup: "
-             f"{v['soup_n']} fine-tuned runs, greedy on the 10 % of training images the soup run holds out.", "",
+             + f". T=4, α=0.7 (hard-label weight 0.3{mix}){soup}.", "",
              "Gain: float accuracy minus the no-KD run's, paired by seed (qad: deployed int8 accuracy, KD + QAT "
              "with the teacher's loss vs no KD + plain QAT). int8 drop: float minus deployed (QAT) int8, "
              "TFLite Micro; PTQ drop for comparison. 95 % intervals: Student t over seeds.", "",

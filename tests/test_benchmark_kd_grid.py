@@ -77,3 +77,13 @@ def test_a_second_cell_reuses_teachers_trained_the_same_way(kd_grid: Any, tmp_pa
     assert kd_grid.shared_teachers({**small, "teacher_epochs": 5}, [main]) == {}  # trained otherwise: not the same
     ckpts[1].unlink()
     assert kd_grid.shared_teachers(small, [main]) == {}  # a checkpoint gone from disk: trained again
+
+
+def test_the_markdown_describes_only_the_methods_the_cell_ran(kd_grid: Any) -> None:
+    rows = {f"{s}/{m}": _row(s, m, 90.0 + s, 89.5 + s) for s in range(2) for m in ("no_kd", "kd_single")}
+    rows["teacher/0"] = {"arch": "t0", "epochs": 15, "float_acc": 93.5, "int8_acc": 93.4, "seconds": 1.0}
+    v = kd_grid.aggregate({**PARAMS, "teachers": ["t0"]}, rows, 1.0)
+    md = kd_grid.markdown({**v, "methods": ["no_kd", "kd_single"]}, False, "2 of 5 seeds")
+    assert "soup" not in md and "label_mix" not in md and "`t0` 15 epochs, float 93.50 %" in md
+    md_all = kd_grid.markdown(v, False, "2 of 5 seeds")  # a study stored before cells named their methods
+    assert "soup: 3 fine-tuned runs" in md_all and "label_mix: the `auto` schedule" in md_all
